@@ -1,0 +1,20 @@
+//! Keys, certificates, key sets, the clock and the random source: the workspace's one crypto backend (aws-lc-rs).
+//!
+//! Nothing here does HTTP or storage beyond reading and writing key files.
+
+mod algorithms;
+mod cert;
+mod clock;
+mod devkeys;
+mod error;
+mod keys;
+mod keyset;
+mod random;
+
+pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};
+pub use cert::Certificate;
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::CertError;
+pub use keys::{KeyKind, PublicKeyKind, SigningKey, VerifyingKey};
+pub use keyset::{KeySet, SigningIdentity};
+pub use random::{random_id, random_token, RandomSource, SeededRandomSource, SystemRandomSource};

@@ -1,0 +1,129 @@
+"""Shared CLI plumbing for the Python SP drivers (python3_saml_sp.py, pysaml2_sp.py).
+
+Only argument parsing, config loading and JSON output live here; every SAML
+operation (metadata, request building, signing, response validation) is done
+by the SAML library of the driver itself.
+
+Contract (identical for the Node driver):
+  DRIVER metadata --config F
+  DRIVER authn    --config F --binding redirect|post [--relay-state RS]
+                  [--force-authn] [--is-passive] [--name-id-format persistent|transient]
+  DRIVER validate --config F --request-id ID --saml-response B64 [--relay-state RS]
+Exit 0 on success; validate exits 1 with {"ok": false, "error": ...} on refusal;
+anything else (bad usage, crash) exits 2 or more.
+"""
+
+import argparse
+import json
+import sys
+import traceback
+from urllib.parse import urlsplit
+
+NAMEID_FORMATS = {
+    "persistent": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    "transient": "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+}
+NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+
+CONFIG_KEYS = (
+    "entity_id",
+    "acs_url",
+    "sp_key_file",
+    "sp_cert_file",
+    "authn_requests_signed",
+)
+
+
+class Refused(Exception):
+    """The library refused the Response: validate exits 1 with this message."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("metadata")
+    m.add_argument("--config", required=True)
+    a = sub.add_parser("authn")
+    a.add_argument("--config", required=True)
+    a.add_argument("--binding", required=True, choices=["redirect", "post"])
+    a.add_argument("--relay-state")
+    a.add_argument("--force-authn", action="store_true")
+    a.add_argument("--is-passive", action="store_true")
+    a.add_argument("--name-id-format", choices=sorted(NAMEID_FORMATS))
+    v = sub.add_parser("validate")
+    v.add_argument("--config", required=True)
+    v.add_argument("--request-id", required=True)
+    v.add_argument("--saml-response", required=True)
+    v.add_argument("--relay-state")
+    return p.parse_args(argv)
+
+
+def load_config(path):
+    with open(path, encoding="utf-8") as f:
+        cfg = json.load(f)
+    missing = [k for k in CONFIG_KEYS if k not in cfg]
+    if missing:
+        raise ValueError("config %s lacks %s" % (path, ", ".join(missing)))
+    has_fields = all(cfg.get(k) for k in ("idp_entity_id", "idp_sso_url", "idp_cert_pem_file"))
+    if not has_fields and not cfg.get("idp_metadata_file"):
+        raise ValueError("config needs idp_entity_id + idp_sso_url + idp_cert_pem_file, or idp_metadata_file")
+    return cfg
+
+
+def read_text(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def pem_body(pem):
+    """Base64 body of the first PEM block (no armour, no whitespace)."""
+    lines = [ln.strip() for ln in pem.strip().splitlines()]
+    out, inside = [], False
+    for ln in lines:
+        if ln.startswith("-----BEGIN"):
+            inside = True
+            continue
+        if ln.startswith("-----END"):
+            break
+        if inside:
+            out.append(ln)
+    return "".join(out)
+
+
+def acs_request_data(acs_url, post_data):
+    """A request_data dict (python3-saml style) whose "current URL" is exactly acs_url."""
+    u = urlsplit(acs_url)
+    return {
+        "https": "on" if u.scheme == "https" else "off",
+        "http_host": u.netloc,
+        "script_name": u.path,
+        "get_data": {},
+        "post_data": post_data,
+    }
+
+
+def emit(obj, code=0):
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def run(handlers, argv=None):
+    """Dispatch to handlers[cmd](args, cfg). A Refused from validate exits 1; any other exception exits 3."""
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        result = handlers[args.cmd](args, cfg)
+    except Refused as e:
+        emit({"ok": False, "error": str(e)}, 1)
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 - a crash must be loud and non-zero
+        traceback.print_exc(file=sys.stderr)
+        sys.stdout.write(json.dumps({"ok": False, "error": "driver crashed: %s: %s" % (type(e).__name__, e)}) + "\n")
+        sys.exit(3)
+    if isinstance(result, str):
+        sys.stdout.write(result if result.endswith("\n") else result + "\n")
+        sys.exit(0)
+    emit(result, 0)
