@@ -343,20 +343,27 @@ def build_response(cfg, idp, request_id, **kw):
             av.text = v
     signer = kw.get("signer", idp)
     if signer is not None:
-        sig = xmlsec.template.create(a, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
-        a[0].addnext(sig)  # right after saml:Issuer, as the schema requires
-        ref = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + aid)
-        xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
-        xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
-        ki = xmlsec.template.ensure_key_info(sig)
-        xmlsec.template.add_x509_data(ki)
-        xmlsec.tree.add_ids(a, ["ID"])
-        ctx = xmlsec.SignatureContext()
-        key = xmlsec.Key.from_file(signer["key_file"], xmlsec.KeyFormat.PEM)
-        key.load_cert_from_file(signer["cert_file"], xmlsec.KeyFormat.CERT_PEM)
-        ctx.key = key
-        ctx.sign(sig)
+        sign_element(a, aid, signer)
+    if kw.get("sign_response"):
+        sign_element(resp, rid, idp)
     return etree.tostring(resp, xml_declaration=True, encoding="UTF-8")
+
+
+def sign_element(el, el_id, signer):
+    """Enveloped signature placed right after the element's saml:Issuer, as the schema requires."""
+    sig = xmlsec.template.create(el, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
+    el[0].addnext(sig)
+    ref = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + el_id)
+    xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+    xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+    ki = xmlsec.template.ensure_key_info(sig)
+    xmlsec.template.add_x509_data(ki)
+    xmlsec.tree.add_ids(el, ["ID"])
+    ctx = xmlsec.SignatureContext()
+    key = xmlsec.Key.from_file(signer["key_file"], xmlsec.KeyFormat.PEM)
+    key.load_cert_from_file(signer["cert_file"], xmlsec.KeyFormat.CERT_PEM)
+    ctx.key = key
+    ctx.sign(sig)
 
 
 def xmlsec1_cli_verifies(xml, cert_file):
@@ -446,6 +453,8 @@ def main():
         check(not xmlsec1_cli_verifies(probe.replace(b"Matti<", b"Mattj<"), idp["cert_file"]),
               "xmlsec1 --verify refuses a tampered Response")
         check(not xmlsec1_cli_verifies(probe, foreign["cert_file"]), "xmlsec1 --verify refuses the wrong certificate")
+        check(not xmlsec1_cli_verifies(build_response(cfg, idp, "_probe", signer=foreign), idp["cert_file"]),
+              "xmlsec1 --verify refuses a foreign signature whose certificate is in KeyInfo")
 
         for name in DRIVERS:
             print("== %s" % name)
@@ -470,6 +479,8 @@ def main():
             check_accepts(name, cfg_s_file, cfg, rid, good, "a proper Response")
             check_accepts(name, cfg_md_file, cfg, rid, build_response(cfg, idp, rid),
                           "a proper Response (IdP from metadata file)")
+            check_accepts(name, cfg_s_file, cfg, rid, build_response(cfg, idp, rid, sign_response=True),
+                          "a Response with both Response and Assertion signed")
 
             hostile = {
                 "tampered": good.replace(b"Meik\xc3\xa4l\xc3\xa4inen<", b"Meik\xc3\xa4l\xc3\xa4inem<", 1),

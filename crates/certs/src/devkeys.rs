@@ -249,6 +249,24 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_certificate_is_replaced_too() {
+        let tmp = TempDir::new();
+        let first =
+            SigningIdentity::load_or_generate(&tmp.0, "a", "gw", KeyKind::EcdsaP256, NOW).unwrap();
+        fs::remove_file(tmp.0.join("a.key.pem")).unwrap();
+        let second =
+            SigningIdentity::load_or_generate(&tmp.0, "a", "gw", KeyKind::EcdsaP256, NOW).unwrap();
+        assert_ne!(
+            second.cert.sha256_fingerprint(),
+            first.cert.sha256_fingerprint()
+        );
+        let reloaded =
+            SigningIdentity::from_pem_files(&tmp.0.join("a.key.pem"), &tmp.0.join("a.crt.pem"))
+                .unwrap();
+        assert_eq!(reloaded.cert, second.cert);
+    }
+
+    #[test]
     fn names_that_escape_the_directory_are_refused() {
         let tmp = TempDir::new();
         for name in ["", "../x", "a/b", ".hidden", "a\\b", "a b"] {

@@ -8,6 +8,7 @@ pub mod binding;
 pub mod c14n;
 pub mod dsig;
 pub mod error;
+pub mod fuzzing;
 pub mod response;
 pub mod sp;
 pub mod time_fmt;
