@@ -1,1 +1,14 @@
+//! The gateway service: configuration, HTTP routes, login flows, SSO sessions, pages, demo SP.
+//! Protocol work lives in the crates below; handlers here extract, call one flow, and map.
 
+pub mod config;
+pub mod demo;
+pub mod dev;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod login;
+pub mod sso;
+pub mod state;
+pub mod store;
+pub mod ui;

@@ -1,1 +1,170 @@
-fn main() {}
+//! `gateway serve | check-config | dev`.
+
+use clap::{Parser, Subcommand};
+use gateway::{config, dev, state};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about = "Federated identity gateway (SAML 2.0 IdP)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run in production mode from a TOML config file (GATEWAY__SECTION__KEY variables overlay it).
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config file (and every key and metadata file it names); exit 0 if it is good.
+    CheckConfig { file: PathBuf },
+    /// Zero-config development mode: generated keys, the test bank and a demo service.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Register one more service provider from its SAML metadata file (repeatable).
+        #[arg(long = "sp-metadata")]
+        sp_metadata: Vec<PathBuf>,
+        /// Where development keys are generated on first start and reused afterwards.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// The URL browsers use, if not http://<listen>.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(cmd: Command) -> ExitCode {
+    match cmd {
+        Command::CheckConfig { file } => match load_state(&file) {
+            Ok(gw) => {
+                println!(
+                    "{}: OK ({} service providers, entity ID {})",
+                    file.display(),
+                    gw.registry.snapshot().len(),
+                    gw.entity_id
+                );
+                ExitCode::SUCCESS
+            }
+            Err(problems) => report(&file, &problems),
+        },
+        Command::Serve { config } => {
+            let (cfg, gw) = match config::load(&config, std::env::vars()).and_then(|cfg| {
+                let gw = state::from_config(&cfg, runtime_parts())?;
+                Ok((cfg, gw))
+            }) {
+                Ok(v) => v,
+                Err(problems) => return report(&config, &problems),
+            };
+            let listener = match tokio::net::TcpListener::bind(&cfg.server.listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: cannot listen on {}: {e}", cfg.server.listen);
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(listen = %cfg.server.listen, entity_id = %gw.entity_id, "gateway serving");
+            match gateway::http::serve(listener, Arc::new(gw), shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Dev {
+            listen,
+            sp_metadata,
+            data_dir,
+            public_url,
+        } => {
+            let running = match dev::start_dev(dev::DevOptions {
+                listen,
+                sp_metadata,
+                data_dir: data_dir.clone(),
+                public_url,
+            })
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let b = &running.base_url;
+            println!(
+                "Gateway running in DEVELOPMENT mode (test bank enabled, development keys in {}).",
+                data_dir.display()
+            );
+            println!();
+            println!("  Open the demo e-service:  {b}/demo");
+            println!("  IdP metadata:             {b}/saml/idp/metadata");
+            println!("  SSO endpoint:             {b}/saml/idp/sso");
+            println!();
+            println!("Press Ctrl-C to stop.");
+            tokio::select! {
+                r = running.wait() => match r {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => { eprintln!("error: {e}"); ExitCode::FAILURE }
+                },
+                _ = shutdown_signal() => ExitCode::SUCCESS,
+            }
+        }
+    }
+}
+
+fn runtime_parts() -> state::Runtime {
+    state::Runtime {
+        clock: Arc::new(certs::SystemClock),
+        rng: Arc::new(certs::SystemRandomSource),
+    }
+}
+
+fn load_state(file: &std::path::Path) -> Result<state::Gateway, Vec<config::ConfigProblem>> {
+    let cfg = config::load(file, std::env::vars())?;
+    state::from_config(&cfg, runtime_parts())
+}
+
+fn report(file: &std::path::Path, problems: &[config::ConfigProblem]) -> ExitCode {
+    eprintln!("{}: {} problem(s):", file.display(), problems.len());
+    for p in problems {
+        eprintln!("  {p}");
+    }
+    ExitCode::FAILURE
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

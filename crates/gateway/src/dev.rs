@@ -1,0 +1,186 @@
+//! Zero-config development mode: generated keys (kept in a data directory and reused), the
+//! in-memory store, the test bank, and the demo SP. Also how the test suite starts a gateway.
+
+use crate::config::{SamlConfig, SessionConfig};
+use crate::state::{self, DemoSp, Gateway, IdpKeys, Runtime, Settings};
+use certs::{KeyKind, KeySet, SigningIdentity, SystemClock, SystemRandomSource};
+use idp_adapters::AuthAdapter;
+use metadata::{ReleasePolicy, SpRegistry};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use time::Duration;
+
+pub struct DevOptions {
+    pub listen: SocketAddr,
+    pub sp_metadata: Vec<PathBuf>,
+    pub data_dir: PathBuf,
+    /// The URL browsers use; defaults to http://<listen address>.
+    pub public_url: Option<String>,
+}
+
+/// A gateway serving in the background; dropping it (or `stop`) shuts it down.
+pub struct RunningGateway {
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub state: Arc<Gateway>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningGateway {
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Serve until the task ends (used by `gateway dev`).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match self.task.take() {
+            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = match &opts.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+        None => format!("http://{addr}"),
+    };
+    let data_dir = opts.data_dir.clone();
+    let sp_files = opts.sp_metadata.clone();
+    let base = base_url.clone();
+    // Key generation and file reads are blocking work: keep them off the async runtime.
+    let gw = tokio::task::spawn_blocking(move || build_dev_state(&base, &data_dir, &sp_files))
+        .await
+        .map_err(|e| e.to_string())??;
+    let gw = Arc::new(gw);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningGateway {
+        base_url,
+        addr,
+        state: gw,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+pub fn build_dev_state(
+    base_url: &str,
+    data_dir: &Path,
+    sp_files: &[PathBuf],
+) -> Result<Gateway, String> {
+    let rt = Runtime {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(SystemRandomSource),
+    };
+    let now = rt.clock.now();
+    let key = |name: &str, cn: &str, kind| {
+        SigningIdentity::load_or_generate(data_dir, name, cn, kind, now)
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    let rsa = key("idp-signing", "Gateway development IdP", KeyKind::Rsa2048)?;
+    let ec = key(
+        "idp-signing-ec",
+        "Gateway development IdP (ECDSA)",
+        KeyKind::EcdsaP256,
+    )?;
+    let demo_identity = key("demo-sp", "Gateway demo SP", KeyKind::Rsa2048)?;
+    let pairwise = load_or_create_secret(&data_dir.join("pairwise.secret"), rt.rng.as_ref())?;
+
+    let demo = DemoSp {
+        entity_id: format!("{base_url}/demo/sp"),
+        acs_url: format!("{base_url}/demo/acs"),
+        identity: demo_identity,
+    };
+    let all = ReleasePolicy::all();
+    let demo_md =
+        crate::demo::demo_sp_metadata(&demo.entity_id, &demo.acs_url, &demo.identity.cert);
+    let mut sps: Vec<(String, Arc<metadata::ServiceProvider>)> =
+        metadata::parse_sp_metadata(&demo_md, "demo SP", &all, now)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|sp| ("demo SP".to_owned(), sp))
+            .collect();
+    for f in sp_files {
+        for sp in state::load_sp_file(f, &all, now)? {
+            sps.push((f.display().to_string(), sp));
+        }
+    }
+    let registry = SpRegistry::new(sps).map_err(|e| e.to_string())?;
+    let adapters: Vec<Arc<dyn AuthAdapter>> = vec![Arc::new(idp_adapters::TestBank::new())];
+    let saml = SamlConfig::default();
+    let session = SessionConfig::default();
+    let settings = Settings {
+        clock_skew: Duration::seconds(saml.clock_skew_seconds.into()),
+        max_request_age: Duration::seconds(saml.max_request_age_seconds.into()),
+        assertion_lifetime: Duration::seconds(saml.assertion_lifetime_seconds.into()),
+        sso_session_ttl: Duration::minutes(session.sso_session_minutes.into()),
+        flow_ttl: Duration::minutes(session.flow_minutes.into()),
+        require_signed_requests: false,
+        organization_name: "Identity gateway (development)".into(),
+    };
+    state::build(
+        base_url.to_owned(),
+        format!("{base_url}/saml/idp"),
+        IdpKeys {
+            rsa: KeySet::new(rsa),
+            ec: Some(ec),
+        },
+        registry,
+        adapters,
+        &pairwise,
+        settings,
+        Some(demo),
+        rt,
+    )
+}
+
+fn load_or_create_secret(path: &Path, rng: &dyn certs::RandomSource) -> Result<Vec<u8>, String> {
+    if let Ok(bytes) = std::fs::read(path) {
+        if bytes.len() >= 32 {
+            return Ok(bytes);
+        }
+    }
+    let mut secret = vec![0u8; 32];
+    rng.fill(&mut secret).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("tmp");
+    write_private(&tmp, &secret).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(secret)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

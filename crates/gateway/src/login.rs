@@ -1,0 +1,190 @@
+//! The citizen's side of a login: method selection, starting a method, finishing it, cancelling.
+
+use crate::error::GatewayError;
+use crate::http;
+use crate::sso::{self, FlowRecord};
+use crate::state::Gateway;
+use crate::ui::{self, MethodLink};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use idp_adapters::{AdapterError, CallbackInput, FinishContext, StartAction, StartContext};
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+pub struct FlowQuery {
+    flow: Option<String>,
+    lang: Option<String>,
+    notice: Option<String>,
+}
+
+pub async fn selection(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(q): Query<FlowQuery>,
+) -> Response {
+    let mut lang = http::language(&headers, q.lang.as_deref(), None);
+    let result = async {
+        let flow_id = q.flow.as_deref().ok_or(GatewayError::FlowNotFound)?;
+        let flow = sso::load_flow(&gw, &headers, flow_id).await?;
+        lang = http::language(&headers, q.lang.as_deref(), Some(flow.request.lang()));
+        let methods: Vec<MethodLink> = gw
+            .adapters
+            .iter()
+            .filter(|a| a.max_loa().rank() >= flow.request.requirement.min_rank)
+            .map(|a| MethodLink {
+                id: a.id().to_owned(),
+                name: a.display_name(lang),
+                is_test: a.is_test_method(),
+            })
+            .collect();
+        let notice = match q.notice.as_deref() {
+            Some("cancelled") => Some(crate::i18n::texts(lang).cancelled_at_method),
+            _ => None,
+        };
+        Ok::<_, GatewayError>(http::html_page(
+            StatusCode::OK,
+            ui::selection_page(lang, flow_id, &flow.request.sp_entity_id, &methods, notice),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
+}
+
+pub async fn start_method(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(method): Path<String>,
+    Query(q): Query<FlowQuery>,
+) -> Response {
+    let mut lang = http::language(&headers, q.lang.as_deref(), None);
+    let result = async {
+        let flow_id = q.flow.as_deref().ok_or(GatewayError::FlowNotFound)?;
+        let flow = sso::load_flow(&gw, &headers, flow_id).await?;
+        lang = http::language(&headers, q.lang.as_deref(), Some(flow.request.lang()));
+        let adapter = gw
+            .adapter(&method)
+            .filter(|a| a.max_loa().rank() >= flow.request.requirement.min_rank)
+            .ok_or_else(|| GatewayError::MethodUnavailable(method.chars().take(40).collect()))?;
+        let ctx = StartContext {
+            flow_id,
+            language: lang,
+            requested_loa: flow.request.requirement.as_level(),
+            now: gw.clock.now(),
+        };
+        match adapter.start(&ctx)? {
+            StartAction::RenderTestBank(page) => Ok(http::html_page(
+                StatusCode::OK,
+                ui::testbank_page(lang, &page, None),
+            )),
+            StartAction::Redirect { url } => {
+                let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response();
+                http::security_headers(r.headers_mut(), None);
+                Ok::<_, GatewayError>(r)
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
+}
+
+/// The test bank's form post. Input mistakes re-render the form (the flow stays); success
+/// consumes the flow exactly once.
+pub async fn testbank_finish(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut lang = http::language(&headers, None, None);
+    let result = async {
+        let body = body.map_err(|_| GatewayError::BadForm("body"))?;
+        let fields = http::form_fields(&body);
+        let flow_id = http::single(&fields, "flow")?
+            .ok_or(GatewayError::FlowNotFound)?
+            .to_owned();
+        let flow = sso::load_flow(&gw, &headers, &flow_id).await?;
+        lang = flow.request.lang();
+        let adapter = gw
+            .adapter("testbank")
+            .ok_or_else(|| GatewayError::MethodUnavailable("testbank".into()))?;
+        let ctx = FinishContext {
+            flow_id: &flow_id,
+            requested_loa: flow.request.requirement.as_level(),
+            now: gw.clock.now(),
+        };
+        match adapter.finish(&ctx, &CallbackInput::new(fields)) {
+            Ok(identity) => {
+                if !flow.request.requirement.satisfied_by(identity.loa()) {
+                    return Err(GatewayError::Adapter(AdapterError::InvalidField {
+                        field: "loa",
+                    }));
+                }
+                let flow = sso::take_flow(&gw, &headers, &flow_id).await?;
+                sso::complete_login(&gw, &headers, flow, identity).await
+            }
+            Err(AdapterError::Cancelled) => {
+                let mut r = (
+                    StatusCode::SEE_OTHER,
+                    [(
+                        header::LOCATION,
+                        format!("/login?flow={flow_id}&notice=cancelled"),
+                    )],
+                )
+                    .into_response();
+                http::security_headers(r.headers_mut(), None);
+                Ok(r)
+            }
+            Err(e) => {
+                tracing::info!(code = e.code(), "test bank input refused");
+                let start = adapter.start(&StartContext {
+                    flow_id: &flow_id,
+                    language: lang,
+                    requested_loa: ctx.requested_loa,
+                    now: ctx.now,
+                })?;
+                let StartAction::RenderTestBank(page) = start else {
+                    return Err(GatewayError::Adapter(e));
+                };
+                Ok(http::html_page(
+                    StatusCode::BAD_REQUEST,
+                    ui::testbank_page(lang, &page, Some(&e.to_string())),
+                ))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
+}
+
+/// The citizen gives up: the SP gets AuthnFailed.
+pub async fn cancel(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let lang = http::language(&headers, None, None);
+    let result = async {
+        let body = body.map_err(|_| GatewayError::BadForm("body"))?;
+        let fields = http::form_fields(&body);
+        let flow_id = http::single(&fields, "flow")?.ok_or(GatewayError::FlowNotFound)?;
+        let FlowRecord { request, .. } = sso::take_flow(&gw, &headers, flow_id).await?;
+        let sp = gw
+            .registry
+            .snapshot()
+            .get(&request.sp_entity_id)
+            .ok_or(GatewayError::FlowNotFound)?;
+        sso::status_response(
+            &gw,
+            &sp,
+            &request,
+            saml::STATUS_RESPONDER,
+            Some(saml::STATUS_AUTHN_FAILED),
+            gw.clock.now(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
+}
