@@ -71,6 +71,8 @@ def sp_config(cfg):
                 "want_response_signed": False,
                 "want_assertions_or_response_signed": True,
                 "allow_unsolicited": False,
+                # NameIDPolicy AllowCreate="true" (pysaml2 would otherwise send "false" with persistent).
+                "name_id_format_allow_create": True,
             }
         },
     }
@@ -148,6 +150,19 @@ class _ErrorLog(logging.Handler):
             self.lines.append(str(record.msg))
 
 
+def status_codes(resp):
+    """StatusCode values of the parsed Response, outermost first."""
+    codes = []
+    try:
+        sc = resp.response.status.status_code
+        while sc is not None:
+            codes.append(sc.value)
+            sc = sc.status_code
+    except AttributeError:
+        pass
+    return codes
+
+
 def cmd_validate(args, cfg):
     log = _ErrorLog()
     root = logging.getLogger()
@@ -168,7 +183,13 @@ def cmd_validate(args, cfg):
     # pysaml2 ignores the result of StatusResponse._verify() (Destination, IssueInstant,
     # InResponseTo against request_id): such a Response comes back without a parsed assertion.
     if resp is None or resp.assertion is None:
-        raise pc.Refused("pysaml2: response not accepted: %s" % ("; ".join(log.lines) or "no verified assertion"))
+        reason = "; ".join(log.lines) or (
+            "no verified assertion (Destination, IssueInstant within a day of now, or Status failed)"
+        )
+        codes = status_codes(resp)
+        if codes and codes[0] != pc.STATUS_SUCCESS:
+            reason += " [status: %s]" % " / ".join(codes)
+        raise pc.Refused("pysaml2: response not accepted: %s" % reason)
     if resp.in_response_to != args.request_id:
         raise pc.Refused("pysaml2: InResponseTo %r is not the request id" % (resp.in_response_to,))
     info = resp.session_info()

@@ -312,6 +312,8 @@ def build_response(cfg, idp, request_id, **kw):
     if status:
         sc = S(st, q("samlp", "StatusCode"), Value="urn:oasis:names:tc:SAML:2.0:status:" + status[0])
         S(sc, q("samlp", "StatusCode"), Value="urn:oasis:names:tc:SAML:2.0:status:" + status[1])
+        if kw.get("sign_response"):
+            sign_element(resp, rid, idp)
         return etree.tostring(resp, xml_declaration=True, encoding="UTF-8")
     S(st, q("samlp", "StatusCode"), Value="urn:oasis:names:tc:SAML:2.0:status:Success")
     a = S(resp, q("saml", "Assertion"), nsmap={"xs": "http://www.w3.org/2001/XMLSchema",
@@ -498,11 +500,13 @@ def main():
                 "no-response-inresponseto": build_response(cfg, idp, rid, no_response_irt=True),
                 "status-nopassive": build_response(cfg, idp, rid, status=("Responder", "NoPassive")),
                 "status-authnfailed": build_response(cfg, idp, rid, status=("Responder", "AuthnFailed")),
+                "status-nopassive-signed": build_response(cfg, idp, rid, status=("Responder", "NoPassive"),
+                                                          sign_response=True),
             }
             for variant, xml in hostile.items():
                 out = check_refuses(name, cfg_s_file, rid, xml, variant)
                 if variant.startswith("status-") and out and out.get("error"):
-                    code_name = variant.split("-", 1)[1].lower()
+                    code_name = variant.split("-")[1].lower()
                     check(code_name in out["error"].lower(),
                           "%s reports the status code for %s: %s" % (name, variant, out["error"]))
                 if VERBOSE and out:

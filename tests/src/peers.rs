@@ -1,1 +1,701 @@
-//! (being written)
+//! Independent SAML service providers, driven as subprocesses: OneLogin python3-saml, pysaml2
+//! and @node-saml/node-saml, plus the `xmlsec1` command-line verifier.
+//!
+//! The drivers live in `tests/peers/` (`python3_saml_sp.py`, `pysaml2_sp.py`, `node_saml_sp.js`)
+//! and share one CLI contract (documented in `tests/peers/peer_common.py`); `tests/peers/install.sh`
+//! installs them (Debian packages, a Python venv, `npm ci`). [`ensure_installed`] runs it once per
+//! process. Every SAML operation is done by the library itself: no mocks.
+//!
+//! A peer's refusal of a Response is a value ([`Refused`]); a driver that crashes, hangs or prints
+//! something unexpected is a panic (test support code), so that a broken driver can never pass
+//! for a refusal in a negative test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long one driver invocation may take before it is killed (pysaml2 and node start in ~0.5 s).
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long `install.sh` may take (a cold install is ~20 s on the reference machine).
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(1200);
+
+/// Which independent implementation drives the service provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerKind {
+    /// OneLogin python3-saml (`onelogin.saml2`), strict mode.
+    Python3Saml,
+    /// pysaml2 (`saml2.client.Saml2Client`); verifies signatures with the `xmlsec1` CLI.
+    PySaml2,
+    /// @node-saml/node-saml (`SAML` class; xml-crypto underneath).
+    NodeSaml,
+}
+
+impl PeerKind {
+    /// All peers, for tests that run against each.
+    pub const ALL: [PeerKind; 3] = [PeerKind::Python3Saml, PeerKind::PySaml2, PeerKind::NodeSaml];
+
+    /// A short stable name (used in file names and messages).
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerKind::Python3Saml => "python3-saml",
+            PeerKind::PySaml2 => "pysaml2",
+            PeerKind::NodeSaml => "node-saml",
+        }
+    }
+
+    /// Whether this library can embed an XML signature in an HTTP-POST AuthnRequest. All three
+    /// can (python3-saml through its `add_sign` helper, pysaml2 and node-saml natively).
+    pub fn signs_post_requests(self) -> bool {
+        true
+    }
+
+    fn command(self) -> Command {
+        let dir = peers_dir();
+        let (program, script) = match self {
+            PeerKind::Python3Saml => (dir.join(".venv/bin/python"), "python3_saml_sp.py"),
+            PeerKind::PySaml2 => (dir.join(".venv/bin/python"), "pysaml2_sp.py"),
+            PeerKind::NodeSaml => (PathBuf::from("node"), "node_saml_sp.js"),
+        };
+        let mut cmd = Command::new(program);
+        cmd.arg(dir.join(script)).current_dir(&dir);
+        cmd
+    }
+}
+
+impl fmt::Display for PeerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The driver configuration, written as JSON for the driver to read.
+///
+/// python3-saml and node-saml use the explicit IdP fields; pysaml2 reads `idp_metadata_file`
+/// when it is set (so the gateway's real metadata is exercised) and otherwise builds metadata
+/// from the fields.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// The SP's entity ID (also the Audience it requires).
+    pub entity_id: String,
+    /// The SP's AssertionConsumerService URL (HTTP-POST); the Response's Destination must be it.
+    pub acs_url: String,
+    /// The IdP's entity ID, e.g. `{base}/saml/idp`.
+    pub idp_entity_id: String,
+    /// The IdP's SSO endpoint, e.g. `{base}/saml/idp/sso`.
+    pub idp_sso_url: String,
+    /// PEM certificate whose key signs the IdP's assertions.
+    pub idp_cert_pem_file: PathBuf,
+    /// The IdP's metadata (e.g. fetched from `{base}/saml/idp/metadata`), optional.
+    pub idp_metadata_file: Option<PathBuf>,
+    /// The SP's RSA private key, PKCS#8 PEM.
+    pub sp_key_file: PathBuf,
+    /// The SP's certificate, PEM (published in its metadata as use="signing").
+    pub sp_cert_file: PathBuf,
+    /// Whether the SP signs its AuthnRequests (and says so in its metadata).
+    pub authn_requests_signed: bool,
+}
+
+/// SAML binding of an AuthnRequest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Binding {
+    /// HTTP-Redirect: DEFLATE + base64 in the query; signed requests carry SigAlg and Signature.
+    #[default]
+    Redirect,
+    /// HTTP-POST: base64 XML in a form field; signed requests carry an enveloped ds:Signature.
+    Post,
+}
+
+impl Binding {
+    fn arg(self) -> &'static str {
+        match self {
+            Binding::Redirect => "redirect",
+            Binding::Post => "post",
+        }
+    }
+}
+
+/// NameIDPolicy Format requested in an AuthnRequest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameIdFormat {
+    /// `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`
+    Persistent,
+    /// `urn:oasis:names:tc:SAML:2.0:nameid-format:transient`
+    Transient,
+}
+
+impl NameIdFormat {
+    fn arg(self) -> &'static str {
+        match self {
+            NameIdFormat::Persistent => "persistent",
+            NameIdFormat::Transient => "transient",
+        }
+    }
+
+    /// The format URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            NameIdFormat::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            NameIdFormat::Transient => "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+        }
+    }
+}
+
+/// What to put into an AuthnRequest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthnOptions {
+    /// Redirect (default) or POST.
+    pub binding: Binding,
+    /// RelayState to send along, if any.
+    pub relay_state: Option<String>,
+    /// `ForceAuthn="true"`.
+    pub force_authn: bool,
+    /// `IsPassive="true"`.
+    pub is_passive: bool,
+    /// NameIDPolicy Format; `None` leaves it to the library (python3-saml then asks for
+    /// `unspecified`, pysaml2 and node-saml send no Format).
+    pub name_id_format: Option<NameIdFormat>,
+}
+
+/// An AuthnRequest as the peer would send it through the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthnRequestOut {
+    /// The request's ID (what the Response's InResponseTo must be).
+    pub request_id: String,
+    /// The binding used.
+    pub binding: Binding,
+    /// Redirect: the full URL with SAMLRequest, RelayState, SigAlg, Signature exactly as the
+    /// library encoded them. POST: the form's action (the IdP's SSO URL).
+    pub url: String,
+    /// POST: the form fields, `SAMLRequest` first. Redirect: empty.
+    pub fields: Vec<(String, String)>,
+    /// Whether the library signed the request.
+    pub signed: bool,
+}
+
+/// What a peer extracted from a Response it accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Validated {
+    /// Subject NameID value.
+    pub name_id: Option<String>,
+    /// Subject NameID Format.
+    pub name_id_format: Option<String>,
+    /// AuthnStatement SessionIndex.
+    pub session_index: Option<String>,
+    /// AuthnContextClassRef.
+    pub authn_context: Option<String>,
+    /// Attribute values by Attribute Name (e.g. `urn:oid:2.5.4.42`).
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// The RelayState given to `validate`, echoed.
+    pub relay_state: Option<String>,
+}
+
+/// A peer refused a Response; `error` is the library's reason (for a non-Success Response it
+/// names the status codes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// Which peer refused.
+    pub peer: PeerKind,
+    /// The library's reason.
+    pub error: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} refused: {}", self.peer, self.error)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A driver failure outside `validate`'s accept/refuse answer.
+#[derive(Debug)]
+pub enum PeerError {
+    /// The driver could not be started, or timed out.
+    Io(io::Error),
+    /// The driver exited non-zero.
+    Failed {
+        /// Which peer.
+        peer: PeerKind,
+        /// Its exit status.
+        status: ExitStatus,
+        /// Its standard output.
+        stdout: String,
+        /// Its standard error.
+        stderr: String,
+    },
+    /// The driver's output was not what the contract says.
+    BadOutput {
+        /// Which peer.
+        peer: PeerKind,
+        /// What was wrong.
+        reason: String,
+        /// Its standard output.
+        stdout: String,
+    },
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Io(e) => write!(f, "peer driver I/O: {e}"),
+            PeerError::Failed {
+                peer,
+                status,
+                stdout,
+                stderr,
+            } => {
+                write!(
+                    f,
+                    "{peer} driver failed ({status}): {stderr}\nstdout: {stdout}"
+                )
+            }
+            PeerError::BadOutput {
+                peer,
+                reason,
+                stdout,
+            } => {
+                write!(f, "{peer} driver output unusable ({reason}): {stdout}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+impl From<io::Error> for PeerError {
+    fn from(e: io::Error) -> Self {
+        PeerError::Io(e)
+    }
+}
+
+/// One independent SP, configured by a JSON file in a work directory.
+#[derive(Clone, Debug)]
+pub struct PeerSp {
+    /// Which library.
+    pub kind: PeerKind,
+    /// The JSON config file the driver reads.
+    pub config_path: PathBuf,
+    /// The configuration written there.
+    pub config: PeerConfig,
+}
+
+#[derive(Deserialize)]
+struct AuthnJson {
+    request_id: String,
+    binding: Binding,
+    url: String,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    signed: bool,
+}
+
+#[derive(Deserialize)]
+struct RefusedJson {
+    ok: bool,
+    error: String,
+}
+
+struct RunOutput {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl PeerSp {
+    /// Writes `work_dir/peer-<name>.json` (creating `work_dir`) and returns the peer. Call
+    /// [`ensure_installed`] before using it.
+    pub fn new(kind: PeerKind, work_dir: &Path, cfg: &PeerConfig) -> io::Result<Self> {
+        std::fs::create_dir_all(work_dir)?;
+        let config_path = work_dir.join(format!("peer-{}.json", kind.name()));
+        let json = serde_json::to_vec_pretty(cfg).map_err(io::Error::other)?;
+        std::fs::write(&config_path, json)?;
+        Ok(PeerSp {
+            kind,
+            config_path,
+            config: cfg.clone(),
+        })
+    }
+
+    fn run(&self, args: &[&str]) -> Result<RunOutput, PeerError> {
+        let mut cmd = self.kind.command();
+        cmd.args(args);
+        run_with_timeout(cmd, DRIVER_TIMEOUT).map_err(PeerError::Io)
+    }
+
+    fn config_arg(&self) -> &str {
+        self.config_path.to_str().expect("config path is UTF-8")
+    }
+
+    /// The SP's metadata XML, from the library's own generator.
+    pub fn metadata(&self) -> Result<String, PeerError> {
+        let out = self.run(&["metadata", "--config", self.config_arg()])?;
+        if !out.status.success() {
+            return Err(self.failed(out));
+        }
+        if !out.stdout.contains("EntityDescriptor") {
+            return Err(PeerError::BadOutput {
+                peer: self.kind,
+                reason: "no EntityDescriptor".into(),
+                stdout: out.stdout,
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// An AuthnRequest built (and signed, when configured) by the library.
+    pub fn authn(&self, opts: &AuthnOptions) -> Result<AuthnRequestOut, PeerError> {
+        let mut args = vec![
+            "authn",
+            "--config",
+            self.config_arg(),
+            "--binding",
+            opts.binding.arg(),
+        ];
+        if let Some(rs) = &opts.relay_state {
+            args.extend(["--relay-state", rs.as_str()]);
+        }
+        if opts.force_authn {
+            args.push("--force-authn");
+        }
+        if opts.is_passive {
+            args.push("--is-passive");
+        }
+        if let Some(f) = opts.name_id_format {
+            args.extend(["--name-id-format", f.arg()]);
+        }
+        let out = self.run(&args)?;
+        if !out.status.success() {
+            return Err(self.failed(out));
+        }
+        let parsed: AuthnJson =
+            serde_json::from_str(out.stdout.trim()).map_err(|e| PeerError::BadOutput {
+                peer: self.kind,
+                reason: e.to_string(),
+                stdout: out.stdout.clone(),
+            })?;
+        if parsed.binding != opts.binding || parsed.request_id.is_empty() {
+            return Err(PeerError::BadOutput {
+                peer: self.kind,
+                reason: "wrong binding or empty request_id".into(),
+                stdout: out.stdout,
+            });
+        }
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut rest = parsed.fields;
+        if let Some(req) = rest.remove("SAMLRequest") {
+            fields.push(("SAMLRequest".into(), req));
+        }
+        fields.extend(rest);
+        if parsed.binding == Binding::Post
+            && fields.first().map(|f| f.0.as_str()) != Some("SAMLRequest")
+        {
+            return Err(PeerError::BadOutput {
+                peer: self.kind,
+                reason: "POST without a SAMLRequest field".into(),
+                stdout: out.stdout,
+            });
+        }
+        Ok(AuthnRequestOut {
+            request_id: parsed.request_id,
+            binding: parsed.binding,
+            url: parsed.url,
+            fields,
+            signed: parsed.signed,
+        })
+    }
+
+    /// Hands a base64 SAMLResponse (as POSTed to the ACS) to the library, with the request ID it
+    /// is answering. `Ok` when the library accepts it, `Err(Refused)` when it refuses it.
+    ///
+    /// Panics when the driver crashes, hangs or breaks the contract: a broken peer must never
+    /// look like a refusal.
+    pub fn validate(
+        &self,
+        request_id: &str,
+        saml_response_b64: &str,
+        relay_state: Option<&str>,
+    ) -> Result<Validated, Refused> {
+        let mut args = vec![
+            "validate",
+            "--config",
+            self.config_arg(),
+            "--request-id",
+            request_id,
+            "--saml-response",
+            saml_response_b64,
+        ];
+        if let Some(rs) = relay_state {
+            args.extend(["--relay-state", rs]);
+        }
+        let out = self
+            .run(&args)
+            .unwrap_or_else(|e| panic!("{} driver: {e}", self.kind));
+        match out.status.code() {
+            Some(0) => {
+                let v: serde_json::Value =
+                    serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| {
+                        panic!(
+                            "{} validate printed no JSON ({e}): {}\n{}",
+                            self.kind, out.stdout, out.stderr
+                        )
+                    });
+                assert_eq!(
+                    v["ok"],
+                    serde_json::Value::Bool(true),
+                    "{} validate exit 0 without ok: {v}",
+                    self.kind
+                );
+                let validated: Validated = serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+                    panic!(
+                        "{} validate output does not fit the contract ({e}): {v}",
+                        self.kind
+                    )
+                });
+                Ok(validated)
+            }
+            Some(1) => {
+                let r: RefusedJson = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| {
+                    panic!(
+                        "{} validate exit 1 without a refusal JSON ({e}): {}\n{}",
+                        self.kind, out.stdout, out.stderr
+                    )
+                });
+                assert!(
+                    !r.ok && !r.error.is_empty(),
+                    "{} validate exit 1 with ok or no error",
+                    self.kind
+                );
+                Err(Refused {
+                    peer: self.kind,
+                    error: r.error,
+                })
+            }
+            _ => panic!(
+                "{} validate crashed ({}):\nstdout: {}\nstderr: {}",
+                self.kind, out.status, out.stdout, out.stderr
+            ),
+        }
+    }
+
+    fn failed(&self, out: RunOutput) -> PeerError {
+        PeerError::Failed {
+            peer: self.kind,
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }
+    }
+}
+
+/// `tests/peers/` of this workspace.
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
+}
+
+/// Runs `tests/peers/install.sh` once per process (idempotent, fast when already installed);
+/// panics with its output when it fails.
+pub fn ensure_installed() {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = INSTALLED.get_or_init(|| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(peers_dir().join("install.sh"));
+        match run_with_timeout(cmd, INSTALL_TIMEOUT) {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "tests/peers/install.sh failed ({}):\n{}\n{}",
+                out.status, out.stdout, out.stderr
+            )),
+            Err(e) => Err(format!("tests/peers/install.sh could not run: {e}")),
+        }
+    });
+    if let Err(msg) = result {
+        panic!("{msg}");
+    }
+}
+
+/// Verifies the enveloped signature in `xml` with the `xmlsec1` CLI against `cert_pem` only:
+/// `xmlsec1 --verify --enabled-reference-uris same-doc --pubkey-cert-pem CERT --id-attr:ID NODE FILE`,
+/// where `id_attr_node` is `namespace:LocalName`, e.g.
+/// `urn:oasis:names:tc:SAML:2.0:assertion:Assertion`. `Err` carries xmlsec1's output.
+///
+/// xmlsec1 verifies the first ds:Signature it finds in document order; check which element it
+/// belongs to separately.
+pub fn xmlsec1_verify(xml: &str, cert_pem: &Path, id_attr_node: &str) -> Result<(), String> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("xmlsec1-verify-{}-{n}.xml", std::process::id()));
+    std::fs::write(&file, xml).map_err(|e| format!("writing {}: {e}", file.display()))?;
+    let mut cmd = Command::new("xmlsec1");
+    cmd.args([
+        "--verify",
+        "--enabled-reference-uris",
+        "same-doc",
+        "--pubkey-cert-pem",
+    ])
+    .arg(cert_pem)
+    .arg("--id-attr:ID")
+    .arg(id_attr_node)
+    .arg(&file);
+    let out = run_with_timeout(cmd, DRIVER_TIMEOUT);
+    let _ = std::fs::remove_file(&file);
+    let out = out
+        .map_err(|e| format!("xmlsec1 could not run (tests/peers/install.sh installs it): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "xmlsec1 --verify failed ({}): {}{}",
+            out.status, out.stderr, out.stdout
+        ))
+    }
+}
+
+/// Runs `cmd` with piped output, killing it after `timeout`.
+fn run_with_timeout(mut cmd: Command, timeout: Duration) -> io::Result<RunOutput> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut so = child.stdout.take().expect("piped stdout");
+    let mut se = child.stderr.take().expect("piped stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{cmd:?} still running after {timeout:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    Ok(RunOutput {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Exercises the wrapper against the real drivers; needs install.sh's packages, so ignored
+    //! by default: `cargo test -p tests --lib -- --ignored peers`.
+    use super::*;
+    use base64::Engine as _;
+
+    fn openssl_keypair(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+        let key = dir.join(format!("{stem}.key"));
+        let cert = dir.join(format!("{stem}.crt"));
+        let st = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            ])
+            .arg(format!("/CN={stem}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(st.success());
+        (key, cert)
+    }
+
+    #[test]
+    #[ignore = "runs tests/peers/install.sh and the three drivers"]
+    fn peers_wrapper_round_trip() {
+        ensure_installed();
+        let dir = std::env::temp_dir().join(format!("peers-wrapper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_, idp_cert) = openssl_keypair(&dir, "idp");
+        let (sp_key, sp_cert) = openssl_keypair(&dir, "sp");
+        let cfg = PeerConfig {
+            entity_id: "http://127.0.0.1:1/sp".into(),
+            acs_url: "http://127.0.0.1:1/sp/acs".into(),
+            idp_entity_id: "http://127.0.0.1:2/saml/idp".into(),
+            idp_sso_url: "http://127.0.0.1:2/saml/idp/sso".into(),
+            idp_cert_pem_file: idp_cert.clone(),
+            idp_metadata_file: None,
+            sp_key_file: sp_key,
+            sp_cert_file: sp_cert,
+            authn_requests_signed: true,
+        };
+        for kind in PeerKind::ALL {
+            let peer = PeerSp::new(kind, &dir, &cfg).unwrap();
+            let md = peer.metadata().unwrap();
+            assert!(md.contains("http://127.0.0.1:1/sp/acs"), "{kind}: {md}");
+            let r = peer
+                .authn(&AuthnOptions {
+                    relay_state: Some("rs".into()),
+                    ..AuthnOptions::default()
+                })
+                .unwrap();
+            assert!(
+                r.signed
+                    && r.url.starts_with("http://127.0.0.1:2/saml/idp/sso?")
+                    && r.url.contains("Signature=")
+            );
+            assert!(r.fields.is_empty());
+            let p = peer
+                .authn(&AuthnOptions {
+                    binding: Binding::Post,
+                    relay_state: Some("rs".into()),
+                    name_id_format: Some(NameIdFormat::Persistent),
+                    ..AuthnOptions::default()
+                })
+                .unwrap();
+            assert_eq!(p.url, "http://127.0.0.1:2/saml/idp/sso");
+            assert_eq!(p.fields[0].0, "SAMLRequest");
+            assert!(p
+                .fields
+                .contains(&("RelayState".to_string(), "rs".to_string())));
+            // A well-formed but unsigned status Response is refused, not a crash.
+            let now = time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            let xml = format!(
+                r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="{now}" Destination="http://127.0.0.1:1/sp/acs" InResponseTo="{}"><saml:Issuer>http://127.0.0.1:2/saml/idp</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/></samlp:StatusCode></samlp:Status></samlp:Response>"#,
+                r.request_id,
+            );
+            let b64 = base64::engine::general_purpose::STANDARD.encode(xml.as_bytes());
+            let refused = peer.validate(&r.request_id, &b64, None).unwrap_err();
+            assert!(refused.error.contains("AuthnFailed"), "{refused}");
+        }
+        let e = xmlsec1_verify(
+            "<a/>",
+            &idp_cert,
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        )
+        .unwrap_err();
+        assert!(e.contains("xmlsec1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

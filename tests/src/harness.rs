@@ -1,0 +1,68 @@
+//! Start a real gateway on a free loopback port, each with its own data directory.
+
+use gateway::dev::{start_dev, DevOptions, RunningGateway};
+use std::path::PathBuf;
+
+pub struct TestGateway {
+    pub gw: RunningGateway,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    pub fn base(&self) -> &str {
+        &self.gw.base_url
+    }
+    pub fn sso_url(&self) -> String {
+        format!("{}/saml/idp/sso", self.gw.base_url)
+    }
+    pub fn entity_id(&self) -> String {
+        format!("{}/saml/idp", self.gw.base_url)
+    }
+    /// The certificates an SP should trust (from the gateway's own state, as its metadata says).
+    pub fn idp_certs(&self) -> Vec<certs::Certificate> {
+        self.gw.state.keys.published(time::OffsetDateTime::now_utc())
+    }
+    pub fn idp_cert_pem_file(&self) -> PathBuf {
+        let p = self.dir.path().join("idp-cert.pem");
+        std::fs::write(&p, self.gw.state.keys.rsa.active().cert.to_pem()).unwrap();
+        p
+    }
+}
+
+/// Start a dev-mode gateway with these SP metadata files registered. The listener is bound
+/// before the SPs are known, so callers that need the base URL first use `reserve_port`.
+pub async fn start(sp_metadata: Vec<PathBuf>, listen: Option<std::net::SocketAddr>) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start_dev(DevOptions {
+        listen: listen.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
+        sp_metadata,
+        data_dir: dir.path().join("data"),
+        public_url: None,
+    })
+    .await
+    .unwrap();
+    TestGateway { gw, dir }
+}
+
+/// A free loopback port (bound and released): SP metadata must name the gateway's URL before
+/// the gateway starts.
+pub fn reserve_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// From the SSO endpoint's answer (a redirect to the selection page), pick the test bank and
+/// submit its form with `fields`; returns the page after the submit (the auto-post page on success).
+pub async fn through_testbank(b: &crate::browser::Browser, sso_answer: crate::browser::Page, fields: &[(&str, &str)]) -> crate::browser::Page {
+    assert_eq!(sso_answer.status, 303, "expected a redirect to the selection page, got {} {}", sso_answer.status, sso_answer.body);
+    let selection = b.follow(sso_answer).await;
+    assert_eq!(selection.status, 200, "{}", selection.body);
+    let href = selection.method_link("testbank").expect("test bank offered");
+    let base = url::Url::parse(&selection.url).unwrap();
+    let bank = b.get(base.join(&href).unwrap().as_str()).await;
+    assert_eq!(bank.status, 200, "{}", bank.body);
+    assert!(bank.body.contains("name=\"national_id\""));
+    b.submit(&bank, None, fields).await
+}
+
+pub const PERSON: &str = "150375-213A";
