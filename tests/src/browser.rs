@@ -32,7 +32,10 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        Browser { client, accept_language: None }
+        Browser {
+            client,
+            accept_language: None,
+        }
     }
 
     pub async fn get(&self, url: &str) -> Page {
@@ -52,14 +55,20 @@ impl Browser {
     }
 
     pub async fn post_raw(&self, url: &str, body: Vec<u8>) -> Page {
-        let rb = self.client.post(url).header("Content-Type", "application/x-www-form-urlencoded").body(body);
+        let rb = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
         Page::from(url, rb.send().await.expect("POST")).await
     }
 
     /// Follow redirects by GET until a page that is not a redirect.
     pub async fn follow(&self, mut page: Page) -> Page {
         for _ in 0..10 {
-            let Some(loc) = page.location.clone() else { return page };
+            let Some(loc) = page.location.clone() else {
+                return page;
+            };
             let next = url::Url::parse(&page.url).unwrap().join(&loc).unwrap();
             page = self.get(next.as_str()).await;
         }
@@ -74,7 +83,10 @@ impl Browser {
             fields.retain(|(n, _)| n != k);
             fields.push(((*k).to_owned(), (*v).to_owned()));
         }
-        let action = url::Url::parse(&page.url).unwrap().join(&form.action).unwrap();
+        let action = url::Url::parse(&page.url)
+            .unwrap()
+            .join(&form.action)
+            .unwrap();
         self.post_form(action.as_str(), &fields).await
     }
 }
@@ -89,15 +101,30 @@ pub struct Form {
 impl Page {
     async fn from(url: &str, r: reqwest::Response) -> Page {
         let status = r.status().as_u16();
-        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
-        let set_cookies = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
         let headers = r
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect();
         let body = r.text().await.unwrap_or_default();
-        Page { status, url: url.to_owned(), location, set_cookies, headers, body }
+        Page {
+            status,
+            url: url.to_owned(),
+            location,
+            set_cookies,
+            headers,
+            body,
+        }
     }
 
     /// All forms on the page with their hidden/text inputs' values (HTML-unescaped).
@@ -121,7 +148,11 @@ impl Page {
                 }
                 r2 = &t[e..];
             }
-            out.push(Form { id: attr(tag, "id"), action: attr(tag, "action").unwrap_or_default(), fields });
+            out.push(Form {
+                id: attr(tag, "id"),
+                action: attr(tag, "action").unwrap_or_default(),
+                fields,
+            });
             rest = &after[end..];
         }
         out
@@ -145,15 +176,27 @@ impl Page {
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.set_cookies.iter().find(|c| c.starts_with(&format!("{name}="))).cloned()
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .cloned()
     }
 
     /// The SAMLResponse this page auto-posts, decoded, with its RelayState and target.
     pub fn saml_response(&self) -> Option<(String, String, Option<String>)> {
         let form = self.form(Some("saml"))?;
-        let v = form.fields.iter().find(|(k, _)| k == "SAMLResponse")?.1.clone();
+        let v = form
+            .fields
+            .iter()
+            .find(|(k, _)| k == "SAMLResponse")?
+            .1
+            .clone();
         let xml = saml::binding::decode_post(&v, &saml::binding::BindingLimits::default()).ok()?;
-        let rs = form.fields.iter().find(|(k, _)| k == "RelayState").map(|(_, v)| v.clone());
+        let rs = form
+            .fields
+            .iter()
+            .find(|(k, _)| k == "RelayState")
+            .map(|(_, v)| v.clone());
         Some((form.action, xml, rs))
     }
 
@@ -170,5 +213,9 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 }
 
 pub fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }

@@ -20,7 +20,10 @@ impl TestGateway {
     }
     /// The certificates an SP should trust (from the gateway's own state, as its metadata says).
     pub fn idp_certs(&self) -> Vec<certs::Certificate> {
-        self.gw.state.keys.published(time::OffsetDateTime::now_utc())
+        self.gw
+            .state
+            .keys
+            .published(time::OffsetDateTime::now_utc())
     }
     pub fn idp_cert_pem_file(&self) -> PathBuf {
         let p = self.dir.path().join("idp-cert.pem");
@@ -32,7 +35,15 @@ impl TestGateway {
 /// Start a dev-mode gateway with these SP metadata files registered. The listener is bound
 /// before the SPs are known, so callers that need the base URL first use `reserve_port`.
 pub async fn start(sp_metadata: Vec<PathBuf>, listen: Option<std::net::SocketAddr>) -> TestGateway {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), sp_metadata, listen).await
+}
+
+/// As `start`, in a directory prepared by the caller (its `data/` may hold keys made beforehand).
+pub async fn start_in(
+    dir: tempfile::TempDir,
+    sp_metadata: Vec<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+) -> TestGateway {
     let gw = start_dev(DevOptions {
         listen: listen.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
         sp_metadata,
@@ -53,11 +64,21 @@ pub fn reserve_port() -> std::net::SocketAddr {
 
 /// From the SSO endpoint's answer (a redirect to the selection page), pick the test bank and
 /// submit its form with `fields`; returns the page after the submit (the auto-post page on success).
-pub async fn through_testbank(b: &crate::browser::Browser, sso_answer: crate::browser::Page, fields: &[(&str, &str)]) -> crate::browser::Page {
-    assert_eq!(sso_answer.status, 303, "expected a redirect to the selection page, got {} {}", sso_answer.status, sso_answer.body);
+pub async fn through_testbank(
+    b: &crate::browser::Browser,
+    sso_answer: crate::browser::Page,
+    fields: &[(&str, &str)],
+) -> crate::browser::Page {
+    assert_eq!(
+        sso_answer.status, 303,
+        "expected a redirect to the selection page, got {} {}",
+        sso_answer.status, sso_answer.body
+    );
     let selection = b.follow(sso_answer).await;
     assert_eq!(selection.status, 200, "{}", selection.body);
-    let href = selection.method_link("testbank").expect("test bank offered");
+    let href = selection
+        .method_link("testbank")
+        .expect("test bank offered");
     let base = url::Url::parse(&selection.url).unwrap();
     let bank = b.get(base.join(&href).unwrap().as_str()).await;
     assert_eq!(bank.status, 200, "{}", bank.body);

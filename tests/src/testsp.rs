@@ -30,8 +30,13 @@ pub struct RequestOptions<'a> {
 
 impl TestSp {
     pub fn new(name: &str, port_base: &str, signed: bool) -> TestSp {
-        let identity =
-            SigningIdentity::generate_self_signed(name, KeyKind::Rsa2048, time::OffsetDateTime::now_utc(), 30).unwrap();
+        let identity = SigningIdentity::generate_self_signed(
+            name,
+            KeyKind::Rsa2048,
+            time::OffsetDateTime::now_utc(),
+            30,
+        )
+        .unwrap();
         TestSp {
             entity_id: format!("https://{name}.sp.example/sp"),
             acs_url: format!("{port_base}/{name}/acs"),
@@ -76,12 +81,18 @@ impl TestSp {
             Some(i) => i.to_owned(),
             None => certs::random_id(&certs::SystemRandomSource).unwrap(),
         };
-        let acs = if o.omit_acs || o.acs_index.is_some() { None } else { Some(o.acs_url.unwrap_or(&self.acs_url)) };
+        let acs = if o.omit_acs || o.acs_index.is_some() {
+            None
+        } else {
+            Some(o.acs_url.unwrap_or(&self.acs_url))
+        };
         let xml = AuthnRequestDraft {
             id: &id,
             issuer: &self.entity_id,
             destination: o.destination.unwrap_or(sso_url),
-            issue_instant: o.issue_instant.unwrap_or_else(time::OffsetDateTime::now_utc),
+            issue_instant: o
+                .issue_instant
+                .unwrap_or_else(time::OffsetDateTime::now_utc),
             acs_url: acs,
             acs_index: o.acs_index,
             force_authn: o.force_authn,
@@ -94,12 +105,30 @@ impl TestSp {
     }
 
     /// A Redirect-binding URL, signed with `key` (or this SP's key when `sign`).
-    pub fn redirect_url(&self, sso_url: &str, xml: &str, relay_state: Option<&str>, sign: bool) -> String {
-        encode_redirect(sso_url, xml, MessageParam::SamlRequest, relay_state, sign.then_some(&self.identity.key)).unwrap()
+    pub fn redirect_url(
+        &self,
+        sso_url: &str,
+        xml: &str,
+        relay_state: Option<&str>,
+        sign: bool,
+    ) -> String {
+        encode_redirect(
+            sso_url,
+            xml,
+            MessageParam::SamlRequest,
+            relay_state,
+            sign.then_some(&self.identity.key),
+        )
+        .unwrap()
     }
 
     /// POST fields, the XML signed by this SP's key when `sign`.
-    pub fn post_fields(&self, xml: &str, relay_state: Option<&str>, sign: bool) -> Vec<(String, String)> {
+    pub fn post_fields(
+        &self,
+        xml: &str,
+        relay_state: Option<&str>,
+        sign: bool,
+    ) -> Vec<(String, String)> {
         let xml = if sign {
             saml::dsig::sign_enveloped(xml, &self.identity.key, &self.identity.cert).unwrap()
         } else {

@@ -10,7 +10,10 @@ const OID_HETU: &str = "urn:oid:1.2.246.21";
 const OID_GIVEN: &str = "urn:oid:2.5.4.42";
 
 fn attr<'a>(a: &'a saml::sp::ValidatedAssertion, name: &str) -> Option<&'a [String]> {
-    a.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    a.attributes
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_slice())
 }
 
 async fn two_sps() -> (harness::TestGateway, TestSp, TestSp) {
@@ -19,7 +22,10 @@ async fn two_sps() -> (harness::TestGateway, TestSp, TestSp) {
     let sp1 = TestSp::new("one", &base, true);
     let sp2 = TestSp::new("two", &base, false);
     let dir = tempfile::tempdir().unwrap();
-    let files = vec![sp1.write_metadata(dir.path()), sp2.write_metadata(dir.path())];
+    let files = vec![
+        sp1.write_metadata(dir.path()),
+        sp2.write_metadata(dir.path()),
+    ];
     let gw = harness::start(files, Some(addr)).await;
     (gw, sp1, sp2)
 }
@@ -37,8 +43,14 @@ async fn demo_login_through_test_bank_shows_attributes() {
     assert!(autopost.body.contains("<noscript>"));
     let result = b.submit(&autopost, Some("saml"), &[]).await;
     assert_eq!(result.status, 200, "{}", result.body);
-    assert!(result.body.contains("data-result=\"ok\""), "{}", result.body);
-    assert!(result.body.contains(&format!("data-attribute=\"{OID_HETU}\">{PERSON}<")));
+    assert!(
+        result.body.contains("data-result=\"ok\""),
+        "{}",
+        result.body
+    );
+    assert!(result
+        .body
+        .contains(&format!("data-attribute=\"{OID_HETU}\">{PERSON}<")));
     assert!(result.body.contains("Meikäläinen"));
 }
 
@@ -47,49 +59,86 @@ async fn single_sign_on_to_a_second_sp_and_force_authn() {
     let (gw, sp1, sp2) = two_sps().await;
     let b = Browser::new();
     let (xml, id1) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
-    let sso = b.get(&sp1.redirect_url(&gw.sso_url(), &xml, Some("rs1"), true)).await;
+    let sso = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, Some("rs1"), true))
+        .await;
     let autopost = through_testbank(&b, sso, &[("national_id", PERSON)]).await;
-    let sso_cookie = autopost.cookie("gw_sso").expect("session cookie set at login");
+    let sso_cookie = autopost
+        .cookie("gw_sso")
+        .expect("session cookie set at login");
     for flag in ["Secure", "HttpOnly", "SameSite=None"] {
         assert!(sso_cookie.contains(flag), "{sso_cookie}");
     }
     let (action, resp, rs) = autopost.saml_response().unwrap();
     assert_eq!(action, sp1.acs_url);
     assert_eq!(rs.as_deref(), Some("rs1"));
-    let a1 = sp1.validate(&resp, &id1, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
+    let a1 = sp1
+        .validate(&resp, &id1, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
     assert_eq!(attr(&a1, OID_HETU), Some(&[PERSON.to_owned()][..]));
 
     // The second SP: answered at once from the session, by POST binding, no second login.
     let (xml, id2) = sp2.request_xml(&gw.sso_url(), &RequestOptions::default());
-    let page = b.post_form(&gw.sso_url(), &sp2.post_fields(&xml, None, false)).await;
+    let page = b
+        .post_form(&gw.sso_url(), &sp2.post_fields(&xml, None, false))
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
-    let (action, resp, _) = page.saml_response().expect("immediate response from SSO session");
+    let (action, resp, _) = page
+        .saml_response()
+        .expect("immediate response from SSO session");
     assert_eq!(action, sp2.acs_url);
-    let a2 = sp2.validate(&resp, &id2, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
+    let a2 = sp2
+        .validate(&resp, &id2, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
     assert_eq!(a2.session_index, a1.session_index);
-    assert_ne!(a2.name_id, a1.name_id, "transient NameIDs differ per assertion");
+    assert_ne!(
+        a2.name_id, a1.name_id,
+        "transient NameIDs differ per assertion"
+    );
 
     // ForceAuthn: the citizen authenticates again, and gets a new session ID.
-    let (xml, id3) = sp2.request_xml(&gw.sso_url(), &RequestOptions { force_authn: true, ..Default::default() });
-    let page = b.post_form(&gw.sso_url(), &sp2.post_fields(&xml, None, false)).await;
-    assert_eq!(page.status, 303, "ForceAuthn must not be answered from the session");
+    let (xml, id3) = sp2.request_xml(
+        &gw.sso_url(),
+        &RequestOptions {
+            force_authn: true,
+            ..Default::default()
+        },
+    );
+    let page = b
+        .post_form(&gw.sso_url(), &sp2.post_fields(&xml, None, false))
+        .await;
+    assert_eq!(
+        page.status, 303,
+        "ForceAuthn must not be answered from the session"
+    );
     let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
     let new_cookie = autopost.cookie("gw_sso").unwrap();
     assert_ne!(new_cookie, sso_cookie, "a login issues a new session ID");
     let (_, resp, _) = autopost.saml_response().unwrap();
-    sp2.validate(&resp, &id3, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
+    sp2.validate(&resp, &id3, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
 }
 
 #[tokio::test]
 async fn is_passive_without_session_answers_no_passive() {
     let (gw, _sp1, sp2) = two_sps().await;
     let b = Browser::new();
-    let (xml, id) = sp2.request_xml(&gw.sso_url(), &RequestOptions { is_passive: true, ..Default::default() });
-    let page = b.get(&sp2.redirect_url(&gw.sso_url(), &xml, None, false)).await;
+    let (xml, id) = sp2.request_xml(
+        &gw.sso_url(),
+        &RequestOptions {
+            is_passive: true,
+            ..Default::default()
+        },
+    );
+    let page = b
+        .get(&sp2.redirect_url(&gw.sso_url(), &xml, None, false))
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let (_, resp, _) = page.saml_response().unwrap();
     match sp2.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { sub, .. }) => assert_eq!(sub.as_deref(), Some(saml::STATUS_NO_PASSIVE)),
+        Err(saml::SamlError::Status { sub, .. }) => {
+            assert_eq!(sub.as_deref(), Some(saml::STATUS_NO_PASSIVE))
+        }
         other => panic!("expected NoPassive, got {other:?}"),
     }
 }
@@ -99,18 +148,32 @@ async fn cancel_answers_authn_failed_and_bank_cancel_returns_to_selection() {
     let (gw, sp1, _) = two_sps().await;
     let b = Browser::new();
     let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
-    let sso = b.get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true)).await;
+    let sso = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
     // Cancel at the test bank: back to the selection page with a notice, flow intact.
     let back = through_testbank(&b, sso, &[("cancel", "1")]).await;
     assert_eq!(back.status, 303);
     let selection = b.follow(back).await;
-    assert!(selection.body.contains("role=\"status\""), "{}", selection.body);
+    assert!(
+        selection.body.contains("role=\"status\""),
+        "{}",
+        selection.body
+    );
     // Give up on the selection page: the SP gets AuthnFailed.
-    let cancel_form = selection.forms().into_iter().find(|f| f.action == "/login/cancel").unwrap();
-    let page = b.post_form(&format!("{}/login/cancel", gw.base()), &cancel_form.fields).await;
+    let cancel_form = selection
+        .forms()
+        .into_iter()
+        .find(|f| f.action == "/login/cancel")
+        .unwrap();
+    let page = b
+        .post_form(&format!("{}/login/cancel", gw.base()), &cancel_form.fields)
+        .await;
     let (_, resp, _) = page.saml_response().unwrap();
     match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { sub, .. }) => assert_eq!(sub.as_deref(), Some(saml::STATUS_AUTHN_FAILED)),
+        Err(saml::SamlError::Status { sub, .. }) => {
+            assert_eq!(sub.as_deref(), Some(saml::STATUS_AUTHN_FAILED))
+        }
         other => panic!("expected AuthnFailed, got {other:?}"),
     }
 }
@@ -121,15 +184,34 @@ async fn markup_in_values_and_relay_state_arrives_escaped_and_intact() {
     let b = Browser::new();
     let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
     let relay = "a&b=<c>\"d\"'e'";
-    let sso = b.get(&sp1.redirect_url(&gw.sso_url(), &xml, Some(relay), true)).await;
+    let sso = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, Some(relay), true))
+        .await;
     let given = "<b>Anna</b> & \"Ö\" &amp;";
-    let autopost = through_testbank(&b, sso, &[("national_id", PERSON), ("given_name", given), ("family_name", "O'Brien <x>")]).await;
-    assert!(!autopost.body.contains("<b>Anna"), "markup must be escaped in the page");
+    let autopost = through_testbank(
+        &b,
+        sso,
+        &[
+            ("national_id", PERSON),
+            ("given_name", given),
+            ("family_name", "O'Brien <x>"),
+        ],
+    )
+    .await;
+    assert!(
+        !autopost.body.contains("<b>Anna"),
+        "markup must be escaped in the page"
+    );
     let (_, resp, rs) = autopost.saml_response().unwrap();
     assert_eq!(rs.as_deref(), Some(relay));
-    let a = sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
+    let a = sp1
+        .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
     assert_eq!(attr(&a, OID_GIVEN), Some(&[given.to_owned()][..]));
-    assert_eq!(attr(&a, "urn:oid:2.5.4.4"), Some(&["O'Brien <x>".to_owned()][..]));
+    assert_eq!(
+        attr(&a, "urn:oid:2.5.4.4"),
+        Some(&["O'Brien <x>".to_owned()][..])
+    );
 }
 
 #[tokio::test]
@@ -138,12 +220,19 @@ async fn persistent_name_id_is_stable_and_pairwise() {
     let mut ids = Vec::new();
     for sp in [&sp1, &sp1, &sp2] {
         let b = Browser::new();
-        let opts = RequestOptions { name_id_format: Some(saml::NAMEID_PERSISTENT), ..Default::default() };
+        let opts = RequestOptions {
+            name_id_format: Some(saml::NAMEID_PERSISTENT),
+            ..Default::default()
+        };
         let (xml, id) = sp.request_xml(&gw.sso_url(), &opts);
-        let sso = b.get(&sp.redirect_url(&gw.sso_url(), &xml, None, true)).await;
+        let sso = b
+            .get(&sp.redirect_url(&gw.sso_url(), &xml, None, true))
+            .await;
         let autopost = through_testbank(&b, sso, &[("national_id", PERSON)]).await;
         let (_, resp, _) = autopost.saml_response().unwrap();
-        let a = sp.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
+        let a = sp
+            .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+            .unwrap();
         assert_eq!(a.name_id_format.as_deref(), Some(saml::NAMEID_PERSISTENT));
         assert!(!a.name_id.contains(PERSON));
         ids.push(a.name_id);
@@ -156,25 +245,59 @@ async fn persistent_name_id_is_stable_and_pairwise() {
 async fn level_of_assurance_is_requested_and_stated() {
     let (gw, sp1, _) = two_sps().await;
     let b = Browser::new();
-    let rac = RequestedAuthnContext { comparison: Comparison::Minimum, class_refs: vec!["http://eidas.europa.eu/LoA/high".into()] };
-    let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions { requested: Some(rac), ..Default::default() });
-    let sso = b.get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true)).await;
+    let rac = RequestedAuthnContext {
+        comparison: Comparison::Minimum,
+        class_refs: vec!["http://eidas.europa.eu/LoA/high".into()],
+    };
+    let (xml, id) = sp1.request_xml(
+        &gw.sso_url(),
+        &RequestOptions {
+            requested: Some(rac),
+            ..Default::default()
+        },
+    );
+    let sso = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
     // Asking the test bank for less than required is refused and the flow stays usable.
     let page = through_testbank(&b, sso, &[("national_id", PERSON), ("loa", "loa2")]).await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(!page.has_saml_response());
-    let page = b.submit(&page, None, &[("national_id", PERSON), ("loa", "loa3")]).await;
+    let page = b
+        .submit(&page, None, &[("national_id", PERSON), ("loa", "loa3")])
+        .await;
     let (_, resp, _) = page.saml_response().unwrap();
-    let a = sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
-    assert_eq!(a.authn_context_class_ref.as_deref(), Some("http://eidas.europa.eu/LoA/high"));
+    let a = sp1
+        .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
+    assert_eq!(
+        a.authn_context_class_ref.as_deref(),
+        Some("http://eidas.europa.eu/LoA/high")
+    );
 
     // An existing session at loa3 satisfies a later loa2 request at once.
-    let rac = RequestedAuthnContext { comparison: Comparison::Minimum, class_refs: vec!["http://ftn.ficora.fi/2017/loa2".into()] };
-    let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions { requested: Some(rac), ..Default::default() });
-    let page = b.get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true)).await;
+    let rac = RequestedAuthnContext {
+        comparison: Comparison::Minimum,
+        class_refs: vec!["http://ftn.ficora.fi/2017/loa2".into()],
+    };
+    let (xml, id) = sp1.request_xml(
+        &gw.sso_url(),
+        &RequestOptions {
+            requested: Some(rac),
+            ..Default::default()
+        },
+    );
+    let page = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
     let (_, resp, _) = page.saml_response().expect("answered from session");
-    let a = sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None).unwrap();
-    assert_eq!(a.authn_context_class_ref.as_deref(), Some("http://ftn.ficora.fi/2017/loa3"));
+    let a = sp1
+        .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
+    assert_eq!(
+        a.authn_context_class_ref.as_deref(),
+        Some("http://ftn.ficora.fi/2017/loa3")
+    );
 }
 
 #[tokio::test]
@@ -183,8 +306,13 @@ async fn selection_page_follows_accept_language_and_flow_is_bound_to_the_browser
     let mut b = Browser::new();
     b.accept_language = Some("sv-FI,sv;q=0.9,en;q=0.5".into());
     let (xml, _) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
-    let sso = b.get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true)).await;
-    let selection_url = url::Url::parse(&sso.url).unwrap().join(sso.location.as_deref().unwrap()).unwrap();
+    let sso = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
+    let selection_url = url::Url::parse(&sso.url)
+        .unwrap()
+        .join(sso.location.as_deref().unwrap())
+        .unwrap();
     let selection = b.follow(sso).await;
     assert!(selection.body.contains("lang=\"sv\""));
     assert!(selection.body.contains("Välj identifieringsmetod"));

@@ -1,0 +1,216 @@
+//! Independent SAML implementations as service providers: python3-saml (strict), pysaml2
+//! (Saml2Client) and node-saml send AuthnRequests by Redirect (unsigned and signed) and by
+//! POST, the citizen logs in through the test bank, and each library validates the Response.
+//! `xmlsec1 --verify` checks the assertion signature with the IdP certificate.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use certs::{KeyKind, SigningIdentity};
+use tests::browser::Browser;
+use tests::harness::{self, through_testbank, PERSON};
+use tests::peers::{self, AuthnOptions, Binding, NameIdFormat, PeerConfig, PeerKind, PeerSp};
+
+const OID_HETU: &str = "urn:oid:1.2.246.21";
+const OID_GIVEN: &str = "urn:oid:2.5.4.42";
+const OID_SN: &str = "urn:oid:2.5.4.4";
+
+struct Peer {
+    sp: PeerSp,
+    signed: bool,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_sps_log_in_through_the_gateway() {
+    tokio::task::spawn_blocking(peers::ensure_installed)
+        .await
+        .unwrap();
+    let addr = harness::reserve_port();
+    let base = format!("http://{addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    // The IdP key is made before the gateway starts, so SP configurations can name its certificate.
+    let idp = SigningIdentity::load_or_generate(
+        &dir.path().join("data"),
+        "idp-signing",
+        "Gateway development IdP",
+        KeyKind::Rsa2048,
+        now,
+    )
+    .unwrap();
+    let idp_cert = dir.path().join("idp-cert.pem");
+    std::fs::write(&idp_cert, idp.cert.to_pem()).unwrap();
+    let sp_id =
+        SigningIdentity::generate_self_signed("peer-sp", KeyKind::Rsa2048, now, 30).unwrap();
+    let (sp_key, sp_cert) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
+    std::fs::write(&sp_key, sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(&sp_cert, sp_id.cert.to_pem()).unwrap();
+
+    let mut configs = Vec::new();
+    for kind in PeerKind::ALL {
+        for signed in [false, true] {
+            let name = format!(
+                "{}-{}",
+                kind.name(),
+                if signed { "signed" } else { "unsigned" }
+            );
+            let cfg = PeerConfig {
+                entity_id: format!("https://{name}.peer.example/sp"),
+                acs_url: format!("http://127.0.0.1:9/{name}/acs"),
+                idp_entity_id: format!("{base}/saml/idp"),
+                idp_sso_url: format!("{base}/saml/idp/sso"),
+                idp_cert_pem_file: idp_cert.clone(),
+                idp_metadata_file: None,
+                sp_key_file: sp_key.clone(),
+                sp_cert_file: sp_cert.clone(),
+                authn_requests_signed: signed,
+            };
+            configs.push((kind, signed, name, cfg));
+        }
+    }
+    let mut md_files = Vec::new();
+    for (kind, _, name, cfg) in &configs {
+        let sp = PeerSp::new(*kind, &dir.path().join(name), cfg).unwrap();
+        let md = tokio::task::spawn_blocking(move || sp.metadata())
+            .await
+            .unwrap()
+            .unwrap();
+        let f = dir.path().join(format!("{name}.xml"));
+        std::fs::write(&f, md).unwrap();
+        md_files.push(f);
+    }
+    let gw = harness::start_in(dir, md_files, Some(addr)).await;
+    assert_eq!(
+        gw.gw.state.keys.rsa.active().cert,
+        idp.cert,
+        "the gateway uses the prepared key"
+    );
+    let idp_md = Browser::new()
+        .get(&format!("{base}/saml/idp/metadata"))
+        .await;
+    assert_eq!(idp_md.status, 200);
+    let idp_md_file = gw.dir.path().join("idp-metadata.xml");
+    std::fs::write(&idp_md_file, &idp_md.body).unwrap();
+
+    let mut peers_list = Vec::new();
+    for (kind, signed, name, mut cfg) in configs {
+        cfg.idp_metadata_file = Some(idp_md_file.clone());
+        peers_list.push(Peer {
+            sp: PeerSp::new(kind, &gw.dir.path().join(&name), &cfg).unwrap(),
+            signed,
+        });
+    }
+
+    let mut checked = 0;
+    let mut one_response = None;
+    for p in &peers_list {
+        for binding in [Binding::Redirect, Binding::Post] {
+            let what = format!("{} signed={} {:?}", p.sp.kind, p.signed, binding);
+            let opts = AuthnOptions {
+                binding,
+                relay_state: Some(format!("state-{}", checked)),
+                name_id_format: Some(NameIdFormat::Transient),
+                ..Default::default()
+            };
+            let sp = p.sp.clone();
+            let req = tokio::task::spawn_blocking(move || sp.authn(&opts))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(req.signed, p.signed, "{what}: signing as configured");
+            let b = Browser::new();
+            let sso = match binding {
+                Binding::Redirect => b.get(&req.url).await,
+                Binding::Post => b.post_form(&req.url, &req.fields).await,
+            };
+            let autopost = through_testbank(
+                &b,
+                sso,
+                &[("national_id", PERSON), ("given_name", "Anna & <Åsa>")],
+            )
+            .await;
+            assert_eq!(autopost.status, 200, "{what}: {}", autopost.body);
+            let form = autopost.form(Some("saml")).unwrap();
+            assert_eq!(
+                form.action, p.sp.config.acs_url,
+                "{what}: posted to the registered ACS"
+            );
+            let b64 = form
+                .fields
+                .iter()
+                .find(|(k, _)| k == "SAMLResponse")
+                .unwrap()
+                .1
+                .clone();
+            let rs = form
+                .fields
+                .iter()
+                .find(|(k, _)| k == "RelayState")
+                .map(|(_, v)| v.clone());
+            assert_eq!(
+                rs.as_deref(),
+                Some(format!("state-{checked}").as_str()),
+                "{what}: RelayState kept"
+            );
+            let sp = p.sp.clone();
+            let request_id = req.request_id.clone();
+            let b64c = b64.clone();
+            let v =
+                tokio::task::spawn_blocking(move || sp.validate(&request_id, &b64c, rs.as_deref()))
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|r| panic!("{what}: {r}"));
+            assert_eq!(
+                v.attributes.get(OID_HETU),
+                Some(&vec![PERSON.to_owned()]),
+                "{what}"
+            );
+            assert_eq!(
+                v.attributes.get(OID_GIVEN),
+                Some(&vec!["Anna & <Åsa>".to_owned()]),
+                "{what}"
+            );
+            assert_eq!(
+                v.attributes.get(OID_SN),
+                Some(&vec!["Meikäläinen".to_owned()]),
+                "{what}"
+            );
+            assert_eq!(
+                v.name_id_format.as_deref(),
+                Some(saml::NAMEID_TRANSIENT),
+                "{what}"
+            );
+            assert!(v.session_index.is_some(), "{what}");
+
+            // The same Response must not validate for a request the SP did not make.
+            let sp = p.sp.clone();
+            let refused =
+                tokio::task::spawn_blocking(move || sp.validate("_not_the_request", &b64, None))
+                    .await
+                    .unwrap();
+            assert!(
+                refused.is_err(),
+                "{what}: a Response for another request was accepted"
+            );
+            one_response.get_or_insert(autopost.saml_response().unwrap().1);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
+
+    // xmlsec1 checks the assertion's signature with the IdP certificate only.
+    let xml = one_response.unwrap();
+    let cert = gw.idp_cert_pem_file();
+    peers::xmlsec1_verify(
+        &xml,
+        &cert,
+        "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    )
+    .unwrap();
+    let tampered = xml.replace(PERSON, "010101-123N");
+    assert_ne!(tampered, xml);
+    assert!(peers::xmlsec1_verify(
+        &tampered,
+        &cert,
+        "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
+    )
+    .is_err());
+}
