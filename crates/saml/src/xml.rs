@@ -60,13 +60,11 @@ pub fn parse_strict(text: &str, limits: ParseLimits) -> Result<roxmltree::Docume
         match node.node_type() {
             roxmltree::NodeType::Comment => return Err(SamlError::Forbidden("XML comment")),
             roxmltree::NodeType::PI => return Err(SamlError::Forbidden("processing instruction")),
-            roxmltree::NodeType::Element => {
-                if node.ancestors().count() > limits.max_depth + 1 {
-                    return Err(SamlError::TooLarge {
-                        what: "XML nesting depth",
-                        limit: limits.max_depth,
-                    });
-                }
+            roxmltree::NodeType::Element if node.ancestors().count() > limits.max_depth + 1 => {
+                return Err(SamlError::TooLarge {
+                    what: "XML nesting depth",
+                    limit: limits.max_depth,
+                });
             }
             _ => {}
         }

@@ -33,7 +33,9 @@ fn ecdsa_roundtrip() {
     let s = sign_enveloped(DOC, &id.key, &id.cert).unwrap();
     assert!(s.contains("ecdsa-sha256"));
     assert_eq!(
-        verify(&s, &[id.cert.clone()]).unwrap().algorithm,
+        verify(&s, std::slice::from_ref(&id.cert))
+            .unwrap()
+            .algorithm,
         SignatureAlgorithm::EcdsaSha256
     );
 }

@@ -1,0 +1,190 @@
+//! samael-oracle: feed one SAML Response to samael's service provider and say whether it accepts it.
+//!
+//! ```text
+//! samael-oracle --response FILE --idp-metadata FILE --sp-entity-id ID --acs-url URL --request-id ID
+//! ```
+//!
+//! `--response` holds the Response XML (decoded, not base64); `--idp-metadata` the IdP metadata as
+//! served by the gateway (an `md:EntityDescriptor` with an IDPSSODescriptor whose
+//! `KeyDescriptor use="signing"` certificates are the only keys samael may verify with).
+//!
+//! Success: `{"ok": true, "name_id": ..., "attributes": {"Name": ["v", ...]}, "authn_context": ...,
+//! "session_index": ...}` on stdout, exit 0. Refusal (or any error, including bad usage):
+//! `{"ok": false, "error": "..."}` on stdout, exit 1. Nothing else ever exits 0.
+//!
+//! samael's own checks (0.0.22, `parse_xml_response` with the default
+//! `ReduceMode::ValidateAndMarkNoAncestors`): every `ds:Signature` in the document must verify
+//! with an IdP signing certificate from the metadata (xmlsec), with only allowlisted
+//! SignatureMethod/DigestMethod algorithms; only verified content is kept and parsed; then
+//! Destination, InResponseTo (Response and SubjectConfirmationData), IssueInstant age (90 s),
+//! Issuer == metadata entityID, Status, Conditions time window, AudienceRestriction (when
+//! present), bearer SubjectConfirmationData Recipient / NotOnOrAfter.
+//!
+//! Guards added here, because samael fails open on them:
+//! - metadata without any usable IdP signing certificate: samael then skips signature
+//!   verification entirely and parses the unsigned document; refused here;
+//! - the Response carries `InResponseTo`, which samael only compares when the IdP is not
+//!   allowed to be initiating (`allow_idp_initiated` is false here).
+//! Nothing else is checked outside samael: the point is what samael itself accepts.
+
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::metadata::EntityDescriptor;
+use samael::schema::Assertion;
+use samael::service_provider::ServiceProvider;
+use serde_json::{json, Map, Value};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: samael-oracle --response FILE --idp-metadata FILE --sp-entity-id ID --acs-url URL --request-id ID";
+
+struct Args {
+    response: String,
+    idp_metadata: String,
+    sp_entity_id: String,
+    acs_url: String,
+    request_id: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut response = None;
+    let mut idp_metadata = None;
+    let mut sp_entity_id = None;
+    let mut acs_url = None;
+    let mut request_id = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let slot = match flag.as_str() {
+            "--response" => &mut response,
+            "--idp-metadata" => &mut idp_metadata,
+            "--sp-entity-id" => &mut sp_entity_id,
+            "--acs-url" => &mut acs_url,
+            "--request-id" => &mut request_id,
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        };
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
+        if slot.replace(value).is_some() {
+            return Err(format!("{flag} given twice; {USAGE}"));
+        }
+    }
+    let need = |v: Option<String>, name: &str| v.ok_or_else(|| format!("missing {name}; {USAGE}"));
+    Ok(Args {
+        response: need(response, "--response")?,
+        idp_metadata: need(idp_metadata, "--idp-metadata")?,
+        sp_entity_id: need(sp_entity_id, "--sp-entity-id")?,
+        acs_url: need(acs_url, "--acs-url")?,
+        request_id: need(request_id, "--request-id")?,
+    })
+}
+
+fn read(path: &str, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {path:?}: {e}"))
+}
+
+/// Renders an error and its whole `source()` chain (samael wraps xmlsec/quick-xml errors).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn run() -> Result<Value, String> {
+    let args = parse_args()?;
+    let response_xml = read(&args.response, "response")?;
+    let metadata_xml = read(&args.idp_metadata, "IdP metadata")?;
+
+    let idp_metadata = metadata_xml
+        .parse::<EntityDescriptor>()
+        .map_err(|e| format!("IdP metadata: {}", chain(&e)))?;
+
+    let sp = ServiceProvider {
+        entity_id: Some(args.sp_entity_id.clone()),
+        acs_url: Some(args.acs_url.clone()),
+        idp_metadata,
+        allow_idp_initiated: false,
+        // samael 0.0.22 has an allowlist (checked on every ds:Signature before xmlsec runs, and the
+        // Reference DigestMethods must match). SHA-256 only; ECDSA-SHA256 too because the gateway
+        // can be configured with a P-256 signing key (crates/certs/src/algorithms.rs).
+        allowed_signature_algorithms: Some(vec![
+            AllowedSignatureAlgorithm::RsaSha256,
+            AllowedSignatureAlgorithm::EcdsaSha256,
+        ]),
+        ..ServiceProvider::default()
+    };
+
+    // samael skips signature verification altogether when the metadata yields no signing
+    // certificate (it then parses the raw, unverified document): never let that happen.
+    match sp.idp_signing_certs() {
+        Ok(Some(certs)) if !certs.is_empty() => {}
+        Ok(_) => {
+            return Err(
+                "IdP metadata has no signing certificate (samael would skip signature verification)"
+                    .into(),
+            )
+        }
+        Err(e) => return Err(format!("IdP metadata certificates: {}", chain(&e))),
+    }
+
+    let request_ids = [args.request_id.as_str()];
+    let assertion = sp
+        .parse_xml_response(&response_xml, Some(&request_ids))
+        .map_err(|e| format!("samael refused the response: {}", chain(&e)))?;
+    Ok(describe(&assertion))
+}
+
+fn describe(a: &Assertion) -> Value {
+    let name_id = a
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.clone());
+    let mut attributes = Map::new();
+    for statement in a.attribute_statements.iter().flatten() {
+        for attr in &statement.attributes {
+            let Some(name) = &attr.name else { continue };
+            let entry = attributes
+                .entry(name.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(values) = entry {
+                for v in &attr.values {
+                    values.push(Value::String(v.value.clone().unwrap_or_default()));
+                }
+            }
+        }
+    }
+    let first_authn = a.authn_statements.as_ref().and_then(|v| v.first());
+    let authn_context = first_authn
+        .and_then(|s| s.authn_context.as_ref())
+        .and_then(|c| c.value.as_ref())
+        .and_then(|r| r.value.clone());
+    let session_index = first_authn.and_then(|s| s.session_index.clone());
+    json!({
+        "ok": true,
+        "name_id": name_id,
+        "attributes": attributes,
+        "authn_context": authn_context,
+        "session_index": session_index,
+    })
+}
+
+fn main() -> ExitCode {
+    // A panic inside samael must not look like success either: it aborts with a non-zero code,
+    // but print the JSON refusal first so the caller sees why.
+    std::panic::set_hook(Box::new(|info| {
+        let out = json!({"ok": false, "error": format!("panic: {info}")});
+        println!("{out}");
+    }));
+    match run() {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}", json!({"ok": false, "error": e}));
+            ExitCode::FAILURE
+        }
+    }
+}
