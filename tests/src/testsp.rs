@@ -12,6 +12,8 @@ pub struct TestSp {
     pub extra_acs: Vec<String>,
     pub identity: SigningIdentity,
     pub authn_requests_signed: bool,
+    /// alg:SigningMethod entries to publish in metadata (the SP's preference for our signatures).
+    pub signing_methods: Vec<String>,
 }
 
 #[derive(Default, Clone)]
@@ -43,6 +45,7 @@ impl TestSp {
             extra_acs: vec![format!("{port_base}/{name}/acs2")],
             identity,
             authn_requests_signed: signed,
+            signing_methods: Vec::new(),
         }
     }
 
@@ -61,8 +64,18 @@ impl TestSp {
             r#"<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="{}/artifact" index="9"/>"#,
             self.acs_url
         ));
+        let ext = if self.signing_methods.is_empty() {
+            String::new()
+        } else {
+            let m: String = self
+                .signing_methods
+                .iter()
+                .map(|a| format!(r#"<alg:SigningMethod xmlns:alg="urn:oasis:names:tc:SAML:metadata:algsupport" Algorithm="{a}"/>"#))
+                .collect();
+            format!("<md:Extensions>{m}</md:Extensions>")
+        };
         format!(
-            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{signed}" WantAssertionsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{acs}</md:SPSSODescriptor></md:EntityDescriptor>"#,
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}">{ext}<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{signed}" WantAssertionsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{acs}</md:SPSSODescriptor></md:EntityDescriptor>"#,
             eid = self.entity_id,
             signed = self.authn_requests_signed,
             cert = self.identity.cert.to_base64(),

@@ -324,3 +324,120 @@ async fn selection_page_follows_accept_language_and_flow_is_bound_to_the_browser
     assert_eq!(stolen.status, 400);
     assert!(stolen.body.contains("error-id"));
 }
+
+#[tokio::test]
+async fn ecdsa_signature_for_an_sp_whose_metadata_asks_for_it() {
+    let addr = harness::reserve_port();
+    let base = format!("http://{addr}");
+    let mut ec_sp = TestSp::new("ec", &base, false);
+    ec_sp.signing_methods = vec!["http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256".into()];
+    let rsa_sp = TestSp::new("rsa", &base, false);
+    let dir = tempfile::tempdir().unwrap();
+    let gw = harness::start(
+        vec![
+            ec_sp.write_metadata(dir.path()),
+            rsa_sp.write_metadata(dir.path()),
+        ],
+        Some(addr),
+    )
+    .await;
+    let b = Browser::new();
+    let (xml, id) = ec_sp.request_xml(&gw.sso_url(), &RequestOptions::default());
+    let sso = b
+        .get(&ec_sp.redirect_url(&gw.sso_url(), &xml, None, false))
+        .await;
+    let autopost = through_testbank(&b, sso, &[("national_id", PERSON)]).await;
+    let (_, resp, _) = autopost.saml_response().unwrap();
+    assert!(
+        resp.contains("xmldsig-more#ecdsa-sha256"),
+        "ECDSA requested by metadata"
+    );
+    ec_sp
+        .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
+    let ec_cert = gw.gw.state.keys.ec.as_ref().unwrap().cert.clone();
+    ec_sp
+        .validate(
+            &resp,
+            &id,
+            &gw.entity_id(),
+            std::slice::from_ref(&ec_cert),
+            None,
+        )
+        .unwrap();
+    // An SP without a preference gets RSA-SHA256.
+    let (xml, id) = rsa_sp.request_xml(&gw.sso_url(), &RequestOptions::default());
+    let page = b
+        .get(&rsa_sp.redirect_url(&gw.sso_url(), &xml, None, false))
+        .await;
+    let (_, resp, _) = page.saml_response().unwrap();
+    assert!(resp.contains("xmldsig-more#rsa-sha256") && !resp.contains("ecdsa"));
+    rsa_sp
+        .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unsupported_but_trustworthy_requests_get_status_responses() {
+    let (gw, sp1, _) = two_sps().await;
+    let b = Browser::new();
+    // A NameID format we do not issue.
+    let opts = RequestOptions {
+        name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+        ..Default::default()
+    };
+    let (xml, id) = sp1.request_xml(&gw.sso_url(), &opts);
+    let page = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
+    let (_, resp, _) = page.saml_response().expect("a status response");
+    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
+        Err(saml::SamlError::Status { code, sub, .. }) => {
+            assert_eq!(code, saml::STATUS_REQUESTER);
+            assert_eq!(
+                sub.as_deref(),
+                Some("urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy")
+            );
+        }
+        other => panic!("expected InvalidNameIDPolicy, got {other:?}"),
+    }
+    // An authentication context we do not know.
+    let rac = RequestedAuthnContext {
+        comparison: Comparison::Exact,
+        class_refs: vec!["urn:example:password".into()],
+    };
+    let (xml, id) = sp1.request_xml(
+        &gw.sso_url(),
+        &RequestOptions {
+            requested: Some(rac),
+            ..Default::default()
+        },
+    );
+    let page = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
+    let (_, resp, _) = page.saml_response().expect("a status response");
+    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
+        Err(saml::SamlError::Status { sub, .. }) => {
+            assert_eq!(sub.as_deref(), Some(saml::STATUS_NO_AUTHN_CONTEXT))
+        }
+        other => panic!("expected NoAuthnContext, got {other:?}"),
+    }
+    // A request naming the subject to authenticate: we do not take orders on who logs in.
+    let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
+    let xml = xml.replace(
+        "</saml:Issuer>",
+        "</saml:Issuer><saml:Subject><saml:NameID>someone</saml:NameID></saml:Subject>",
+    );
+    let page = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
+    let (_, resp, _) = page.saml_response().expect("a status response");
+    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
+        Err(saml::SamlError::Status { code, sub, .. }) => {
+            assert_eq!(code, saml::STATUS_RESPONDER);
+            assert_eq!(sub.as_deref(), Some(saml::STATUS_REQUEST_UNSUPPORTED));
+        }
+        other => panic!("expected RequestUnsupported, got {other:?}"),
+    }
+}

@@ -289,6 +289,16 @@ async fn take_request(
         persistent_name_id: false,
         language: lang.code().to_owned(),
     };
+    if req.names_subject {
+        return status_response(
+            gw,
+            &sp,
+            &pending,
+            saml::STATUS_RESPONDER,
+            Some(saml::STATUS_REQUEST_UNSUPPORTED),
+            now,
+        );
+    }
     match req.name_id_format.as_deref() {
         None | Some(saml::NAMEID_TRANSIENT) | Some(saml::NAMEID_UNSPECIFIED) => {}
         Some(saml::NAMEID_PERSISTENT) => pending.persistent_name_id = true,
@@ -708,6 +718,7 @@ mod tests {
                 comparison: cmp,
                 class_refs: refs.iter().map(|s| s.to_string()).collect(),
             }),
+            names_subject: false,
             signed: false,
         }
     }

@@ -66,6 +66,8 @@ pub struct AuthnRequest {
     pub name_id_format: Option<String>,
     pub allow_create: Option<bool>,
     pub requested_authn_context: Option<RequestedAuthnContext>,
+    /// The request names a Subject (asks for a particular person): not supported.
+    pub names_subject: bool,
     pub signed: bool,
 }
 
@@ -248,6 +250,7 @@ fn read_fields(
             None => None,
         },
         requested_authn_context,
+        names_subject: xml::optional_child(root, NS_SAML, "Subject")?.is_some(),
         signed,
     })
 }

@@ -27,10 +27,10 @@
 //!   allowed to be initiating (`allow_idp_initiated` is false here).
 //! Nothing else is checked outside samael: the point is what samael itself accepts.
 
-use samael::crypto::AllowedSignatureAlgorithm;
+use samael::crypto::{AllowedSignatureAlgorithm, Crypto, CryptoProvider, ReduceMode};
 use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
-use samael::service_provider::ServiceProvider;
+use samael::service_provider::{Error as SpError, ServiceProvider};
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 
@@ -117,8 +117,8 @@ fn run() -> Result<Value, String> {
 
     // samael skips signature verification altogether when the metadata yields no signing
     // certificate (it then parses the raw, unverified document): never let that happen.
-    match sp.idp_signing_certs() {
-        Ok(Some(certs)) if !certs.is_empty() => {}
+    let certs = match sp.idp_signing_certs() {
+        Ok(Some(certs)) if !certs.is_empty() => certs,
         Ok(_) => {
             return Err(
                 "IdP metadata has no signing certificate (samael would skip signature verification)"
@@ -126,12 +126,27 @@ fn run() -> Result<Value, String> {
             )
         }
         Err(e) => return Err(format!("IdP metadata certificates: {}", chain(&e))),
-    }
+    };
 
     let request_ids = [args.request_id.as_str()];
-    let assertion = sp
-        .parse_xml_response(&response_xml, Some(&request_ids))
-        .map_err(|e| format!("samael refused the response: {}", chain(&e)))?;
+    let assertion = match sp.parse_xml_response(&response_xml, Some(&request_ids)) {
+        Ok(assertion) => assertion,
+        Err(e @ SpError::FailedToValidateSignature) => {
+            // samael drops the cause of a signature failure; ask its crypto layer again, with the
+            // same inputs, only to say why. The verdict stays samael's refusal either way.
+            let cause = match Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+                &response_xml,
+                &certs,
+                ReduceMode::default(),
+                sp.allowed_signature_algorithms.as_deref(),
+            ) {
+                Err(c) => chain(&c),
+                Ok(_) => "no further detail".to_string(),
+            };
+            return Err(format!("samael refused the response: {e} ({cause})"));
+        }
+        Err(e) => return Err(format!("samael refused the response: {}", chain(&e))),
+    };
     Ok(describe(&assertion))
 }
 

@@ -1,0 +1,112 @@
+//! The gateway in production mode, built from a TOML file: per-SP release policy, a signed
+//! Response for the SP that asks for one, the test bank only because the file enables it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use tests::browser::Browser;
+use tests::harness::{through_testbank, PERSON};
+use tests::testsp::{RequestOptions, TestSp};
+
+#[tokio::test]
+async fn release_policy_and_signed_response_from_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let now = time::OffsetDateTime::now_utc();
+    let idp = certs::SigningIdentity::generate_self_signed("idp", certs::KeyKind::Rsa2048, now, 30)
+        .unwrap();
+    std::fs::write(dir.path().join("idp.key"), idp.key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(dir.path().join("idp.crt"), idp.cert.to_pem()).unwrap();
+    std::fs::write(dir.path().join("pairwise.secret"), [9u8; 40]).unwrap();
+    let narrow = TestSp::new("narrow", &base, true);
+    let wide = TestSp::new("wide", &base, false);
+    let narrow_md = narrow.write_metadata(dir.path());
+    let wide_md = wide.write_metadata(dir.path());
+    let cfg_path = dir.path().join("gateway.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "{base}"
+[keys]
+signing_key = "idp.key"
+signing_cert = "idp.crt"
+pairwise_secret_file = "pairwise.secret"
+[methods.testbank]
+enabled = true
+[[service_providers]]
+metadata_file = "{narrow}"
+release = ["given_name", "surname"]
+sign_response = true
+[[service_providers]]
+metadata_file = "{wide}"
+release = ["national_id", "given_name", "surname", "common_name", "display_name", "birth_date"]
+"#,
+            narrow = narrow_md.file_name().unwrap().to_str().unwrap(),
+            wide = wide_md.file_name().unwrap().to_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let cfg = gateway::config::load(&cfg_path, std::iter::empty()).unwrap();
+    let rt = gateway::state::Runtime {
+        clock: Arc::new(certs::SystemClock),
+        rng: Arc::new(certs::SystemRandomSource),
+    };
+    let gw = Arc::new(gateway::state::from_config(&cfg, rt).unwrap());
+    assert!(gw.demo.is_none(), "no demo SP in production mode");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gateway::http::serve(listener, gw.clone(), async move {
+        let _ = rx.await;
+    }));
+    let sso = format!("{base}/saml/idp/sso");
+    let idp_entity = format!("{base}/saml/idp");
+    let certs = [idp.cert.clone()];
+
+    let b = Browser::new();
+    assert_eq!(b.get(&format!("{base}/demo")).await.status, 404);
+    let (xml, id) = narrow.request_xml(&sso, &RequestOptions::default());
+    let page = b.get(&narrow.redirect_url(&sso, &xml, None, true)).await;
+    let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
+    let (_, resp, _) = autopost.saml_response().unwrap();
+    let a = narrow
+        .validate(&resp, &id, &idp_entity, &certs, None)
+        .unwrap();
+    let names: Vec<&str> = a.attributes.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["urn:oid:2.5.4.42", "urn:oid:2.5.4.4"],
+        "only what the policy allows"
+    );
+    assert!(
+        !resp.contains(PERSON),
+        "the national id must not appear anywhere in the Response"
+    );
+    // The Response element itself is signed for this SP.
+    let doc = roxmltree::Document::parse(&resp).unwrap();
+    saml::dsig::verify_enveloped(doc.root_element(), &certs).expect("signed Response");
+
+    // The other SP, same browser: single sign-on, everything released, Response not signed.
+    let (xml, id) = wide.request_xml(&sso, &RequestOptions::default());
+    let page = b
+        .post_form(&sso, &wide.post_fields(&xml, None, false))
+        .await;
+    let (_, resp, _) = page.saml_response().expect("answered from the SSO session");
+    let a = wide
+        .validate(&resp, &id, &idp_entity, &certs, None)
+        .unwrap();
+    assert_eq!(a.attributes.len(), 6);
+    let doc = roxmltree::Document::parse(&resp).unwrap();
+    assert!(!saml::dsig::has_signature(doc.root_element()));
+
+    // The metadata lists the signing certificate and both bindings, and is itself signed.
+    let md = b.get(&format!("{base}/saml/idp/metadata")).await.body;
+    assert!(md.contains(&idp.cert.to_base64()));
+    assert!(md.contains(saml::BINDING_REDIRECT) && md.contains(saml::BINDING_POST));
+    let doc = roxmltree::Document::parse(&md).unwrap();
+    saml::dsig::verify_enveloped(doc.root_element(), &certs).expect("signed metadata");
+
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
