@@ -106,7 +106,11 @@ pub async fn testbank_finish(
             .ok_or(GatewayError::FlowNotFound)?
             .to_owned();
         let flow = sso::load_flow(&gw, &headers, &flow_id).await?;
-        lang = flow.request.lang();
+        lang = http::language(
+            &headers,
+            http::single(&fields, "lang")?,
+            Some(flow.request.lang()),
+        );
         let adapter = gw
             .adapter("testbank")
             .ok_or_else(|| GatewayError::MethodUnavailable("testbank".into()))?;
@@ -122,7 +126,8 @@ pub async fn testbank_finish(
                         field: "loa",
                     }));
                 }
-                let flow = sso::take_flow(&gw, &headers, &flow_id).await?;
+                let mut flow = sso::take_flow(&gw, &headers, &flow_id).await?;
+                flow.request.language = lang.code().to_owned();
                 sso::complete_login(&gw, &headers, flow, identity).await
             }
             Err(AdapterError::Cancelled) => {
@@ -130,7 +135,10 @@ pub async fn testbank_finish(
                     StatusCode::SEE_OTHER,
                     [(
                         header::LOCATION,
-                        format!("/login?flow={flow_id}&notice=cancelled"),
+                        format!(
+                            "/login?flow={flow_id}&notice=cancelled&lang={}",
+                            lang.code()
+                        ),
                     )],
                 )
                     .into_response();
@@ -170,7 +178,10 @@ pub async fn cancel(
         let body = body.map_err(|_| GatewayError::BadForm("body"))?;
         let fields = http::form_fields(&body);
         let flow_id = http::single(&fields, "flow")?.ok_or(GatewayError::FlowNotFound)?;
-        let FlowRecord { request, .. } = sso::take_flow(&gw, &headers, flow_id).await?;
+        let FlowRecord { mut request, .. } = sso::take_flow(&gw, &headers, flow_id).await?;
+        if let Some(l) = http::single(&fields, "lang")?.and_then(idp_adapters::Language::parse) {
+            request.language = l.code().to_owned();
+        }
         let sp = gw
             .registry
             .snapshot()

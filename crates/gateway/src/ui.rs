@@ -75,15 +75,17 @@ pub fn selection_page(
             String::new()
         };
         body.push_str(&format!(
-            "<li><a class=\"method\" data-method=\"{id}\" href=\"/login/{id}?flow={flow}\">{name}{badge}</a></li>",
+            "<li><a class=\"method\" data-method=\"{id}\" href=\"/login/{id}?flow={flow}&amp;lang={lang}\">{name}{badge}</a></li>",
             id = esc(&m.id),
             flow = esc(flow_id),
+            lang = t.lang,
             name = esc(&m.name),
         ));
     }
     body.push_str(&format!(
-        "</ul><form method=\"post\" action=\"/login/cancel\"><input type=\"hidden\" name=\"flow\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+        "</ul><form method=\"post\" action=\"/login/cancel\"><input type=\"hidden\" name=\"flow\" value=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}</button></form>",
         esc(flow_id),
+        t.lang,
         esc(t.cancel_to_service)
     ));
     page(t, t.select_title, Some(&format!("flow={flow_id}")), &body)
@@ -104,7 +106,7 @@ pub fn testbank_page(lang: Language, data: &TestBankPage, error: Option<&str>) -
         ));
     }
     body.push_str(&format!(
-        "<form method=\"post\" action=\"/login/testbank/finish\"><input type=\"hidden\" name=\"flow\" value=\"{flow}\">\
+        "<form method=\"post\" action=\"/login/testbank/finish\"><input type=\"hidden\" name=\"flow\" value=\"{flow}\"><input type=\"hidden\" name=\"lang\" value=\"{lang}\">\
 <label for=\"national_id\">{nid}</label><input id=\"national_id\" name=\"national_id\" type=\"text\" autocomplete=\"off\" required maxlength=\"11\" aria-describedby=\"nid-hint\"><div class=\"hint\" id=\"nid-hint\">{nid_hint}</div>\
 <label for=\"given_name\">{gn}</label><input id=\"given_name\" name=\"given_name\" type=\"text\" maxlength=\"100\" aria-describedby=\"names-hint\">\
 <label for=\"family_name\">{fn_}</label><input id=\"family_name\" name=\"family_name\" type=\"text\" maxlength=\"100\" aria-describedby=\"names-hint\"><div class=\"hint\" id=\"names-hint\">{names_hint}</div>\
@@ -117,6 +119,7 @@ pub fn testbank_page(lang: Language, data: &TestBankPage, error: Option<&str>) -
         names_hint = esc(t.names_hint),
         loa = esc(t.loa),
         identify = esc(t.identify),
+        lang = t.lang,
     ));
     body.push_str(&format!(
         "<h2>{}</h2><ul class=\"persons\">",
@@ -124,15 +127,17 @@ pub fn testbank_page(lang: Language, data: &TestBankPage, error: Option<&str>) -
     ));
     for p in &data.persons {
         body.push_str(&format!(
-            "<li><form method=\"post\" action=\"/login/testbank/finish\"><input type=\"hidden\" name=\"flow\" value=\"{flow}\"><input type=\"hidden\" name=\"national_id\" value=\"{nid}\"><button type=\"submit\" data-person=\"{nid}\">{gn} {fn_} ({nid})</button></form></li>",
+            "<li><form method=\"post\" action=\"/login/testbank/finish\"><input type=\"hidden\" name=\"flow\" value=\"{flow}\"><input type=\"hidden\" name=\"lang\" value=\"{lang}\"><input type=\"hidden\" name=\"national_id\" value=\"{nid}\"><button type=\"submit\" data-person=\"{nid}\">{gn} {fn_} ({nid})</button></form></li>",
             nid = esc(p.national_id),
             gn = esc(p.given_name),
             fn_ = esc(p.family_name),
+            lang = t.lang,
         ));
     }
     body.push_str(&format!(
-        "</ul><form method=\"post\" action=\"/login/testbank/finish\"><input type=\"hidden\" name=\"flow\" value=\"{flow}\"><button type=\"submit\" name=\"cancel\" value=\"1\">{}</button></form>",
-        esc(t.back_to_methods)
+        "</ul><form method=\"post\" action=\"/login/testbank/finish\"><input type=\"hidden\" name=\"flow\" value=\"{flow}\"><input type=\"hidden\" name=\"lang\" value=\"{lang}\"><button type=\"submit\" name=\"cancel\" value=\"1\">{}</button></form>",
+        esc(t.back_to_methods),
+        lang = t.lang,
     ));
     page(t, t.testbank_title, None, &body)
 }
