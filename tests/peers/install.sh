@@ -15,6 +15,11 @@ PYTHON="${PYTHON:-python3}"
 NODE="${NODE:-node}"
 NPM="${NPM:-npm}"
 APT_PACKAGES=(xmlsec1 libxmlsec1-dev libxmlsec1-openssl libxml2-dev libxslt1-dev libltdl-dev libssl-dev pkg-config gcc)
+# tests/samael-oracle (samael with its xmlsec feature) also needs libclang-dev: bindgen loads libclang and its
+# builtin headers to generate the xmlsec bindings; xmlsec1-config, pkg-config, libxml2/xmlsec/ssl dev files are above.
+APT_PACKAGES+=(libclang-dev)
+# The browser tests drive Debian's Chromium headless through playwright-core (no browser download).
+APT_PACKAGES+=(chromium fonts-dejavu-core)
 
 die() { echo "tests/peers/install.sh: FAILED: $*" >&2; exit 1; }
 note() { echo "tests/peers/install.sh: $*" >&2; }

@@ -143,6 +143,35 @@ sign "$DATA/idp-signing.key.pem" tmpl_rsa_sha256.xml resigned_rsa_sha256.xml
 sign "$DATA/idp-signing.key.pem" tmpl_rsa_sha1.xml resigned_rsa_sha1.xml
 sign "$DATA/idp-signing.key.pem" tmpl_rsa_sha512.xml resigned_rsa_sha512.xml
 sign "$WORK/other.key" tmpl_rsa_sha256.xml foreign_rsa_sha256.xml
+# Response signed as well (the gateway's sign_response): add a Response signature template to the
+# Response whose Assertion is already signed; xmlsec1 signs the first Signature in document order.
+python3 - "$WORK" <<'PY'
+import re, sys
+d = sys.argv[1] + "/"
+t = open(d + "resigned_rsa_sha256.xml").read()
+rid = re.search(r'<samlp:Response[^>]* ID="([^"]+)"', t).group(1)
+sig = ('<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+       '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+       '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+       '<ds:Reference URI="#' + rid + '"><ds:Transforms>'
+       '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+       '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
+       '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/>'
+       '</ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>')
+t = re.sub(r"(<samlp:Response[^>]*>\s*<saml:Issuer>[^<]*</saml:Issuer>)", lambda mm: mm.group(1) + sig, t, count=1)
+open(d + "tmpl_both.xml", "w").write(t)
+PY
+xmlsec1 --sign --privkey-pem "$DATA/idp-signing.key.pem" --id-attr:ID urn:oasis:names:tc:SAML:2.0:protocol:Response \
+  --output "$WORK/signed_both.xml" "$WORK/tmpl_both.xml" 2>"$WORK/signed_both.log" \
+  || { cat "$WORK/signed_both.log" >&2; echo "selfcheck: xmlsec1 --sign signed_both" >&2; exit 2; }
+python3 - "$WORK" <<'PY'
+import sys
+d = sys.argv[1] + "/"
+t = open(d + "signed_both.xml").read()
+# With the Response signed, its fields are covered and samael checks them: change one (breaks the
+# Response signature).
+open(d + "signed_both_status.xml", "w").write(t.replace("status:Success", "status:Responder"))
+PY
 HAVE_EC=0
 if [[ -f "$DATA/idp-signing-ec.key.pem" && -f "$WORK/meta_ec_only.xml" ]]; then
   sign "$DATA/idp-signing-ec.key.pem" tmpl_ecdsa_sha256.xml resigned_ecdsa_sha256.xml
@@ -200,6 +229,8 @@ if [[ "$HAVE_EC" == 1 ]]; then
   check accept "gateway EC key, ecdsa-sha256; metadata: EC cert only" resigned_ecdsa_sha256.xml meta_ec_only.xml
 fi
 check refuse "comment inside the signed NameID"                   comment_nameid.xml
+check accept "Response and Assertion both signed (xmlsec1)"       signed_both.xml
+check refuse "both signed; Response Status changed"               signed_both_status.xml
 
 # samael 0.0.22 keeps only the signed Assertion (ReduceMode::ValidateAndMarkNoAncestors) and then
 # skips every Response-level check when the Response itself is unsigned, and it parses with

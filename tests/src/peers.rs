@@ -600,3 +600,62 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration) -> io::Result<RunOutput
         stderr,
     })
 }
+
+/// The samael oracle binary (built by `scripts/test` into `target/samael-oracle`).
+pub fn samael_oracle_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/samael-oracle/release/samael-oracle")
+}
+
+/// samael (xmlsec feature) as a service provider: parse and validate `response_xml`.
+/// Returns its JSON report on acceptance, the reason on refusal.
+pub fn samael_validate(
+    response_xml: &str,
+    idp_metadata: &Path,
+    sp_entity_id: &str,
+    acs_url: &str,
+    request_id: &str,
+) -> Result<serde_json::Value, String> {
+    let bin = samael_oracle_bin();
+    assert!(
+        bin.exists(),
+        "{} missing: scripts/test builds it",
+        bin.display()
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "samael-{}-{}",
+        std::process::id(),
+        request_id.len()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let resp = dir.join(format!(
+        "response-{}.xml",
+        request_id.replace(['/', '\\'], "_")
+    ));
+    std::fs::write(&resp, response_xml).map_err(|e| e.to_string())?;
+    let out = Command::new(&bin)
+        .arg("--response")
+        .arg(&resp)
+        .arg("--idp-metadata")
+        .arg(idp_metadata)
+        .args([
+            "--sp-entity-id",
+            sp_entity_id,
+            "--acs-url",
+            acs_url,
+            "--request-id",
+            request_id,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "unreadable oracle output ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
+    if out.status.success() && report["ok"] == true {
+        Ok(report)
+    } else {
+        Err(report["error"].as_str().unwrap_or("refused").to_owned())
+    }
+}

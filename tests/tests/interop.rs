@@ -1,7 +1,8 @@
 //! Independent SAML implementations as service providers: python3-saml (strict), pysaml2
 //! (Saml2Client) and node-saml send AuthnRequests by Redirect (unsigned and signed) and by
 //! POST, the citizen logs in through the test bank, and each library validates the Response.
-//! `xmlsec1 --verify` checks the assertion signature with the IdP certificate.
+//! `xmlsec1 --verify` checks the assertion signature with the IdP certificate, and samael (with
+//! its xmlsec feature) parses and accepts a Response as one more service provider.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use certs::{KeyKind, SigningIdentity};
@@ -190,14 +191,41 @@ async fn independent_sps_log_in_through_the_gateway() {
                 refused.is_err(),
                 "{what}: a Response for another request was accepted"
             );
-            one_response.get_or_insert(autopost.saml_response().unwrap().1);
+            one_response = Some((
+                autopost.saml_response().unwrap().1,
+                p.sp.config.clone(),
+                req.request_id.clone(),
+            ));
             checked += 1;
         }
     }
     assert_eq!(checked, 12);
 
+    // samael accepts the newest Response (it allows 90 s after IssueInstant), with the
+    // gateway's metadata as served, and refuses it for another request or audience.
+    let (xml, cfg, request_id) = one_response.unwrap();
+    let report = peers::samael_validate(
+        &xml,
+        &idp_md_file,
+        &cfg.entity_id,
+        &cfg.acs_url,
+        &request_id,
+    )
+    .unwrap_or_else(|e| panic!("samael refused our Response: {e}"));
+    assert_eq!(report["attributes"][OID_HETU][0], PERSON, "{report}");
+    assert!(
+        peers::samael_validate(&xml, &idp_md_file, &cfg.entity_id, &cfg.acs_url, "_other").is_err()
+    );
+    assert!(peers::samael_validate(
+        &xml,
+        &idp_md_file,
+        "https://other.example/sp",
+        &cfg.acs_url,
+        &request_id
+    )
+    .is_err());
+
     // xmlsec1 checks the assertion's signature with the IdP certificate only.
-    let xml = one_response.unwrap();
     let cert = gw.idp_cert_pem_file();
     peers::xmlsec1_verify(
         &xml,

@@ -206,5 +206,31 @@ fn bench_c14n(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_sign, bench_intake, bench_c14n);
+/// The bare RSA-2048 operations through the certs crate, to set the figures above against
+/// `openssl speed rsa2048` on the same machine.
+fn bench_rsa_baseline(c: &mut Criterion) {
+    let id = identity("baseline", KeyKind::Rsa2048, OffsetDateTime::now_utc());
+    let msg = [0x5au8; 512];
+    let sig = id.key.sign(&msg).unwrap();
+    let alg = id.key.algorithm();
+    c.bench_function("baseline_rsa2048_sign", |b| {
+        b.iter(|| id.key.sign(black_box(&msg)).unwrap())
+    });
+    c.bench_function("baseline_rsa2048_verify", |b| {
+        b.iter(|| {
+            id.cert
+                .verifying_key()
+                .verify(alg, black_box(&msg), &sig)
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_sign,
+    bench_intake,
+    bench_c14n,
+    bench_rsa_baseline
+);
 criterion_main!(benches);

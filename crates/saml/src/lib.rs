@@ -8,6 +8,7 @@ pub mod binding;
 pub mod c14n;
 pub mod dsig;
 pub mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod response;
 pub mod sp;

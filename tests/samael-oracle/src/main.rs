@@ -15,17 +15,20 @@
 //! samael's own checks (0.0.22, `parse_xml_response` with the default
 //! `ReduceMode::ValidateAndMarkNoAncestors`): every `ds:Signature` in the document must verify
 //! with an IdP signing certificate from the metadata (xmlsec), with only allowlisted
-//! SignatureMethod/DigestMethod algorithms; only verified content is kept and parsed; then
-//! Destination, InResponseTo (Response and SubjectConfirmationData), IssueInstant age (90 s),
-//! Issuer == metadata entityID, Status, Conditions time window, AudienceRestriction (when
-//! present), bearer SubjectConfirmationData Recipient / NotOnOrAfter.
+//! SignatureMethod/DigestMethod algorithms; only verified content is kept and parsed; then, on
+//! the Assertion: IssueInstant age (90 s), Issuer == metadata entityID, Conditions time window,
+//! AudienceRestriction (when present), a bearer SubjectConfirmationData with Recipient == ACS,
+//! NotOnOrAfter and InResponseTo == request ID; on the Response (only when the Response itself is
+//! signed): Destination, InResponseTo, IssueInstant age, Issuer, Status.
 //!
-//! Guards added here, because samael fails open on them:
-//! - metadata without any usable IdP signing certificate: samael then skips signature
-//!   verification entirely and parses the unsigned document; refused here;
-//! - the Response carries `InResponseTo`, which samael only compares when the IdP is not
-//!   allowed to be initiating (`allow_idp_initiated` is false here).
-//! Nothing else is checked outside samael: the point is what samael itself accepts.
+//! One guard is added here, because samael fails open on it: when the metadata yields no IdP
+//! signing certificate (no KeyDescriptor, or only `use="encryption"` ones), samael skips signature
+//! verification entirely and validates the raw document; the oracle refuses instead.
+//!
+//! Nothing else is checked outside samael: the point is what samael itself accepts. Known samael
+//! leniencies (accepted today, see README.md and selfcheck.sh): Response-level fields of an unsigned
+//! Response envelope are not checked at all, extra unsigned Assertions are ignored, and the input is
+//! parsed by libxml2 in recover mode (malformed XML around a valid signed Assertion passes).
 
 use samael::crypto::{AllowedSignatureAlgorithm, Crypto, CryptoProvider, ReduceMode};
 use samael::metadata::EntityDescriptor;
@@ -60,7 +63,9 @@ fn parse_args() -> Result<Args, String> {
             "--request-id" => &mut request_id,
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         };
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
         if slot.replace(value).is_some() {
             return Err(format!("{flag} given twice; {USAGE}"));
         }
@@ -119,12 +124,10 @@ fn run() -> Result<Value, String> {
     // certificate (it then parses the raw, unverified document): never let that happen.
     let certs = match sp.idp_signing_certs() {
         Ok(Some(certs)) if !certs.is_empty() => certs,
-        Ok(_) => {
-            return Err(
-                "IdP metadata has no signing certificate (samael would skip signature verification)"
-                    .into(),
-            )
-        }
+        Ok(_) => return Err(
+            "IdP metadata has no signing certificate (samael would skip signature verification)"
+                .into(),
+        ),
         Err(e) => return Err(format!("IdP metadata certificates: {}", chain(&e))),
     };
 
