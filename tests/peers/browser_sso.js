@@ -30,6 +30,7 @@ async function main() {
     await shot('01-demo-sp.png');
     await Promise.all([page.waitForURL(/\/login\?flow=/), page.click('#login')]);
     out.steps.selection_lang = await page.getAttribute('html', 'lang');
+    out.steps.selection_text = await page.innerText('main');
     await shot('02-method-selection.png');
     await Promise.all([page.waitForURL(/\/login\/testbank/), page.click('[data-method="testbank"]')]);
     await shot('03-test-bank.png');

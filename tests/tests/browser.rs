@@ -108,6 +108,13 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
         steps["selection_lang"], "fi",
         "Finnish from the browser's locale: {report}"
     );
+    assert!(
+        steps["selection_text"]
+            .as_str()
+            .unwrap()
+            .contains("Esimerkkipalvelu (demo)"),
+        "the SP's Finnish display name: {report}"
+    );
     assert_eq!(steps["demo_result"], "ok", "{report}");
     let demo_text = steps["demo_text"].as_str().unwrap();
     assert!(demo_text.contains("urn:oid:1.2.246.21"), "{demo_text}");

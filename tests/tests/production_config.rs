@@ -7,8 +7,16 @@ use tests::browser::Browser;
 use tests::harness::{through_testbank, PERSON};
 use tests::testsp::{RequestOptions, TestSp};
 
-#[tokio::test]
-async fn release_policy_and_signed_response_from_config() {
+struct Setup {
+    dir: tempfile::TempDir,
+    listener: tokio::net::TcpListener,
+    base: String,
+    idp: certs::SigningIdentity,
+    narrow: TestSp,
+    wide: TestSp,
+}
+
+async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -20,6 +28,24 @@ async fn release_policy_and_signed_response_from_config() {
     std::fs::write(dir.path().join("pairwise.secret"), [9u8; 40]).unwrap();
     let narrow = TestSp::new("narrow", &base, true);
     let wide = TestSp::new("wide", &base, false);
+    Setup {
+        dir,
+        listener,
+        base,
+        idp,
+        narrow,
+        wide,
+    }
+}
+
+fn write_config(s: &Setup, extra: &str) -> std::path::PathBuf {
+    let Setup {
+        dir,
+        base,
+        narrow,
+        wide,
+        ..
+    } = s;
     let narrow_md = narrow.write_metadata(dir.path());
     let wide_md = wide.write_metadata(dir.path());
     let cfg_path = dir.path().join("gateway.toml");
@@ -43,12 +69,28 @@ sign_response = true
 [[service_providers]]
 metadata_file = "{wide}"
 release = ["national_id", "given_name", "surname", "common_name", "display_name", "birth_date"]
+{extra}
 "#,
             narrow = narrow_md.file_name().unwrap().to_str().unwrap(),
             wide = wide_md.file_name().unwrap().to_str().unwrap(),
         ),
     )
     .unwrap();
+    cfg_path
+}
+
+#[tokio::test]
+async fn release_policy_and_signed_response_from_config() {
+    let s = setup().await;
+    let cfg_path = write_config(&s, "");
+    let Setup {
+        listener,
+        base,
+        idp,
+        narrow,
+        wide,
+        dir: _dir,
+    } = s;
     let cfg = gateway::config::load(&cfg_path, std::iter::empty()).unwrap();
     let rt = gateway::state::Runtime {
         clock: Arc::new(certs::SystemClock),
@@ -109,4 +151,41 @@ release = ["national_id", "given_name", "surname", "common_name", "display_name"
 
     let _ = tx.send(());
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn gateway_policy_can_require_signed_requests_from_every_sp() {
+    let s = setup().await;
+    let cfg_path = write_config(&s, "[saml]\nrequire_signed_requests = true\n");
+    let Setup {
+        listener,
+        base,
+        wide,
+        dir: _dir,
+        ..
+    } = s;
+    let cfg = gateway::config::load(&cfg_path, std::iter::empty()).unwrap();
+    let rt = gateway::state::Runtime {
+        clock: Arc::new(certs::SystemClock),
+        rng: Arc::new(certs::SystemRandomSource),
+    };
+    let gw = Arc::new(gateway::state::from_config(&cfg, rt).unwrap());
+    let server = tokio::spawn(gateway::http::serve(listener, gw, std::future::pending()));
+    let sso = format!("{base}/saml/idp/sso");
+    let b = Browser::new();
+    // This SP's metadata does not ask for signed requests; the gateway's policy does.
+    let md = b.get(&format!("{base}/saml/idp/metadata")).await.body;
+    assert!(md.contains("WantAuthnRequestsSigned=\"true\""));
+    let (xml, _) = wide.request_xml(&sso, &RequestOptions::default());
+    let page = b.get(&wide.redirect_url(&sso, &xml, None, false)).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(!page.has_saml_response());
+    let (xml, _) = wide.request_xml(&sso, &RequestOptions::default());
+    assert_eq!(
+        b.get(&wide.redirect_url(&sso, &xml, None, true))
+            .await
+            .status,
+        303
+    );
+    server.abort();
 }

@@ -59,6 +59,20 @@ pub fn demo_sp_metadata(entity_id: &str, acs_url: &str, cert: &certs::Certificat
         .attr("protocolSupportEnumeration", saml::xml::NS_SAMLP)
         .attr("AuthnRequestsSigned", "true")
         .attr("WantAssertionsSigned", "true");
+    w.start("md:Extensions")
+        .start("mdui:UIInfo")
+        .attr("xmlns:mdui", "urn:oasis:names:tc:SAML:metadata:ui");
+    for (lang, name) in [
+        ("fi", "Esimerkkipalvelu (demo)"),
+        ("sv", "Exempeltjänst (demo)"),
+        ("en", "Demo e-service"),
+    ] {
+        w.start("mdui:DisplayName")
+            .attr("xml:lang", lang)
+            .text(name)
+            .end();
+    }
+    w.end().end();
     w.start("md:KeyDescriptor").attr("use", "signing");
     w.start("ds:KeyInfo")
         .start("ds:X509Data")

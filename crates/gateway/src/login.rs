@@ -41,13 +41,19 @@ pub async fn selection(
                 is_test: a.is_test_method(),
             })
             .collect();
+        let sp_name = gw
+            .registry
+            .snapshot()
+            .get(&flow.request.sp_entity_id)
+            .map(|sp| sp.display_name(lang.code()).to_owned())
+            .unwrap_or_else(|| flow.request.sp_entity_id.clone());
         let notice = match q.notice.as_deref() {
             Some("cancelled") => Some(crate::i18n::texts(lang).cancelled_at_method),
             _ => None,
         };
         Ok::<_, GatewayError>(http::html_page(
             StatusCode::OK,
-            ui::selection_page(lang, flow_id, &flow.request.sp_entity_id, &methods, notice),
+            ui::selection_page(lang, flow_id, &sp_name, &methods, notice),
         ))
     }
     .await;

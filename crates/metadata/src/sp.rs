@@ -6,6 +6,9 @@ use certs::{Certificate, SignatureAlgorithm};
 use saml::xml::{self, is, NS_ALG, NS_DS, NS_MD};
 use std::sync::Arc;
 
+const NS_MDUI: &str = "urn:oasis:names:tc:SAML:metadata:ui";
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AcsEndpoint {
     pub binding: String,
@@ -28,6 +31,8 @@ pub struct ServiceProvider {
     pub name_id_formats: Vec<String>,
     /// alg:SigningMethod entries, in the SP's order of preference.
     pub signing_methods: Vec<String>,
+    /// mdui:DisplayName entries (language, name), for the citizen's pages.
+    pub display_names: Vec<(String, String)>,
     pub release: ReleasePolicy,
 }
 
@@ -88,6 +93,20 @@ impl ServiceProvider {
                 .or_else(|| post().min_by_key(|a| a.index))
                 .ok_or(AcsError::NoDefault),
         }
+    }
+
+    /// The service's name in `lang` (or English, or any), falling back to the entity ID.
+    pub fn display_name(&self, lang: &str) -> &str {
+        let find = |l: &str| {
+            self.display_names
+                .iter()
+                .find(|(dl, _)| dl == l)
+                .map(|(_, n)| n.as_str())
+        };
+        find(lang)
+            .or_else(|| find("en"))
+            .or_else(|| self.display_names.first().map(|(_, n)| n.as_str()))
+            .unwrap_or(&self.entity_id)
     }
 
     /// The algorithm to sign this SP's assertions with: its first listed SigningMethod that we
@@ -244,8 +263,24 @@ fn read_sp(
         .flat_map(|ext| xml::children(ext, NS_ALG, "SigningMethod"))
         .filter_map(|m| m.attribute("Algorithm").map(str::to_owned))
         .collect();
+    let mut display_names = Vec::new();
+    for ext in xml::children(spsso, NS_MD, "Extensions") {
+        for ui in xml::children(ext, NS_MDUI, "UIInfo") {
+            for dn in xml::children(ui, NS_MDUI, "DisplayName") {
+                let name = xml::simple_text(dn)
+                    .map_err(|e| e.to_string())?
+                    .trim()
+                    .to_owned();
+                let lang = dn.attribute((XML_NS, "lang")).unwrap_or("").to_owned();
+                if !name.is_empty() && name.chars().count() <= 200 && display_names.len() < 16 {
+                    display_names.push((lang, name));
+                }
+            }
+        }
+    }
     Ok(ServiceProvider {
         entity_id,
+        display_names,
         acs,
         signing_certificates: signing,
         encryption_certificates: encryption,

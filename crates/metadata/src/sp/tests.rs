@@ -17,6 +17,7 @@ fn md(extra_acs: &str, signed: bool) -> String {
         r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:alg="urn:oasis:names:tc:SAML:metadata:algsupport" entityID="https://sp.example/md">
   <md:Extensions><alg:SigningMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/></md:Extensions>
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{signed}" WantAssertionsSigned="true">
+    <md:Extensions><mdui:UIInfo xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui"><mdui:DisplayName xml:lang="fi">Verohallinto</mdui:DisplayName><mdui:DisplayName xml:lang="sv">Skatteförvaltningen</mdui:DisplayName></mdui:UIInfo></md:Extensions>
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/>
@@ -45,6 +46,12 @@ fn reads_endpoints_keys_and_flags() {
     assert_eq!(sp.acs.len(), 3);
     assert!(sp.authn_requests_signed && sp.want_assertions_signed);
     assert_eq!(sp.signing_certificates.len(), 1);
+    assert_eq!(sp.display_name("sv"), "Skatteförvaltningen");
+    assert_eq!(
+        sp.display_name("en"),
+        "Verohallinto",
+        "falls back to the first name"
+    );
     assert_eq!(
         sp.preferred_signature_algorithm(&[
             SignatureAlgorithm::RsaSha256,
