@@ -59,11 +59,7 @@ pub fn build_success(
         d.in_response_to,
         d.idp_entity_id,
     );
-    w.start("samlp:Status")
-        .start("samlp:StatusCode")
-        .attr("Value", crate::STATUS_SUCCESS)
-        .end()
-        .end();
+    write_status(&mut w, crate::STATUS_SUCCESS, None, None);
     w.raw_trusted(&assertion);
     let xml = w.finish();
     if sign_response {
@@ -96,18 +92,22 @@ pub fn build_status(d: &StatusDraft<'_>, signer: Signer<'_>) -> Result<String, S
         d.in_response_to,
         d.idp_entity_id,
     );
+    write_status(&mut w, d.top_code, d.second_code, d.message);
+    dsig::sign_enveloped(&w.finish(), signer.key, signer.cert)
+}
+
+fn write_status(w: &mut XmlWriter, top: &str, second: Option<&str>, message: Option<&str>) {
     w.start("samlp:Status")
         .start("samlp:StatusCode")
-        .attr("Value", d.top_code);
-    if let Some(sub) = d.second_code {
+        .attr("Value", top);
+    if let Some(sub) = second {
         w.start("samlp:StatusCode").attr("Value", sub).end();
     }
     w.end();
-    if let Some(m) = d.message {
+    if let Some(m) = message {
         w.leaf("samlp:StatusMessage", m);
     }
     w.end();
-    dsig::sign_enveloped(&w.finish(), signer.key, signer.cert)
 }
 
 fn response_start(
