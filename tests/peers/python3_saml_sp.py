@@ -54,7 +54,7 @@ def settings_dict(cfg, name_id_format=None):
             "signMetadata": False,
             "wantMessagesSigned": False,
             "wantAssertionsSigned": True,
-            "wantAssertionsEncrypted": False,
+            "wantAssertionsEncrypted": bool(cfg.get("want_assertions_encrypted", False)),
             "wantNameId": True,
             "wantNameIdEncrypted": False,
             "wantAttributeStatement": True,

@@ -100,6 +100,10 @@ pub struct PeerConfig {
     pub sp_cert_file: PathBuf,
     /// Whether the SP signs its AuthnRequests (and says so in its metadata).
     pub authn_requests_signed: bool,
+    /// python3-saml only: require encrypted assertions (its metadata then publishes an
+    /// encryption key, and the gateway encrypts to it).
+    #[serde(default)]
+    pub want_assertions_encrypted: bool,
 }
 
 /// SAML binding of an AuthnRequest.

@@ -172,6 +172,7 @@ impl TestSp {
                 in_response_to: Some(in_response_to),
                 now: time::OffsetDateTime::now_utc(),
                 clock_skew: time::Duration::seconds(30),
+                decryption_key: None,
             },
         )
     }

@@ -46,12 +46,19 @@ async fn independent_sps_log_in_through_the_gateway() {
     std::fs::write(&sp_cert, sp_id.cert.to_pem()).unwrap();
 
     let mut configs = Vec::new();
-    for kind in PeerKind::ALL {
-        for signed in [false, true] {
+    // Every peer with unsigned and signed requests, and python3-saml once more wanting
+    // encrypted assertions.
+    let variants = PeerKind::ALL
+        .iter()
+        .flat_map(|k| [(*k, false, false), (*k, true, false)])
+        .chain([(PeerKind::Python3Saml, true, true)]);
+    {
+        for (kind, signed, encrypted) in variants {
             let name = format!(
-                "{}-{}",
+                "{}-{}{}",
                 kind.name(),
-                if signed { "signed" } else { "unsigned" }
+                if signed { "signed" } else { "unsigned" },
+                if encrypted { "-encrypted" } else { "" }
             );
             let cfg = PeerConfig {
                 entity_id: format!("https://{name}.peer.example/sp"),
@@ -63,6 +70,7 @@ async fn independent_sps_log_in_through_the_gateway() {
                 sp_key_file: sp_key.clone(),
                 sp_cert_file: sp_cert.clone(),
                 authn_requests_signed: signed,
+                want_assertions_encrypted: encrypted,
             };
             configs.push((kind, signed, name, cfg));
         }
@@ -104,7 +112,10 @@ async fn independent_sps_log_in_through_the_gateway() {
     let mut one_response = None;
     for p in &peers_list {
         for binding in [Binding::Redirect, Binding::Post] {
-            let what = format!("{} signed={} {:?}", p.sp.kind, p.signed, binding);
+            let what = format!(
+                "{} signed={} encrypted={} {:?}",
+                p.sp.kind, p.signed, p.sp.config.want_assertions_encrypted, binding
+            );
             let opts = AuthnOptions {
                 binding,
                 relay_state: Some(format!("state-{}", checked)),
@@ -141,6 +152,19 @@ async fn independent_sps_log_in_through_the_gateway() {
                 .unwrap()
                 .1
                 .clone();
+            let sent = autopost.saml_response().unwrap().1;
+            if p.sp.config.want_assertions_encrypted {
+                assert!(
+                    sent.contains("EncryptedAssertion"),
+                    "{what}: encrypted to the SP"
+                );
+                assert!(
+                    !sent.contains(PERSON),
+                    "{what}: the national id only travels encrypted"
+                );
+            } else {
+                assert!(!sent.contains("EncryptedAssertion"), "{what}");
+            }
             let rs = form
                 .fields
                 .iter()
@@ -191,15 +215,13 @@ async fn independent_sps_log_in_through_the_gateway() {
                 refused.is_err(),
                 "{what}: a Response for another request was accepted"
             );
-            one_response = Some((
-                autopost.saml_response().unwrap().1,
-                p.sp.config.clone(),
-                req.request_id.clone(),
-            ));
+            if !p.sp.config.want_assertions_encrypted {
+                one_response = Some((sent, p.sp.config.clone(), req.request_id.clone()));
+            }
             checked += 1;
         }
     }
-    assert_eq!(checked, 12);
+    assert_eq!(checked, 14);
 
     // samael accepts the newest Response (it allows 90 s after IssueInstant), with the
     // gateway's metadata as served, and refuses it for another request or audience.

@@ -41,6 +41,9 @@ async fn demo_login_through_test_bank_shows_attributes() {
     let autopost = through_testbank(&b, sso, &[("national_id", PERSON)]).await;
     assert_eq!(autopost.status, 200, "{}", autopost.body);
     assert!(autopost.body.contains("<noscript>"));
+    // The demo SP publishes an encryption key: its assertion travels encrypted.
+    let (_, sent, _) = autopost.saml_response().unwrap();
+    assert!(sent.contains("EncryptedAssertion") && !sent.contains(PERSON));
     let result = b.submit(&autopost, Some("saml"), &[]).await;
     assert_eq!(result.status, 200, "{}", result.body);
     assert!(

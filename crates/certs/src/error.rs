@@ -54,6 +54,10 @@ pub enum CertError {
     Generate(String),
     #[error("invalid key file name {0:?}")]
     InvalidName(String),
+    #[error("encryption failed")]
+    EncryptionFailed,
+    #[error("decryption failed")]
+    DecryptionFailed,
 }
 
 impl CertError {
@@ -76,6 +80,8 @@ impl CertError {
             Self::Random => "cert.random",
             Self::Generate(_) => "cert.generate",
             Self::InvalidName(_) => "cert.invalid_name",
+            Self::EncryptionFailed => "cert.encryption_failed",
+            Self::DecryptionFailed => "cert.decryption_failed",
         }
     }
 

@@ -119,6 +119,9 @@ pub struct SpConfig {
     pub release: Vec<AttributeId>,
     #[serde(default)]
     pub sign_response: bool,
+    /// Encrypt assertions to this SP. Default: when its metadata has an RSA encryption key.
+    #[serde(default)]
+    pub encrypt_assertions: Option<bool>,
 }
 
 /// One problem found in a configuration, with where it is.

@@ -73,13 +73,15 @@ pub fn demo_sp_metadata(entity_id: &str, acs_url: &str, cert: &certs::Certificat
             .end();
     }
     w.end().end();
-    w.start("md:KeyDescriptor").attr("use", "signing");
-    w.start("ds:KeyInfo")
-        .start("ds:X509Data")
-        .leaf("ds:X509Certificate", &cert.to_base64())
-        .end()
-        .end();
-    w.end();
+    for usage in ["signing", "encryption"] {
+        w.start("md:KeyDescriptor").attr("use", usage);
+        w.start("ds:KeyInfo")
+            .start("ds:X509Data")
+            .leaf("ds:X509Certificate", &cert.to_base64())
+            .end()
+            .end();
+        w.end();
+    }
     w.leaf("md:NameIDFormat", saml::NAMEID_TRANSIENT);
     w.leaf("md:NameIDFormat", saml::NAMEID_PERSISTENT);
     w.start("md:AssertionConsumerService")
@@ -193,6 +195,7 @@ pub async fn acs(
                 in_response_to: Some(expected),
                 now,
                 clock_skew: gw.settings.clock_skew,
+                decryption_key: Some(&demo.decryption_key),
             },
         )
         .map_err(|e| match e {
@@ -222,7 +225,7 @@ pub async fn acs(
                 ));
             }
             let body = format!(
-                "<p id=\"result\" data-result=\"ok\">Logged in. The assertion was signed by the gateway and passed every check.</p>\
+                "<p id=\"result\" data-result=\"ok\">Logged in. The assertion was signed by the gateway, encrypted to this service, and passed every check.</p>\
 <table><tr><th>Attribute</th><th>Name</th><th>Value</th></tr>{rows}</table>\
 <p>NameID (<code>{fmt}</code>): <code id=\"name-id\">{nid}</code><br>Level of assurance: <code id=\"authn-context\">{ctx}</code><br>Session index: <code>{si}</code></p>\
 <p><a href=\"/demo\">Back to the demo</a></p>",

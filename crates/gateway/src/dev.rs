@@ -109,10 +109,18 @@ pub fn build_dev_state(
     let demo_identity = key("demo-sp", "Gateway demo SP", KeyKind::Rsa2048)?;
     let pairwise = load_or_create_secret(&data_dir.join("pairwise.secret"), rt.rng.as_ref())?;
 
+    let decryption_key = certs::DecryptionKey::from_pkcs8_der(
+        &demo_identity
+            .key
+            .to_pkcs8_der()
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("demo-sp: {e}"))?;
     let demo = DemoSp {
         entity_id: format!("{base_url}/demo/sp"),
         acs_url: format!("{base_url}/demo/acs"),
         identity: demo_identity,
+        decryption_key,
     };
     let all = ReleasePolicy::all();
     let demo_md =

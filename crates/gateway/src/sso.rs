@@ -553,17 +553,28 @@ async fn respond_success(
     let signer = gw
         .keys
         .signer_for(sp.preferred_signature_algorithm(&gw.keys.available_algorithms()));
-    let xml = saml::response::build_success(
-        &draft,
-        saml::response::Signer {
-            key: &signer.key,
-            cert: &signer.cert,
-        },
-        sp.want_response_signed,
-    )
+    let signer = saml::response::Signer {
+        key: &signer.key,
+        cert: &signer.cert,
+    };
+    let encrypt_to = if sp.encrypt_assertions {
+        sp.encryption_certificate()
+    } else {
+        None
+    };
+    let xml = match encrypt_to {
+        Some(recipient) => saml::response::build_success_encrypted(
+            &draft,
+            signer,
+            sp.want_response_signed,
+            recipient,
+            gw.rng.as_ref(),
+        ),
+        None => saml::response::build_success(&draft, signer, sp.want_response_signed),
+    }
     .map_err(GatewayError::Build)?;
     tracing::info!(target: "audit", event = "assertion", sp = %sp.entity_id, response_id = %response_id,
-        attributes = attributes.len(), persistent = pending.persistent_name_id);
+        attributes = attributes.len(), persistent = pending.persistent_name_id, encrypted = encrypt_to.is_some());
     tracing::trace!(assertion = %xml, "assertion issued");
     let mut resp = autopost(
         gw,

@@ -63,6 +63,8 @@ pub struct DemoSp {
     pub entity_id: String,
     pub acs_url: String,
     pub identity: SigningIdentity,
+    /// The same RSA key, for decrypting the assertions the gateway encrypts to the demo SP.
+    pub decryption_key: certs::DecryptionKey,
 }
 
 pub struct Gateway {
@@ -129,10 +131,25 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
     for (i, spc) in cfg.service_providers.iter().enumerate() {
         let release = ReleasePolicy::new(spc.release.iter().copied());
         match load_sp_file(&spc.metadata_file, &release, now) {
-            Ok(list) => sps.extend(list.into_iter().map(|mut sp| {
-                Arc::make_mut(&mut sp).want_response_signed = spc.sign_response;
-                (format!("service_providers[{i}]"), sp)
-            })),
+            Ok(list) => {
+                for mut sp in list {
+                    let m = Arc::make_mut(&mut sp);
+                    m.want_response_signed = spc.sign_response;
+                    if let Some(enc) = spc.encrypt_assertions {
+                        if enc && m.encryption_certificate().is_none() {
+                            note(
+                                &format!("service_providers[{i}].encrypt_assertions"),
+                                format!(
+                                    "{}: the metadata has no RSA encryption certificate",
+                                    m.entity_id
+                                ),
+                            );
+                        }
+                        m.encrypt_assertions = enc;
+                    }
+                    sps.push((format!("service_providers[{i}]"), sp));
+                }
+            }
             Err(e) => note(&format!("service_providers[{i}].metadata_file"), e),
         }
     }

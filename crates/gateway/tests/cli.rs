@@ -93,6 +93,18 @@ fn check_config_reports_every_problem_with_its_path() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.public_url"));
 
+    // Encryption demanded for an SP whose metadata has no encryption key.
+    let cfg = write_good_setup(dir.path());
+    let text = std::fs::read_to_string(&cfg).unwrap() + "encrypt_assertions = true\n";
+    std::fs::write(&cfg, text).unwrap();
+    let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("service_providers[0].encrypt_assertions"),
+        "{err}"
+    );
+
     let out = gateway()
         .arg("check-config")
         .arg(dir.path().join("missing.toml"))

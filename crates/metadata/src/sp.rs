@@ -28,6 +28,9 @@ pub struct ServiceProvider {
     pub want_assertions_signed: bool,
     /// WantResponseSigned is not SAML metadata; the operator sets it per SP in config.
     pub want_response_signed: bool,
+    /// Encrypt assertions to this SP: on when its metadata names an RSA key for encryption
+    /// (use="encryption"); the operator may turn it off or require it in config.
+    pub encrypt_assertions: bool,
     pub name_id_formats: Vec<String>,
     /// alg:SigningMethod entries, in the SP's order of preference.
     pub signing_methods: Vec<String>,
@@ -93,6 +96,13 @@ impl ServiceProvider {
                 .or_else(|| post().min_by_key(|a| a.index))
                 .ok_or(AcsError::NoDefault),
         }
+    }
+
+    /// The certificate to encrypt assertions to: the first RSA encryption certificate.
+    pub fn encryption_certificate(&self) -> Option<&Certificate> {
+        self.encryption_certificates
+            .iter()
+            .find(|c| matches!(c.verifying_key().kind(), certs::PublicKeyKind::Rsa { .. }))
     }
 
     /// The service's name in `lang` (or English, or any), falling back to the entity ID.
@@ -198,6 +208,7 @@ fn read_sp(
     }
     let mut signing = Vec::new();
     let mut encryption = Vec::new();
+    let mut explicit_rsa_encryption = false;
     for kd in xml::children(spsso, NS_MD, "KeyDescriptor") {
         let certs = kd
             .descendants()
@@ -210,7 +221,12 @@ fn read_sp(
             .collect::<Result<Vec<_>, _>>()?;
         match kd.attribute("use") {
             Some("signing") => signing.extend(certs),
-            Some("encryption") => encryption.extend(certs),
+            Some("encryption") => {
+                explicit_rsa_encryption |= certs
+                    .iter()
+                    .any(|c| matches!(c.verifying_key().kind(), certs::PublicKeyKind::Rsa { .. }));
+                encryption.extend(certs)
+            }
             None => {
                 signing.extend(certs.iter().cloned());
                 encryption.extend(certs);
@@ -287,6 +303,7 @@ fn read_sp(
         authn_requests_signed,
         want_assertions_signed: spsso.attribute("WantAssertionsSigned") == Some("true"),
         want_response_signed: false,
+        encrypt_assertions: explicit_rsa_encryption,
         name_id_formats,
         signing_methods,
         release: release.clone(),

@@ -125,6 +125,7 @@ pub fn sp_response(data: &[u8]) -> Result<ValidatedAssertion, SamlError> {
         in_response_to: Some(REQUEST_ID),
         now: NOW,
         clock_skew: Duration::seconds(30),
+        decryption_key: None,
     };
     sp::validate_response(&text, &expectations)
 }

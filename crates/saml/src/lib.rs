@@ -7,6 +7,7 @@ pub mod authn_request;
 pub mod binding;
 pub mod c14n;
 pub mod dsig;
+pub mod encrypt;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

@@ -49,7 +49,31 @@ pub fn build_success(
     signer: Signer<'_>,
     sign_response: bool,
 ) -> Result<String, SamlError> {
-    let assertion = dsig::sign_enveloped(&assertion_xml(d), signer.key, signer.cert)?;
+    build(d, signer, sign_response, None)
+}
+
+/// As [`build_success`], with the signed Assertion encrypted to `recipient` (the SP's
+/// encryption certificate from its metadata).
+pub fn build_success_encrypted(
+    d: &AssertionDraft<'_>,
+    signer: Signer<'_>,
+    sign_response: bool,
+    recipient: &Certificate,
+    rng: &dyn certs::RandomSource,
+) -> Result<String, SamlError> {
+    build(d, signer, sign_response, Some((recipient, rng)))
+}
+
+fn build(
+    d: &AssertionDraft<'_>,
+    signer: Signer<'_>,
+    sign_response: bool,
+    encrypt_to: Option<(&Certificate, &dyn certs::RandomSource)>,
+) -> Result<String, SamlError> {
+    let mut assertion = dsig::sign_enveloped(&assertion_xml(d), signer.key, signer.cert)?;
+    if let Some((recipient, rng)) = encrypt_to {
+        assertion = crate::encrypt::encrypt_assertion(&assertion, recipient, rng)?;
+    }
     let mut w = XmlWriter::new();
     response_start(
         &mut w,

@@ -20,6 +20,8 @@ pub struct ResponseExpectations<'a> {
     pub in_response_to: Option<&'a str>,
     pub now: OffsetDateTime,
     pub clock_skew: Duration,
+    /// The SP's key for encrypted assertions; without it an EncryptedAssertion is refused.
+    pub decryption_key: Option<&'a certs::DecryptionKey>,
 }
 
 /// The assertion's content, after every check passed.
@@ -84,15 +86,38 @@ pub fn validate_response(
             message,
         });
     }
-    if xml::children(resp, NS_SAML, "EncryptedAssertion")
-        .next()
-        .is_some()
-    {
-        return Err(SamlError::Unsupported("EncryptedAssertion".into()));
+    let plain = xml::optional_child(resp, NS_SAML, "Assertion")?;
+    let encrypted = xml::optional_child(resp, NS_SAML, "EncryptedAssertion")?;
+    match (plain, encrypted) {
+        (Some(assertion), None) => verified_assertion(assertion, exp, response_id),
+        (None, Some(enc)) => {
+            let key = exp.decryption_key.ok_or(SamlError::Unsupported(
+                "EncryptedAssertion without a decryption key".into(),
+            ))?;
+            let inner = crate::encrypt::decrypt_assertion(enc, key)?;
+            let doc = xml::parse_strict(&inner, xml::ParseLimits::MESSAGE)?;
+            let assertion = doc.root_element();
+            if !is(assertion, NS_SAML, "Assertion") {
+                return Err(SamlError::UnexpectedMessage {
+                    expected: "saml:Assertion inside EncryptedAssertion",
+                });
+            }
+            verified_assertion(assertion, exp, response_id)
+        }
+        (None, None) => Err(SamlError::Missing("Assertion")),
+        (Some(_), Some(_)) => Err(SamlError::Invalid(
+            "both Assertion and EncryptedAssertion".into(),
+        )),
     }
-    let assertion = xml::required_child(resp, NS_SAML, "Assertion")?;
-    // The assertion must carry its own signature: a signed Response around an unsigned
-    // assertion is not enough for us.
+}
+
+/// The assertion must carry its own signature: a signed Response around an unsigned assertion
+/// is not enough for us.
+fn verified_assertion(
+    assertion: roxmltree::Node<'_, '_>,
+    exp: &ResponseExpectations<'_>,
+    response_id: String,
+) -> Result<ValidatedAssertion, SamlError> {
     let proof = dsig::verify_enveloped(assertion, exp.idp_certificates)?;
     if !proof.covers(assertion) {
         return Err(SamlError::ReferenceMismatch);
