@@ -125,7 +125,8 @@ pub async fn testbank_finish(
             requested_loa: flow.request.requirement.as_level(),
             now: gw.clock.now(),
         };
-        match adapter.finish(&ctx, &CallbackInput::new(fields)) {
+        let input = CallbackInput::new(fields);
+        match adapter.finish(&ctx, &input).await {
             Ok(identity) => {
                 if !flow.request.requirement.satisfied_by(identity.loa()) {
                     return Err(GatewayError::Adapter(AdapterError::InvalidField {

@@ -80,12 +80,17 @@ pub trait AuthAdapter: Send + Sync {
 
     fn start(&self, ctx: &StartContext<'_>) -> Result<StartAction, AdapterError>;
 
-    fn finish(
-        &self,
-        ctx: &FinishContext<'_>,
-        input: &CallbackInput,
-    ) -> Result<VerifiedIdentity, AdapterError>;
+    /// Turn the callback into a verified identity. Asynchronous because an upstream may need to
+    /// be asked (a token endpoint, say) through the adapter's injected client.
+    fn finish<'a>(
+        &'a self,
+        ctx: &'a FinishContext<'a>,
+        input: &'a CallbackInput,
+    ) -> AdapterFuture<'a, Result<VerifiedIdentity, AdapterError>>;
 }
+
+/// The future `finish` returns (std only: no async-trait crate).
+pub type AdapterFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Why an adapter refused to start or finish. Messages never repeat submitted values.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

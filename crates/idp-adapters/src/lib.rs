@@ -13,8 +13,8 @@ pub mod loa;
 pub mod testbank;
 
 pub use adapter::{
-    AdapterError, AuthAdapter, CallbackInput, FinishContext, StartAction, StartContext,
-    TestBankPage, TestPerson,
+    AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, StartAction,
+    StartContext, TestBankPage, TestPerson,
 };
 pub use hetu::{HetuError, PersonalIdentityCode};
 pub use identity::{NationalId, VerifiedIdentity};

@@ -2,8 +2,8 @@
 //! valid personal identity code and names. Labelled as a test method; never enable it in production.
 
 use crate::adapter::{
-    constant_time_eq, AdapterError, AuthAdapter, CallbackInput, FinishContext, Language,
-    StartAction, StartContext, TestBankPage, TestPerson,
+    constant_time_eq, AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext,
+    Language, StartAction, StartContext, TestBankPage, TestPerson,
 };
 use crate::hetu::{PersonalIdentityCode, HETU_LEN};
 use crate::identity::{IdentityParts, NationalId, VerifiedIdentity};
@@ -105,7 +105,18 @@ impl AuthAdapter for TestBank {
         }))
     }
 
-    fn finish(
+    fn finish<'a>(
+        &'a self,
+        ctx: &'a FinishContext<'a>,
+        input: &'a CallbackInput,
+    ) -> AdapterFuture<'a, Result<VerifiedIdentity, AdapterError>> {
+        Box::pin(std::future::ready(self.verify_form(ctx, input)))
+    }
+}
+
+impl TestBank {
+    /// The test bank's whole check: the submitted form, no upstream to ask.
+    pub fn verify_form(
         &self,
         ctx: &FinishContext<'_>,
         input: &CallbackInput,
@@ -235,7 +246,7 @@ mod tests {
         requested: Option<LevelOfAssurance>,
         fields: &[(&str, &str)],
     ) -> Result<VerifiedIdentity, AdapterError> {
-        TestBank::new().finish(&ctx(requested), &input(fields))
+        TestBank::new().verify_form(&ctx(requested), &input(fields))
     }
 
     /// The check character by the definition, independent of `PersonalIdentityCode::parse`.
@@ -598,14 +609,15 @@ mod tests {
         let bank = TestBank::new();
         let hundred = "ä".repeat(MAX_NAME_CHARS);
         assert_eq!(
-            bank.finish(&ctx(None), &fields(&hundred))
+            bank.verify_form(&ctx(None), &fields(&hundred))
                 .unwrap()
                 .given_name(),
             hundred
         );
         let too_long = "a".repeat(MAX_NAME_CHARS + 1);
         assert_eq!(
-            bank.finish(&ctx(None), &fields(&too_long)).unwrap_err(),
+            bank.verify_form(&ctx(None), &fields(&too_long))
+                .unwrap_err(),
             AdapterError::FieldTooLong {
                 field: "given_name",
                 max: MAX_NAME_CHARS
