@@ -3,14 +3,15 @@
 // OpenID Provider (signed request objects, PKCE S256, private_key_jwt, encrypted ID tokens),
 // with test persons and hostile modes for the gateway's end-to-end tests.
 //
-//   node tests/peers/bank.mjs --client client.json [--port 0]
+//   node tests/peers/bank.mjs --client client.json [--port 0] [--exit-with-parent]
 //
 // stdout: exactly one line `listening <issuer>` once the bank answers requests; everything else
-// (oidc-provider warnings, one line per request, refusals) goes to stderr.
+// (oidc-provider warnings, logins, refusals, rewrites) goes to stderr.
 // Environment:
 //   BANK_MODE         normal (default) | plain-id-token | alg-none | hs256-pubkey | expired |
 //                     wrong-nonce | unknown-kid | wrong-aud | wrong-iss | low-acr | userinfo-sub
 //   BANK_AUTO_PERSON  a test person id: GET /interaction/<uid> logs that person in at once (no page)
+//   BANK_VERBOSE=1    also one stderr line per HTTP request
 // See BANK.md next to this file for the client file, the test persons and what each mode does.
 
 import http from 'node:http';
@@ -21,9 +22,12 @@ import { parseArgs } from 'node:util';
 // oidc-provider prints its notices with console.info (stdout). stdout carries only the
 // `listening` line, so route console output to stderr before the library is loaded.
 const writeStdout = (line) => process.stdout.write(`${line}\n`);
+// A reader that went away must not kill the bank (EPIPE).
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 console.log = console.info = console.debug = (...args) => console.error(...args);
 
-const { default: Provider, errors, interactionPolicy } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 const jose = await import('jose');
 
 const LOA2 = 'http://ftn.ficora.fi/2017/loa2';
@@ -50,6 +54,8 @@ const PERSONS = {
 };
 for (const p of Object.values(PERSONS)) p.name ??= `${p.family_name} ${p.given_name}`;
 
+const USAGE = 'usage: node bank.mjs --client FILE [--port N] [--exit-with-parent]   (env BANK_MODE, BANK_AUTO_PERSON, BANK_VERBOSE; see BANK.md)';
+
 function fail(message) {
   process.stderr.write(`bank: ${message}\n`);
   process.exit(2);
@@ -60,14 +66,19 @@ function fail(message) {
 let args;
 try {
   args = parseArgs({
-    options: { port: { type: 'string', default: '0' }, client: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      port: { type: 'string', default: '0' },
+      client: { type: 'string' },
+      'exit-with-parent': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   }).values;
 } catch (e) {
-  fail(`${e.message}\nusage: node bank.mjs --client FILE [--port N]`);
+  fail(`${e.message}\n${USAGE}`);
 }
 if (args.help) {
-  process.stderr.write('usage: node bank.mjs --client FILE [--port N]   (env BANK_MODE, BANK_AUTO_PERSON; see BANK.md)\n');
+  process.stderr.write(`${USAGE}\n`);
   process.exit(0);
 }
 if (!args.client) fail('--client FILE is required');
@@ -76,6 +87,7 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) fail(`--port: not a por
 const MODE = process.env.BANK_MODE || 'normal';
 if (!MODES.includes(MODE)) fail(`BANK_MODE=${MODE}: expected one of ${MODES.join(', ')}`);
 const AUTO_PERSON = process.env.BANK_AUTO_PERSON || undefined;
+const VERBOSE = Boolean(process.env.BANK_VERBOSE);
 if (AUTO_PERSON !== undefined && !PERSONS[AUTO_PERSON]) {
   fail(`BANK_AUTO_PERSON=${AUTO_PERSON}: expected one of ${Object.keys(PERSONS).join(', ')}`);
 }
@@ -178,8 +190,15 @@ server.listen(PORT, HOST, async () => {
   }
   const oidc = provider.callback();
   server.on('request', (req, res) => {
-    const started = Date.now();
-    res.on('finish', () => log(`${req.method} ${req.url.split('?')[0]} -> ${res.statusCode} (${Date.now() - started} ms)`));
+    if (VERBOSE) {
+      const started = Date.now();
+      res.on('finish', () => log(`${req.method} ${req.url.split('?')[0]} -> ${res.statusCode} (${Date.now() - started} ms)`));
+    }
+    if (/^\/auth(\/|\?|$)/.test(req.url) && req.headers.cookie) {
+      // A bank authenticates on every authorization request: its own session cookie is never
+      // presented to oidc-provider, so there is no single sign-on and no "switch account" page.
+      req.headers.cookie = req.headers.cookie.split(/;\s*/).filter((c) => !c.startsWith('_session')).join('; ');
+    }
     if (req.url.startsWith('/interaction/')) {
       interaction(provider, req, res).catch((err) => {
         log(`interaction failed: ${err.name}: ${err.error_description ?? err.message}`);
@@ -196,16 +215,15 @@ server.listen(PORT, HOST, async () => {
   writeStdout(`listening ${issuer}`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { server.close(); process.exit(0); });
+if (args['exit-with-parent']) {
+  // For test harnesses: a bank whose test process died (and so got re-parented) stops too.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
+  // unref: the interval alone must not keep the process alive; the server does that.
+}
 
 function makeProvider(issuer) {
   const seenRequestObjectJti = new Map(); // jti -> exp (seconds)
-  const policy = interactionPolicy.base();
-  // A bank authenticates on every authorization request; it never reuses its own session.
-  policy.get('login').checks.add(new interactionPolicy.Check(
-    'bank_login_every_time',
-    'the bank authenticates the user on every authorization request',
-    (ctx) => (ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT),
-  ));
 
   const provider = new Provider(issuer, {
     clients: [internal],
@@ -267,9 +285,12 @@ function makeProvider(issuer) {
       if (!p) return undefined;
       return { accountId: id, async claims() { return { sub: id, ...p }; } };
     },
-    interactions: { policy, url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
     ttl: { AuthorizationCode: 60, IdToken: 300, AccessToken: 300, Interaction: 600, Session: 600, Grant: 600 },
+    // oidc-provider refuses to fetch from loopback (SSRF protection); a client jwks_uri on
+    // 127.0.0.1 is the point here, so its dispatcher is dropped.
+    fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
     renderError(ctx, out, error) {
       ctx.type = 'text/plain; charset=utf-8';
       ctx.body = `bank error: ${out.error}: ${out.error_description ?? ''}\n`;

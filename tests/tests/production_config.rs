@@ -79,6 +79,16 @@ release = ["national_id", "given_name", "surname", "common_name", "display_name"
     cfg_path
 }
 
+/// Production mode as `serve` builds it: the file, checked, then every key and metadata file loaded.
+fn load_gateway(cfg_path: &std::path::Path) -> Arc<gateway::state::Gateway> {
+    let cfg = gateway::config::load(cfg_path, std::iter::empty()).unwrap();
+    let rt = gateway::state::Runtime {
+        clock: Arc::new(certs::SystemClock),
+        rng: Arc::new(certs::SystemRandomSource),
+    };
+    Arc::new(gateway::state::from_config(&cfg, rt).unwrap())
+}
+
 #[tokio::test]
 async fn release_policy_and_signed_response_from_config() {
     let s = setup().await;
@@ -91,12 +101,7 @@ async fn release_policy_and_signed_response_from_config() {
         wide,
         dir: _dir,
     } = s;
-    let cfg = gateway::config::load(&cfg_path, std::iter::empty()).unwrap();
-    let rt = gateway::state::Runtime {
-        clock: Arc::new(certs::SystemClock),
-        rng: Arc::new(certs::SystemRandomSource),
-    };
-    let gw = Arc::new(gateway::state::from_config(&cfg, rt).unwrap());
+    let gw = load_gateway(&cfg_path);
     assert!(gw.demo.is_none(), "no demo SP in production mode");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(gateway::http::serve(listener, gw.clone(), async move {
@@ -164,12 +169,7 @@ async fn gateway_policy_can_require_signed_requests_from_every_sp() {
         dir: _dir,
         ..
     } = s;
-    let cfg = gateway::config::load(&cfg_path, std::iter::empty()).unwrap();
-    let rt = gateway::state::Runtime {
-        clock: Arc::new(certs::SystemClock),
-        rng: Arc::new(certs::SystemRandomSource),
-    };
-    let gw = Arc::new(gateway::state::from_config(&cfg, rt).unwrap());
+    let gw = load_gateway(&cfg_path);
     let server = tokio::spawn(gateway::http::serve(listener, gw, std::future::pending()));
     let sso = format!("{base}/saml/idp/sso");
     let b = Browser::new();

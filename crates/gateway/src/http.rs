@@ -129,6 +129,19 @@ pub fn language(headers: &HeaderMap, explicit: Option<&str>, flow: Option<Langua
         .unwrap_or(Language::Fi)
 }
 
+/// The fields of a form body; a body over [`MAX_BODY`] (refused by the extractor) is an error.
+pub fn form_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Vec<(String, String)>, GatewayError> {
+    let body = body.map_err(|_| {
+        GatewayError::Binding(saml::SamlError::TooLarge {
+            what: "request body",
+            limit: MAX_BODY,
+        })
+    })?;
+    Ok(form_fields(&body))
+}
+
 /// Parse an urlencoded body into fields, as received (duplicates kept).
 pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()

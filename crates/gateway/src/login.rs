@@ -106,8 +106,7 @@ pub async fn testbank_finish(
 ) -> Response {
     let mut lang = http::language(&headers, None, None);
     let result = async {
-        let body = body.map_err(|_| GatewayError::BadForm("body"))?;
-        let fields = http::form_fields(&body);
+        let fields = http::form_body(body)?;
         let flow_id = http::single(&fields, "flow")?
             .ok_or(GatewayError::FlowNotFound)?
             .to_owned();
@@ -182,8 +181,7 @@ pub async fn cancel(
 ) -> Response {
     let lang = http::language(&headers, None, None);
     let result = async {
-        let body = body.map_err(|_| GatewayError::BadForm("body"))?;
-        let fields = http::form_fields(&body);
+        let fields = http::form_body(body)?;
         let flow_id = http::single(&fields, "flow")?.ok_or(GatewayError::FlowNotFound)?;
         let FlowRecord { mut request, .. } = sso::take_flow(&gw, &headers, flow_id).await?;
         if let Some(l) = http::single(&fields, "lang")?.and_then(idp_adapters::Language::parse) {

@@ -197,13 +197,7 @@ pub async fn sso_post(
 ) -> Response {
     let lang = http::language(&headers, None, None);
     let result = async {
-        let body = body.map_err(|_| {
-            GatewayError::Binding(saml::SamlError::TooLarge {
-                what: "request body",
-                limit: http::MAX_BODY,
-            })
-        })?;
-        let fields = http::form_fields(&body);
+        let fields = http::form_body(body)?;
         let encoded =
             http::single(&fields, "SAMLRequest")?.ok_or(GatewayError::BadForm("SAMLRequest"))?;
         let relay_state = http::single(&fields, "RelayState")?.map(str::to_owned);

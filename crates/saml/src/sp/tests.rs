@@ -18,9 +18,8 @@ fn attrs() -> Vec<Attribute> {
     }]
 }
 
-fn response(sign_response: bool) -> String {
-    let a = attrs();
-    let d = AssertionDraft {
+fn draft(a: &[Attribute]) -> AssertionDraft<'_> {
+    AssertionDraft {
         response_id: "_resp",
         assertion_id: "_assn",
         idp_entity_id: "https://idp.example",
@@ -35,8 +34,13 @@ fn response(sign_response: bool) -> String {
         session_not_on_or_after: None,
         authn_instant: now(),
         authn_context_class_ref: "http://ftn.ficora.fi/2017/loa3",
-        attributes: &a,
-    };
+        attributes: a,
+    }
+}
+
+fn response(sign_response: bool) -> String {
+    let a = attrs();
+    let d = draft(&a);
     let id = testkeys::rsa();
     build_success(
         &d,
@@ -166,23 +170,7 @@ fn encrypted_assertion_roundtrip_and_failures() {
     let sp = testkeys::rsa_other();
     let sp_key = certs::DecryptionKey::from_pkcs8_der(&sp.key.to_pkcs8_der().unwrap()).unwrap();
     let a = attrs();
-    let d = AssertionDraft {
-        response_id: "_resp",
-        assertion_id: "_assn",
-        idp_entity_id: "https://idp.example",
-        sp_entity_id: "https://sp.example",
-        acs_url: ACS,
-        in_response_to: Some("_req"),
-        now: now(),
-        lifetime: Duration::minutes(5),
-        name_id: "abc",
-        name_id_format: crate::NAMEID_TRANSIENT,
-        session_index: "_s1",
-        session_not_on_or_after: None,
-        authn_instant: now(),
-        authn_context_class_ref: "http://ftn.ficora.fi/2017/loa3",
-        attributes: &a,
-    };
+    let d = draft(&a);
     let id = testkeys::rsa();
     let xml = crate::response::build_success_encrypted(
         &d,
