@@ -91,7 +91,10 @@ function rp(name, fields, enc = ENC) {
 // ---- bank processes -----------------------------------------------------------------------------
 
 const children = new Set();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 /** Starts bank.mjs; resolves once it printed `listening <issuer>`. */
 function startBank(client, env = {}) {
@@ -182,7 +185,8 @@ async function requestObject(b, claims, { alg = 'RS256' } = {}) {
 /**
  * Starts an authorization at bank `b` and drives it to the redirect back to the RP.
  * Returns { flow, callback: URL, loginPage? }. Options: person (posted on the login page), cancel,
- * auto (BANK_AUTO_PERSON bank: no page), acr, uiLocales, noRequestObject, noPkce, unsigned, reuse.
+ * auto (BANK_AUTO_PERSON bank: no page), acr, uiLocales, scope, browser (a cookie jar to reuse),
+ * jarOnly (only client_id and request in the URL), noRequestObject, noPkce, unsigned, reuse.
  */
 async function authorize(b, opts = {}) {
   const flow = { state: rnd(), nonce: rnd(), verifier: rnd(), acr: opts.acr ?? LOA3, browser: opts.browser ?? new Browser() };
@@ -198,7 +202,9 @@ async function authorize(b, opts = {}) {
     query = params;
   } else {
     flow.request = opts.reuse ?? await requestObject(b, params, { alg: opts.unsigned ? 'none' : 'RS256' });
-    query = { client_id: CLIENT_ID, response_type: 'code', scope: 'openid', request: flow.request };
+    query = opts.jarOnly
+      ? { client_id: CLIENT_ID, request: flow.request } // RFC 9101 style
+      : { client_id: CLIENT_ID, response_type: 'code', scope: 'openid', request: flow.request }; // OIDC Core 6.1 style
   }
   let r = await flow.browser.go(`${b.meta.authorization_endpoint}?${new URLSearchParams(query)}`);
   assert(r.status === 303, `GET authorization_endpoint: expected 303, got ${r.status} ${await r.text()}`);
@@ -413,6 +419,11 @@ async function normalBank() {
     }
   }, b);
 
+  await check(`${what}: a request with only client_id and request (RFC 9101) works too`, async () => {
+    const f = await login(b, { jarOnly: true, person: 'tupas-3' });
+    idTokenClaims(await normalInner(b, (await decrypt(A, f.tokens.id_token)).inner), b, f.flow, 'tupas-3');
+  }, b);
+
   await check(`${what}: cancel at the bank ends with error=access_denied, state and iss`, async () => {
     const a = await authorize(b, { cancel: true });
     const cb = a.callback.searchParams;
@@ -512,120 +523,137 @@ async function clientCBank() {
 
 /** Each hostile mode: the flow works for real, and the ID token (or userinfo) has exactly one defect. */
 const HOSTILE = {
-  'plain-id-token': async (b, f) => {
+  'plain-id-token': async (b, f, c) => {
     eq(f.tokens.id_token.split('.').length, 3, 'id_token parts (a plain JWS)');
     idTokenClaims(await normalInner(b, f.tokens.id_token), b, f.flow, 'tupas-2');
     const u = await userinfo(b, f.tokens.access_token);
     eq(u.body.split('.').length, 5, 'userinfo is still encrypted');
   },
-  'alg-none': async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  'alg-none': async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     const [h, , sig] = inner.split('.');
     const ih = JSON.parse(Buffer.from(h, 'base64url'));
     eq([ih.alg, ih.kid, sig], ['none', b.jwks.keys[0].kid, ''], 'inner header alg none, empty signature');
     await rejects(jose.jwtVerify(inner, b.keySet, { algorithms: ['RS256'] }), 'ERR_JOSE_ALG_NOT_ALLOWED', 'jose verify');
     const claims = jose.decodeJwt(inner);
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     idTokenClaims(claims, b, f.flow, 'tupas-2');
   },
-  'hs256-pubkey': async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  'hs256-pubkey': async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     const ih = jose.decodeProtectedHeader(inner);
     eq([ih.alg, ih.kid], ['HS256', b.jwks.keys[0].kid], 'inner header');
     const pem = crypto.createPublicKey({ key: b.jwks.keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     const { payload } = await jose.compactVerify(inner, Buffer.from(pem), { algorithms: ['HS256'] });
     const claims = JSON.parse(new TextDecoder().decode(payload));
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     idTokenClaims(claims, b, f.flow, 'tupas-2');
     await rejects(jose.jwtVerify(inner, b.keySet, { algorithms: ['RS256'] }), 'ERR_JOSE_ALG_NOT_ALLOWED', 'jose verify');
   },
-  expired: async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  expired: async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     await signedByBankKey(b, inner);
     await rejects(jose.jwtVerify(inner, b.keySet), 'ERR_JWT_EXPIRED', 'jose verify');
     const claims = jose.decodeJwt(inner);
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     idTokenClaims(claims, b, f.flow, 'tupas-2', ['time']);
     const t = now();
     assert(claims.exp < t - 3000 && claims.exp > t - 3600, `exp ${claims.exp} should be about 55 min ago (now ${t})`);
     eq(claims.exp - claims.iat, ID_TOKEN_TTL, 'lifetime unchanged');
     assert(claims.auth_time <= claims.iat, 'auth_time shifted too');
   },
-  'wrong-nonce': async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  'wrong-nonce': async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     const claims = await normalInner(b, inner);
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     eq(claims.nonce, 'not-the-nonce-you-sent', 'nonce');
     idTokenClaims(claims, b, f.flow, 'tupas-2', ['nonce']);
   },
-  'unknown-kid': async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  'unknown-kid': async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     eq(jose.decodeProtectedHeader(inner), { alg: 'RS256', kid: 'no-such-kid' }, 'inner header');
     await rejects(jose.jwtVerify(inner, b.keySet), 'ERR_JWKS_NO_MATCHING_KEY', 'jose verify');
     await signedByBankKey(b, inner);
     const claims = jose.decodeJwt(inner);
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     idTokenClaims(claims, b, f.flow, 'tupas-2');
   },
-  'wrong-aud': async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  'wrong-aud': async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     await signedByBankKey(b, inner);
     await rejects(jose.jwtVerify(inner, b.keySet, { audience: CLIENT_ID }), 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'jose verify');
     const claims = jose.decodeJwt(inner);
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     eq(claims.aud, 'someone-else', 'aud');
     idTokenClaims(claims, b, f.flow, 'tupas-2', ['aud']);
   },
-  'wrong-iss': async (b, f) => {
-    const { header, inner } = await decrypt(A, f.tokens.id_token);
+  'wrong-iss': async (b, f, c) => {
+    const { header, inner } = await decrypt(c, f.tokens.id_token);
     await signedByBankKey(b, inner);
     await rejects(jose.jwtVerify(inner, b.keySet, { issuer: b.issuer }), 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'jose verify');
     const claims = jose.decodeJwt(inner);
-    jweHeader(header, A, claims);
+    jweHeader(header, c, claims);
     eq(claims.iss, 'http://127.0.0.1:1', 'iss');
     idTokenClaims(claims, b, f.flow, 'tupas-2', ['iss']);
     eq(f.callback.searchParams.get('iss'), b.issuer, 'the authorization response iss stays right');
   },
-  'low-acr': async (b, f) => {
+  'low-acr': async (b, f, c) => {
     eq(f.flow.acr, LOA3, 'requested');
-    const claims = await normalInner(b, (await decrypt(A, f.tokens.id_token)).inner);
+    const claims = await normalInner(b, (await decrypt(c, f.tokens.id_token)).inner);
     eq(claims.acr, LOA2, 'acr');
     idTokenClaims(claims, b, f.flow, 'tupas-2', ['acr']);
   },
-  'userinfo-sub': async (b, f) => {
-    const claims = await normalInner(b, (await decrypt(A, f.tokens.id_token)).inner);
+  'userinfo-sub': async (b, f, c) => {
+    const claims = await normalInner(b, (await decrypt(c, f.tokens.id_token)).inner);
     idTokenClaims(claims, b, f.flow, 'tupas-2');
     const u = await userinfo(b, f.tokens.access_token);
     assert(u.type.startsWith('application/jwt'), `userinfo content-type ${u.type}`);
-    const { header, inner } = await decrypt(A, u.body);
+    const { header, inner } = await decrypt(c, u.body);
     const { payload } = await jose.jwtVerify(inner, b.keySet, { issuer: b.issuer, audience: CLIENT_ID, algorithms: ['RS256'] });
-    jweHeader(header, A, payload);
+    jweHeader(header, c, payload);
     eq(payload.sub, 'somebody-else', 'userinfo sub');
     eq(payload.personal_identity_code, '070770-205U', 'userinfo identity otherwise unchanged');
   },
 };
 
-async function hostileBank(mode) {
-  const b = await startBank(A, { BANK_MODE: mode });
-  await check(`BANK_MODE=${mode}`, async () => {
+async function hostileBank(mode, c = A, label = '') {
+  const b = await startBank(c, { BANK_MODE: mode });
+  await check(`BANK_MODE=${mode}${label}`, async () => {
     const f = await login(b, { person: 'tupas-2' });
-    await HOSTILE[mode](b, f);
-    if (mode !== 'userinfo-sub' && mode !== 'plain-id-token') {
+    await HOSTILE[mode](b, f, c);
+    if (c === A && mode !== 'userinfo-sub' && mode !== 'plain-id-token') {
       const u = await userinfo(b, f.tokens.access_token);
-      const { inner } = await decrypt(A, u.body);
+      const { inner } = await decrypt(c, u.body);
       eq((await jose.jwtVerify(inner, b.keySet, { issuer: b.issuer, audience: CLIENT_ID })).payload.sub, 'tupas-2', 'userinfo untouched');
     }
   }, b);
   await b.stop();
 }
 
+async function clientBUserinfoSub() {
+  const b = await startBank(B, { BANK_MODE: 'userinfo-sub' });
+  await check('BANK_MODE=userinfo-sub with client B: plain JSON userinfo whose sub differs', async () => {
+    const f = await login(b);
+    idTokenClaims(await normalInner(b, (await decrypt(B, f.tokens.id_token)).inner), b, f.flow, 'tupas-2');
+    const u = await userinfo(b, f.tokens.access_token);
+    assert(u.type.startsWith('application/json'), `userinfo content-type ${u.type}`);
+    const json = JSON.parse(u.body);
+    eq([json.sub, json.personal_identity_code], ['somebody-else', '070770-205U'], 'userinfo sub and HETU');
+  }, b);
+  await b.stop();
+}
+
 async function startupRefusals() {
-  await check('bank refuses to start with a bad BANK_MODE, an unknown person, an unknown client field, an unsupported enc, no --client', async () => {
+  await check('bank refuses to start with a bad BANK_MODE, an unknown person, an unknown client field, an unsupported enc (also in a rewrite mode), no fitting enc key, no --client', async () => {
     const bad1 = path.join(tmp, 'bad-field.json');
     fs.writeFileSync(bad1, JSON.stringify({ ...A.registration, enc_alg: 'RSA-OAEP' }));
     const bad2 = path.join(tmp, 'bad-enc.json');
     fs.writeFileSync(bad2, JSON.stringify({ ...A.registration, id_token_encrypted_response_enc: 'A128GCM' }));
+    const bad3 = path.join(tmp, 'bad-key.json');
+    fs.writeFileSync(bad3, JSON.stringify({ ...A.registration, id_token_encrypted_response_alg: 'RSA-OAEP-256' }));
     const cases = [
+      [['--client', bad2], { BANK_MODE: 'wrong-nonce' }, 'id_token_encrypted_response_enc'],
+      [['--client', bad3], {}, 'no RSA key for encryption with RSA-OAEP-256'],
       [['--client', A.file], { BANK_MODE: 'evil' }, 'BANK_MODE=evil'],
       [['--client', A.file], { BANK_AUTO_PERSON: 'nobody' }, 'BANK_AUTO_PERSON=nobody'],
       [['--client', bad1], {}, 'enc_alg'],
@@ -647,6 +675,9 @@ const scenarios = [
   ['client C bank', clientCBank],
   ['startup refusals', startupRefusals],
   ...Object.keys(HOSTILE).map((mode) => [`BANK_MODE=${mode} bank`, () => hostileBank(mode)]),
+  // A rewrite encrypts as the registration asks: RSA-OAEP-256 + A256GCM here.
+  ['BANK_MODE=expired bank, client B', () => hostileBank('expired', B, ' with client B (RSA-OAEP-256 + A256GCM)')],
+  ['BANK_MODE=userinfo-sub bank, client B', clientBUserinfoSub],
 ];
 // All banks run at once (one process each, as several banks would in the suite).
 await Promise.all(scenarios.map(([name, run]) => run().catch((e) => {
@@ -654,7 +685,6 @@ await Promise.all(scenarios.map(([name, run]) => run().catch((e) => {
   console.log(`FAIL - ${name}: ${e.stack}`);
 })));
 
-fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`elapsed ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(`bank selfcheck: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

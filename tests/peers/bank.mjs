@@ -95,6 +95,9 @@ for (const [id, p] of Object.entries(PERSONS)) {
   if (!validHetu(p.personal_identity_code, p.birthdate)) fail(`test person ${id}: invalid identity code`);
 }
 
+const ENC_ALGS = ['RSA-OAEP', 'RSA-OAEP-256'];
+const ENC_ENCS = ['A128CBC-HS256', 'A256GCM'];
+const SIGN_ALGS = ['RS256', 'PS256', 'ES256'];
 const CLIENT_FIELDS = ['client_id', 'client_name', 'redirect_uris', 'jwks', 'jwks_uri',
   'id_token_encrypted_response_alg', 'id_token_encrypted_response_enc', 'userinfo_signed_response_alg',
   'userinfo_encrypted_response_alg', 'userinfo_encrypted_response_enc', 'request_object_signing_alg',
@@ -148,6 +151,22 @@ function loadClient(file) {
     fail('client file: userinfo_encrypted_response_alg needs userinfo_signed_response_alg (the bank encrypts a signed userinfo JWT)');
   }
   for (const k of Object.keys(reg)) if (reg[k] === null) delete reg[k];
+  // Checked here as well as by oidc-provider, which in the rewrite modes never sees the
+  // encryption settings (see `internal` below).
+  const allowed = {
+    id_token_encrypted_response_alg: ENC_ALGS, id_token_encrypted_response_enc: ENC_ENCS,
+    userinfo_encrypted_response_alg: ENC_ALGS, userinfo_encrypted_response_enc: ENC_ENCS,
+    userinfo_signed_response_alg: ['RS256'],
+    request_object_signing_alg: SIGN_ALGS, token_endpoint_auth_signing_alg: SIGN_ALGS,
+  };
+  for (const [k, values] of Object.entries(allowed)) {
+    if (reg[k] !== undefined && !values.includes(reg[k])) fail(`client file: ${k} ${JSON.stringify(reg[k])} is not one of ${values.join(', ')}`);
+  }
+  if (reg.jwks) {
+    for (const alg of new Set([reg.id_token_encrypted_response_alg, reg.userinfo_encrypted_response_alg])) {
+      if (alg && !findEncryptionKey(reg.jwks, alg)) fail(`client file: jwks has no RSA key for encryption with ${alg} (kty RSA, use enc or none, alg ${alg} or none)`);
+    }
+  }
   return reg;
 }
 
@@ -271,14 +290,14 @@ function makeProvider(issuer) {
       pushedAuthorizationRequests: { enabled: false },
     },
     enabledJWA: {
-      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256'],
-      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+      requestObjectSigningAlgValues: SIGN_ALGS,
+      clientAuthSigningAlgValues: SIGN_ALGS,
       idTokenSigningAlgValues: ['RS256'],
-      idTokenEncryptionAlgValues: ['RSA-OAEP', 'RSA-OAEP-256'],
-      idTokenEncryptionEncValues: ['A128CBC-HS256', 'A256GCM'],
+      idTokenEncryptionAlgValues: ENC_ALGS,
+      idTokenEncryptionEncValues: ENC_ENCS,
       userinfoSigningAlgValues: ['RS256'],
-      userinfoEncryptionAlgValues: ['RSA-OAEP', 'RSA-OAEP-256'],
-      userinfoEncryptionEncValues: ['A128CBC-HS256', 'A256GCM'],
+      userinfoEncryptionAlgValues: ENC_ALGS,
+      userinfoEncryptionEncValues: ENC_ENCS,
     },
     async findAccount(ctx, id) {
       const p = PERSONS[id];
@@ -372,9 +391,13 @@ function makeProvider(issuer) {
 
 async function clientEncryptionKey(alg) {
   const jwks = registered.jwks ?? await (await fetch(registered.jwks_uri)).json();
-  const key = jwks.keys.find((k) => k.kty === 'RSA' && (k.use ?? 'enc') === 'enc' && (k.alg ?? alg) === alg);
+  const key = findEncryptionKey(jwks, alg);
   if (!key) throw new Error(`client jwks has no RSA encryption key for ${alg}`);
   return key;
+}
+
+function findEncryptionKey(jwks, alg) {
+  return jwks.keys?.find((k) => k.kty === 'RSA' && (k.use ?? 'enc') === 'enc' && (k.alg ?? alg) === alg);
 }
 
 function sign(claims, header, key) {
