@@ -21,8 +21,16 @@ fn stand_in_bank_selfcheck_passes() {
         "bank selfcheck failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let summary = stdout.lines().rev().find(|l| l.starts_with("bank selfcheck:")).unwrap_or("");
+    let summary = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("bank selfcheck:"))
+        .unwrap_or("");
     assert!(summary.ends_with(" 0 failed"), "{summary}");
-    let passed: u32 = summary.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let passed: u32 = summary
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert!(passed >= 20, "{summary}");
 }

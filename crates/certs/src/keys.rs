@@ -160,6 +160,22 @@ impl SigningKey {
         }
     }
 
+    /// Signs `msg` with RSASSA-PSS, SHA-256, MGF1-SHA-256 and a 32-byte salt: JOSE's `PS256`. It is not a
+    /// `SignatureAlgorithm` because XML DSig here stays on PKCS#1 v1.5. RSA keys only.
+    pub fn sign_rsa_pss_sha256(&self, msg: &[u8]) -> Result<Vec<u8>, CertError> {
+        let SigningKeyInner::Rsa(key) = &self.inner else {
+            return Err(CertError::UnsupportedKey(format!(
+                "RSA-PSS needs an RSA key, not {}",
+                self.description()
+            )));
+        };
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let mut sig = vec![0u8; key.public_modulus_len()];
+        key.sign(&signature::RSA_PSS_SHA256, &rng, msg, &mut sig)
+            .map_err(|_| CertError::SigningFailed)?;
+        Ok(sig)
+    }
+
     /// The public half as DER SubjectPublicKeyInfo.
     pub fn public_key_spki_der(&self) -> Vec<u8> {
         self.spki_der.clone()
@@ -317,6 +333,19 @@ impl VerifyingKey {
             .map_err(|_| CertError::BadSignature)
     }
 
+    /// Verifies an RSASSA-PSS signature (SHA-256, MGF1-SHA-256, 32-byte salt: JOSE's `PS256`). RSA keys only.
+    pub fn verify_rsa_pss_sha256(&self, msg: &[u8], sig: &[u8]) -> Result<(), CertError> {
+        if !matches!(self.kind, PublicKeyKind::Rsa { .. }) {
+            return Err(CertError::UnsupportedKey(format!(
+                "RSA-PSS needs an RSA key, not {}",
+                self.kind
+            )));
+        }
+        UnparsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA256, &self.spki_der)
+            .verify(msg, sig)
+            .map_err(|_| CertError::BadSignature)
+    }
+
     pub fn kind(&self) -> PublicKeyKind {
         self.kind
     }
@@ -433,6 +462,37 @@ mod tests {
         vk.verify(SignatureAlgorithm::RsaSha256, MSG, &sig).unwrap();
         // PKCS#1 v1.5 is deterministic.
         assert_eq!(sig, key.sign(MSG).unwrap());
+    }
+
+    #[test]
+    fn rsa_pss_sign_verify_roundtrip_and_mismatches() {
+        let key = SigningKey::generate(KeyKind::Rsa2048).unwrap();
+        let vk = verifier(&key);
+        let sig = key.sign_rsa_pss_sha256(MSG).unwrap();
+        assert_eq!(sig.len(), 256);
+        vk.verify_rsa_pss_sha256(MSG, &sig).unwrap();
+        // PSS is randomised, unlike PKCS#1 v1.5.
+        assert_ne!(sig, key.sign_rsa_pss_sha256(MSG).unwrap());
+        let mut bad = sig.clone();
+        bad[7] ^= 1;
+        assert!(matches!(
+            vk.verify_rsa_pss_sha256(MSG, &bad),
+            Err(CertError::BadSignature)
+        ));
+        // The two RSA paddings do not verify each other's signatures.
+        assert!(vk.verify(SignatureAlgorithm::RsaSha256, MSG, &sig).is_err());
+        assert!(vk
+            .verify_rsa_pss_sha256(MSG, &key.sign(MSG).unwrap())
+            .is_err());
+        let ec = SigningKey::generate(KeyKind::EcdsaP256).unwrap();
+        assert!(matches!(
+            ec.sign_rsa_pss_sha256(MSG),
+            Err(CertError::UnsupportedKey(_))
+        ));
+        assert!(matches!(
+            verifier(&ec).verify_rsa_pss_sha256(MSG, &sig),
+            Err(CertError::UnsupportedKey(_))
+        ));
     }
 
     #[test]

@@ -15,7 +15,10 @@ mod random;
 pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};
 pub use cert::Certificate;
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use encryption::{rsa_oaep_encrypt, ContentCipher, DecryptionKey, KeyTransport};
+pub use encryption::{
+    rsa_oaep_encrypt, rsa_oaep_encrypt_to_spki, CbcHmacCipher, CbcHmacSealed, ContentCipher,
+    DecryptionKey, KeyTransport,
+};
 pub use error::CertError;
 pub use keys::{KeyKind, PublicKeyKind, SigningKey, VerifyingKey};
 pub use keyset::{KeySet, SigningIdentity};
