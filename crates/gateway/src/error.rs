@@ -93,7 +93,7 @@ impl GatewayError {
         if status.is_server_error() {
             tracing::error!(error_id = %error_id, code = self.code(), cause = %self, "request failed");
         } else {
-            tracing::warn!(error_id = %error_id, code = self.code(), cause = %self, "request refused");
+            tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = self.code(), cause = %self);
         }
         let mut resp = (status, Html(ui::error_page(lang, message, &error_id))).into_response();
         crate::http::security_headers(resp.headers_mut(), None);

@@ -7,7 +7,7 @@ use crate::state::Gateway;
 use crate::ui::{self, MethodLink};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use idp_adapters::{AdapterError, CallbackInput, FinishContext, StartAction, StartContext};
@@ -86,6 +86,16 @@ pub async fn start_method(
                 StatusCode::OK,
                 ui::testbank_page(lang, &page, None),
             )),
+            StartAction::RedirectUpstream {
+                url,
+                state,
+                pending,
+            } => {
+                sso::attach_upstream(&gw, &headers, flow_id, adapter.id(), &state, pending).await?;
+                let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response();
+                http::security_headers(r.headers_mut(), None);
+                Ok(r)
+            }
             StartAction::Redirect { url } => {
                 let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response();
                 http::security_headers(r.headers_mut(), None);
@@ -120,6 +130,7 @@ pub async fn testbank_finish(
             .adapter("testbank")
             .ok_or_else(|| GatewayError::MethodUnavailable("testbank".into()))?;
         let ctx = FinishContext {
+            pending: None,
             flow_id: &flow_id,
             requested_loa: flow.request.requirement.as_level(),
             now: gw.clock.now(),
@@ -200,6 +211,99 @@ pub async fn cancel(
             Some(saml::STATUS_AUTHN_FAILED),
             gw.clock.now(),
         )
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
+}
+
+/// A bank's answer: `GET /login/bank/{id}/callback?code=..&state=..[&iss=..]` or `?error=..&state=..`.
+pub async fn bank_callback(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let method = format!("bank:{}", id.chars().take(40).collect::<String>());
+    upstream_callback(gw, headers, method, query.unwrap_or_default()).await
+}
+
+/// Largest callback query accepted (a code, a state, an issuer, an error description).
+const MAX_CALLBACK_QUERY: usize = 8 * 1024;
+
+/// The upstream callback, in this order: the state finds its flow once (a replayed state finds
+/// nothing), the flow belongs to this browser and to this method, the flow is consumed before
+/// the upstream is asked anything, and only then does the adapter verify. A cancel at the
+/// upstream keeps the flow and returns the citizen to the method selection.
+async fn upstream_callback(
+    gw: Arc<Gateway>,
+    headers: HeaderMap,
+    method: String,
+    query: String,
+) -> Response {
+    let mut lang = http::language(&headers, None, None);
+    let result = async {
+        if query.len() > MAX_CALLBACK_QUERY {
+            return Err(GatewayError::BadForm("callback query"));
+        }
+        let fields = http::form_fields(query.as_bytes());
+        let state = http::single(&fields, "state")?.ok_or(GatewayError::Adapter(
+            AdapterError::Upstream {
+                code: "state_missing",
+            },
+        ))?;
+        let flow_id = sso::flow_for_state(&gw, state).await?;
+        let flow = sso::load_flow(&gw, &headers, &flow_id).await?;
+        lang = flow.request.lang();
+        let upstream = flow.upstream.clone().ok_or(GatewayError::FlowNotFound)?;
+        if upstream.method != method {
+            return Err(GatewayError::Adapter(AdapterError::FlowMismatch));
+        }
+        let adapter = gw
+            .adapter(&method)
+            .ok_or_else(|| GatewayError::MethodUnavailable(method.clone()))?;
+        let answered_error = http::single(&fields, "error")?.is_some();
+        let flow = if answered_error {
+            flow
+        } else {
+            sso::take_flow(&gw, &headers, &flow_id).await?
+        };
+        let ctx = FinishContext {
+            flow_id: &flow_id,
+            requested_loa: flow.request.requirement.as_level(),
+            now: gw.clock.now(),
+            pending: Some(&upstream.pending),
+        };
+        let input = CallbackInput::new(fields.clone());
+        match adapter.finish(&ctx, &input).await {
+            Ok(identity) if !answered_error => {
+                if !flow.request.requirement.satisfied_by(identity.loa()) {
+                    return Err(GatewayError::Adapter(AdapterError::Upstream {
+                        code: "acr_too_low",
+                    }));
+                }
+                sso::complete_login(&gw, &headers, flow, identity).await
+            }
+            Ok(_) => Err(GatewayError::Adapter(AdapterError::Upstream {
+                code: "error_with_identity",
+            })),
+            Err(AdapterError::Cancelled) => {
+                tracing::info!(target: "audit", event = "upstream_cancelled", method = %method);
+                let to = format!(
+                    "/login?flow={flow_id}&notice=cancelled&lang={}",
+                    lang.code()
+                );
+                let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+                http::security_headers(r.headers_mut(), None);
+                Ok(r)
+            }
+            Err(e) => {
+                if answered_error {
+                    // The upstream refused for another reason: this flow is over.
+                    let _ = sso::take_flow(&gw, &headers, &flow_id).await;
+                }
+                Err(GatewayError::Adapter(e))
+            }
+        }
     }
     .await;
     result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))

@@ -42,6 +42,15 @@ impl PendingRequest {
 pub struct FlowRecord {
     pub request: PendingRequest,
     pub browser: String,
+    /// Set when the citizen went to an upstream (a bank): which method, and its secrets.
+    #[serde(default)]
+    pub upstream: Option<UpstreamFlow>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UpstreamFlow {
+    pub method: String,
+    pub pending: idp_adapters::UpstreamPending,
 }
 
 /// What the citizen's single sign-on session remembers.
@@ -369,6 +378,7 @@ async fn start_flow(
             None => (certs::random_token(gw.rng.as_ref())?, true),
         };
     let record = FlowRecord {
+        upstream: None,
         request,
         browser: sha256_hex(&[browser_token.as_bytes()]),
     };
@@ -392,6 +402,48 @@ async fn start_flow(
     }
     http::security_headers(resp.headers_mut(), None);
     Ok(resp)
+}
+
+fn upstream_state_key(state: &str) -> String {
+    format!("upstate:{}", sha256_hex(&[state.as_bytes()]))
+}
+
+/// Remember that this flow went upstream: the adapter's secrets in the flow record, and an
+/// index from the callback's `state` to the flow (taken once by the callback).
+pub async fn attach_upstream(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    flow_id: &str,
+    method: &str,
+    state: &str,
+    pending: idp_adapters::UpstreamPending,
+) -> Result<(), GatewayError> {
+    let mut rec = load_flow(gw, headers, flow_id).await?;
+    rec.upstream = Some(UpstreamFlow {
+        method: method.to_owned(),
+        pending,
+    });
+    let ttl = to_std(gw.settings.flow_ttl);
+    gw.store
+        .put(&flow_key(flow_id), serde_json::to_vec(&rec)?, ttl)
+        .await?;
+    gw.store
+        .put(&upstream_state_key(state), flow_id.as_bytes().to_vec(), ttl)
+        .await?;
+    Ok(())
+}
+
+/// The flow a callback's `state` belongs to; the index entry is consumed (a replayed state finds nothing).
+pub async fn flow_for_state(gw: &Gateway, state: &str) -> Result<String, GatewayError> {
+    if state.is_empty() || state.len() > 256 {
+        return Err(GatewayError::FlowNotFound);
+    }
+    let raw = gw
+        .store
+        .take(&upstream_state_key(state))
+        .await?
+        .ok_or(GatewayError::FlowNotFound)?;
+    String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)
 }
 
 pub fn flow_key(flow_id: &str) -> String {

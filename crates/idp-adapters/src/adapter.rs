@@ -28,8 +28,26 @@ pub struct StartContext<'a> {
 pub enum StartAction {
     /// Send the browser to this URL (an upstream authorization endpoint).
     Redirect { url: String },
+    /// Send the browser upstream; the callback will carry `state`, and `finish` needs `pending`
+    /// back (kept by the gateway in the flow record, never sent to the browser).
+    RedirectUpstream {
+        url: String,
+        state: String,
+        pending: UpstreamPending,
+    },
     /// Render the gateway's test bank page with this data.
     RenderTestBank(TestBankPage),
+}
+
+/// An upstream login's per-flow secrets (PKCE verifier, nonce, state, ...), opaque to the
+/// gateway. `Debug` does not show them.
+#[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct UpstreamPending(pub serde_json::Value);
+
+impl fmt::Debug for UpstreamPending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UpstreamPending(***)")
+    }
 }
 
 /// Data for the gateway's test bank template. Every value is text to be escaped by the template.
@@ -62,6 +80,8 @@ pub struct FinishContext<'a> {
     pub flow_id: &'a str,
     pub requested_loa: Option<LevelOfAssurance>,
     pub now: OffsetDateTime,
+    /// What `start` asked the gateway to keep (`StartAction::RedirectUpstream`), if anything.
+    pub pending: Option<&'a UpstreamPending>,
 }
 
 /// An upstream authentication method.
@@ -110,6 +130,9 @@ pub enum AdapterError {
     InvalidField { field: &'static str },
     #[error("the citizen cancelled the authentication")]
     Cancelled,
+    /// An upstream login failed a check; `code` is the stable reason (e.g. `ftn.nonce_mismatch`).
+    #[error("upstream login failed: {code}")]
+    Upstream { code: &'static str },
     #[error("level of assurance {} does not satisfy the requested {}", got.uri(), required.uri())]
     LoaNotSatisfied {
         got: LevelOfAssurance,
@@ -130,6 +153,7 @@ impl AdapterError {
             Self::InvalidName { .. } => "invalid_name",
             Self::InvalidField { .. } => "invalid_field",
             Self::Cancelled => "cancelled",
+            Self::Upstream { code } => code,
             Self::LoaNotSatisfied { .. } => "loa_not_satisfied",
             Self::FlowMismatch => "flow_mismatch",
         }

@@ -14,7 +14,7 @@ pub mod testbank;
 
 pub use adapter::{
     AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, StartAction,
-    StartContext, TestBankPage, TestPerson,
+    StartContext, TestBankPage, TestPerson, UpstreamPending,
 };
 pub use hetu::{HetuError, PersonalIdentityCode};
 pub use identity::{NationalId, VerifiedIdentity};

@@ -235,6 +235,7 @@ mod tests {
             flow_id: FLOW,
             requested_loa,
             now: NOW,
+            pending: None,
         }
     }
 
