@@ -266,6 +266,11 @@ async fn level_of_assurance_is_requested_and_stated() {
     let page = through_testbank(&b, sso, &[("national_id", PERSON), ("loa", "loa2")]).await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(!page.has_saml_response());
+    assert!(
+        page.body.contains("Valittu varmuustaso ei riitä"),
+        "the reason, in Finnish: {}",
+        page.body
+    );
     let page = b
         .submit(&page, None, &[("national_id", PERSON), ("loa", "loa3")])
         .await;

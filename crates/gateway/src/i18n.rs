@@ -133,3 +133,45 @@ pub fn texts(lang: Language) -> &'static Texts {
         Language::En => &EN,
     }
 }
+
+/// What the citizen is told about a refused test bank form, in their language.
+pub fn form_error(lang: Language, e: &idp_adapters::AdapterError) -> &'static str {
+    use idp_adapters::AdapterError as E;
+    let (fi, sv, en) = match e {
+        E::InvalidNationalId(_) => (
+            "Henkilötunnus ei ole kelvollinen.",
+            "Personbeteckningen är inte giltig.",
+            "The personal identity code is not valid.",
+        ),
+        E::MissingField(_) => (
+            "Pakollinen tieto puuttuu.",
+            "En obligatorisk uppgift saknas.",
+            "A required field is missing.",
+        ),
+        E::FieldTooLong { .. } => (
+            "Tieto on liian pitkä.",
+            "Uppgiften är för lång.",
+            "A field is too long.",
+        ),
+        E::InvalidName { .. } => (
+            "Nimessä on merkkejä, joita ei hyväksytä.",
+            "Namnet innehåller tecken som inte godkänns.",
+            "A name contains characters that are not accepted.",
+        ),
+        E::LoaNotSatisfied { .. } | E::InvalidField { field: "loa" } => (
+            "Valittu varmuustaso ei riitä asiointipalvelulle.",
+            "Den valda tillitsnivån räcker inte för e-tjänsten.",
+            "The chosen level of assurance is not enough for the e-service.",
+        ),
+        _ => (
+            "Tarkista tiedot.",
+            "Kontrollera uppgifterna.",
+            "Please check the details.",
+        ),
+    };
+    match lang {
+        Language::Fi => fi,
+        Language::Sv => sv,
+        Language::En => en,
+    }
+}

@@ -175,7 +175,7 @@ pub async fn testbank_finish(
                 };
                 Ok(http::html_page(
                     StatusCode::BAD_REQUEST,
-                    ui::testbank_page(lang, &page, Some(&e.to_string())),
+                    ui::testbank_page(lang, &page, Some(crate::i18n::form_error(lang, &e))),
                 ))
             }
         }
