@@ -6,6 +6,7 @@
 //! framework, so every state machine is testable with plain values and a pinned clock.
 
 pub mod adapter;
+pub mod ftn;
 pub mod hetu;
 pub mod identity;
 pub mod language;
