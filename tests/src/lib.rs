@@ -3,6 +3,7 @@
 //! driven as service providers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod bank;
 pub mod browser;
 pub mod harness;
 pub mod peers;

@@ -47,6 +47,14 @@ pub struct KeysConfig {
     pub next_signing_cert: Option<PathBuf>,
     /// Secret for pairwise persistent NameIDs and audit hashes (32+ random bytes, any format).
     pub pairwise_secret_file: PathBuf,
+    /// The relying-party signing key for bank login (request objects, client assertions):
+    /// RSA 2048+ or EC P-256, PKCS#8 PEM. Required when a bank is configured.
+    #[serde(default)]
+    pub oidc_signing_key: Option<PathBuf>,
+    /// The relying-party encryption key for bank login (ID tokens and userinfo as JWE):
+    /// RSA 2048+, PKCS#8 PEM. Required when a bank is configured.
+    #[serde(default)]
+    pub oidc_encryption_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +110,8 @@ impl Default for SessionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MethodsConfig {
     pub testbank: TestBankConfig,
+    /// FTN banks (or brokers) over OpenID Connect, each a method `bank:<id>`.
+    pub banks: Vec<BankConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -109,6 +119,145 @@ pub struct MethodsConfig {
 pub struct TestBankConfig {
     /// Off unless an operator turns it on explicitly (dev mode turns it on).
     pub enabled: bool,
+}
+
+/// One FTN bank over OpenID Connect (`[[methods.banks]]`). Algorithm names and levels are kept as
+/// written and checked by [`bank_settings`], so that every bad value is reported with its path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankConfig {
+    /// `[a-z0-9-]{1,32}`: the method is `bank:<id>`, the callback `/login/bank/<id>/callback`.
+    pub id: String,
+    pub display_name: LocalizedName,
+    pub issuer: String,
+    /// Endpoints from `{issuer}/.well-known/openid-configuration`; `false`: the four below.
+    #[serde(default = "yes")]
+    pub discovery: bool,
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    pub client_id: String,
+    #[serde(default = "default_scope")]
+    pub scope: Vec<String>,
+    /// `ftn_substantial` (loa2) or `ftn_high` (loa3).
+    #[serde(default = "default_max_loa")]
+    pub max_loa: String,
+    #[serde(default)]
+    pub ftn_idp_id: Option<String>,
+    #[serde(default)]
+    pub ftn_spname: Option<String>,
+    #[serde(default = "default_jws_alg")]
+    pub request_object_signing_alg: String,
+    #[serde(default = "default_jws_alg")]
+    pub token_endpoint_auth_signing_alg: String,
+    #[serde(default = "default_jws_algs")]
+    pub id_token_signing_algs: Vec<String>,
+    #[serde(default)]
+    pub id_token_encryption: IdTokenEncryption,
+    /// Call the userinfo endpoint (an encrypted JWT is expected).
+    #[serde(default)]
+    pub userinfo: bool,
+    /// Accept `…/loatest2|3` and label the method as a test method.
+    #[serde(default)]
+    pub test_environment: bool,
+    #[serde(default = "default_bank_skew")]
+    pub clock_skew_seconds: u32,
+    /// The whole exchange with the bank, per request.
+    #[serde(default = "default_bank_timeout")]
+    pub timeout_seconds: u32,
+    #[serde(default = "default_bank_connect_timeout")]
+    pub connect_timeout_seconds: u32,
+    /// How often discovery and the bank's keys are fetched again.
+    #[serde(default = "default_refresh_minutes")]
+    pub refresh_minutes: u32,
+    #[serde(default)]
+    pub claims: BankClaims,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedName {
+    pub fi: String,
+    pub sv: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdTokenEncryption {
+    pub algs: Vec<String>,
+    pub encs: Vec<String>,
+    /// Refuse an ID token that is not encrypted (FTN requires encryption).
+    pub required: bool,
+}
+
+impl Default for IdTokenEncryption {
+    fn default() -> Self {
+        IdTokenEncryption {
+            algs: vec!["RSA-OAEP".into()],
+            encs: vec!["A128CBC-HS256".into()],
+            required: true,
+        }
+    }
+}
+
+/// The claim names the bank uses (FTN/OP names by default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BankClaims {
+    pub national_id: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub name: String,
+    pub birth_date: String,
+}
+
+impl Default for BankClaims {
+    fn default() -> Self {
+        let d = idp_adapters::ftn::ClaimNames::default();
+        BankClaims {
+            national_id: d.national_id,
+            given_name: d.given_name,
+            family_name: d.family_name,
+            name: d.name,
+            birth_date: d.birth_date,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_scope() -> Vec<String> {
+    ["openid", "profile", "personal_identity_code"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_max_loa() -> String {
+    "ftn_high".into()
+}
+fn default_jws_alg() -> String {
+    "RS256".into()
+}
+fn default_jws_algs() -> Vec<String> {
+    vec!["RS256".into()]
+}
+fn default_bank_skew() -> u32 {
+    60
+}
+fn default_bank_timeout() -> u32 {
+    10
+}
+fn default_bank_connect_timeout() -> u32 {
+    5
+}
+fn default_refresh_minutes() -> u32 {
+    60
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +326,7 @@ pub fn parse(
         &toml::Value::Table(value.clone()),
         &SCHEMA,
         "",
+        "",
         &mut problems,
     );
     if !problems.is_empty() {
@@ -197,10 +347,25 @@ pub fn parse(
 fn overlay(table: &mut toml::Table, parts: &[String], raw: &str) -> Result<(), String> {
     let (last, parents) = parts.split_last().ok_or("empty variable name")?;
     let mut t = table;
-    for p in parents {
+    let mut rest = parents.iter();
+    while let Some(p) = rest.next() {
         let entry = t
             .entry(p.clone())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        // A list of tables is addressed by position: GATEWAY__METHODS__BANKS__0__CLIENT_ID.
+        let entry = match entry {
+            toml::Value::Array(list) => {
+                let idx = rest
+                    .next()
+                    .ok_or_else(|| format!("{p} is a list: name an entry by its index"))?;
+                let i: usize = idx
+                    .parse()
+                    .map_err(|_| format!("{p} is a list: {idx:?} is not an index"))?;
+                list.get_mut(i)
+                    .ok_or_else(|| format!("{p} has no entry {i}"))?
+            }
+            other => other,
+        };
         t = entry
             .as_table_mut()
             .ok_or_else(|| format!("{p} is not a table"))?;
@@ -243,6 +408,8 @@ const SCHEMA: Kind = Kind::Table(&[
             ("ec_signing_cert", Kind::Str),
             ("next_signing_cert", Kind::Str),
             ("pairwise_secret_file", Kind::Str),
+            ("oidc_signing_key", Kind::Str),
+            ("oidc_encryption_key", Kind::Str),
         ]),
     ),
     (
@@ -266,7 +433,10 @@ const SCHEMA: Kind = Kind::Table(&[
     ),
     (
         "methods",
-        Kind::Table(&[("testbank", Kind::Table(&[("enabled", Kind::Bool)]))]),
+        Kind::Table(&[
+            ("testbank", Kind::Table(&[("enabled", Kind::Bool)])),
+            ("banks", Kind::TableList(BANK_SCHEMA)),
+        ]),
     ),
     (
         "service_providers",
@@ -274,9 +444,56 @@ const SCHEMA: Kind = Kind::Table(&[
             ("metadata_file", Kind::Str),
             ("release", Kind::StrList),
             ("sign_response", Kind::Bool),
+            ("encrypt_assertions", Kind::Bool),
         ]),
     ),
 ]);
+
+const BANK_SCHEMA: &[(&str, Kind)] = &[
+    ("id", Kind::Str),
+    (
+        "display_name",
+        Kind::Table(&[("fi", Kind::Str), ("sv", Kind::Str), ("en", Kind::Str)]),
+    ),
+    ("issuer", Kind::Str),
+    ("discovery", Kind::Bool),
+    ("authorization_endpoint", Kind::Str),
+    ("token_endpoint", Kind::Str),
+    ("userinfo_endpoint", Kind::Str),
+    ("jwks_uri", Kind::Str),
+    ("client_id", Kind::Str),
+    ("scope", Kind::StrList),
+    ("max_loa", Kind::Str),
+    ("ftn_idp_id", Kind::Str),
+    ("ftn_spname", Kind::Str),
+    ("request_object_signing_alg", Kind::Str),
+    ("token_endpoint_auth_signing_alg", Kind::Str),
+    ("id_token_signing_algs", Kind::StrList),
+    (
+        "id_token_encryption",
+        Kind::Table(&[
+            ("algs", Kind::StrList),
+            ("encs", Kind::StrList),
+            ("required", Kind::Bool),
+        ]),
+    ),
+    ("userinfo", Kind::Bool),
+    ("test_environment", Kind::Bool),
+    ("clock_skew_seconds", Kind::Int),
+    ("timeout_seconds", Kind::Int),
+    ("connect_timeout_seconds", Kind::Int),
+    ("refresh_minutes", Kind::Int),
+    (
+        "claims",
+        Kind::Table(&[
+            ("national_id", Kind::Str),
+            ("given_name", Kind::Str),
+            ("family_name", Kind::Str),
+            ("name", Kind::Str),
+            ("birth_date", Kind::Str),
+        ]),
+    ),
+];
 
 const ATTRIBUTE_NAMES: &[&str] = &[
     "national_id",
@@ -295,10 +512,34 @@ const REQUIRED: &[&str] = &[
     "keys.signing_key",
     "keys.signing_cert",
     "keys.pairwise_secret_file",
+    "service_providers[].metadata_file",
+    "service_providers[].release",
+    "methods.banks[].id",
+    "methods.banks[].display_name",
+    "methods.banks[].display_name.fi",
+    "methods.banks[].display_name.sv",
+    "methods.banks[].display_name.en",
+    "methods.banks[].issuer",
+    "methods.banks[].client_id",
 ];
 
-fn check_shape(v: &toml::Value, kind: &Kind, path: &str, out: &mut Vec<ConfigProblem>) {
+/// `path` names the value for the operator (`methods.banks[1].issuer`); `spath` is the same
+/// place in the schema, with list positions left out (`methods.banks[].issuer`).
+fn check_shape(
+    v: &toml::Value,
+    kind: &Kind,
+    path: &str,
+    spath: &str,
+    out: &mut Vec<ConfigProblem>,
+) {
     let here = if path.is_empty() { "(top level)" } else { path };
+    let join = |base: &str, k: &str| {
+        if base.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{base}.{k}")
+        }
+    };
     match (kind, v) {
         (Kind::Str, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => {}
         (Kind::Int, toml::Value::Integer(i)) if *i >= 0 && *i <= u32::MAX as i64 => {}
@@ -311,54 +552,40 @@ fn check_shape(v: &toml::Value, kind: &Kind, path: &str, out: &mut Vec<ConfigPro
         }
         (Kind::Table(fields), toml::Value::Table(t)) => {
             for (k, val) in t {
-                let sub = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
                 match fields.iter().find(|(n, _)| n == k) {
-                    Some((_, fk)) => check_shape(val, fk, &sub, out),
-                    None => out.push(problem(sub, "unknown key")),
+                    Some((_, fk)) => check_shape(val, fk, &join(path, k), &join(spath, k), out),
+                    None => out.push(problem(join(path, k), "unknown key")),
                 }
             }
             for (n, _) in fields.iter() {
-                let sub = if path.is_empty() {
-                    (*n).to_owned()
-                } else {
-                    format!("{path}.{n}")
-                };
-                if REQUIRED.contains(&sub.as_str()) && !t.contains_key(*n) {
-                    out.push(problem(sub, "required key is missing"));
+                if REQUIRED.contains(&join(spath, n).as_str()) && !t.contains_key(*n) {
+                    out.push(problem(join(path, n), "required key is missing"));
                 }
             }
         }
         (Kind::TableList(fields), toml::Value::Array(a)) => {
             for (i, e) in a.iter().enumerate() {
                 let sub = format!("{path}[{i}]");
-                check_shape(e, &Kind::Table(fields), &sub, out);
-                if let Some(t) = e.as_table() {
-                    for req in ["metadata_file", "release"] {
-                        if !t.contains_key(req) {
-                            out.push(problem(format!("{sub}.{req}"), "required key is missing"));
-                        }
-                    }
-                    for (j, r) in t
-                        .get("release")
-                        .and_then(|r| r.as_array())
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                    {
-                        if let Some(name) = r.as_str() {
-                            if !ATTRIBUTE_NAMES.contains(&name) {
-                                out.push(problem(
-                                    format!("{sub}.release[{j}]"),
-                                    format!(
-                                        "unknown attribute {name:?}; known: {}",
-                                        ATTRIBUTE_NAMES.join(", ")
-                                    ),
-                                ));
-                            }
+                check_shape(e, &Kind::Table(fields), &sub, &format!("{spath}[]"), out);
+                if spath != "service_providers" {
+                    continue;
+                }
+                for (j, r) in e
+                    .get("release")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    if let Some(name) = r.as_str() {
+                        if !ATTRIBUTE_NAMES.contains(&name) {
+                            out.push(problem(
+                                format!("{sub}.release[{j}]"),
+                                format!(
+                                    "unknown attribute {name:?}; known: {}",
+                                    ATTRIBUTE_NAMES.join(", ")
+                                ),
+                            ));
                         }
                     }
                 }
@@ -394,6 +621,8 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
         &mut cfg.keys.ec_signing_key,
         &mut cfg.keys.ec_signing_cert,
         &mut cfg.keys.next_signing_cert,
+        &mut cfg.keys.oidc_signing_key,
+        &mut cfg.keys.oidc_encryption_key,
         &mut cfg.server.data_dir,
     ]
     .into_iter()
@@ -446,6 +675,281 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
     }
     if cfg.session.flow_minutes == 0 || cfg.session.sso_session_minutes == 0 {
         out.push(problem("session", "lifetimes must be positive"));
+    }
+    let banks = &cfg.methods.banks;
+    if !banks.is_empty() {
+        for (path, file) in [
+            ("keys.oidc_signing_key", &cfg.keys.oidc_signing_key),
+            ("keys.oidc_encryption_key", &cfg.keys.oidc_encryption_key),
+        ] {
+            if file.is_none() {
+                out.push(problem(
+                    path,
+                    "required when a bank is configured ([[methods.banks]])",
+                ));
+            }
+        }
+    }
+    for (i, bank) in banks.iter().enumerate() {
+        if let Some(j) = banks[..i].iter().position(|b| b.id == bank.id) {
+            out.push(problem(
+                format!("methods.banks[{i}].id"),
+                format!("{:?} is already the id of methods.banks[{j}]", bank.id),
+            ));
+        }
+        if let Err(problems) = bank_settings(i, bank, &cfg.server.public_url) {
+            out.extend(problems);
+        }
+    }
+}
+
+/// What the gateway needs of one bank besides the adapter's settings.
+#[derive(Clone, Debug)]
+pub struct BankRuntime {
+    pub timeouts: crate::bank_http::Timeouts,
+    pub refresh_every: std::time::Duration,
+}
+
+/// The adapter's settings for `[[methods.banks]]` entry `i`, with the callback URL under
+/// `public_url`; every bad value is reported with its path, then the adapter's own offline
+/// checks ([`idp_adapters::ftn::FtnBankConfig::validate`]) run.
+pub fn bank_settings(
+    i: usize,
+    b: &BankConfig,
+    public_url: &str,
+) -> Result<(idp_adapters::ftn::FtnBankConfig, BankRuntime), Vec<ConfigProblem>> {
+    use idp_adapters::ftn::{ClaimNames, Endpoints, FtnBankConfig};
+    use idp_adapters::LevelOfAssurance;
+    use jose::{JweAlg, JweEnc, JwsAlg};
+
+    let at = |field: &str| format!("methods.banks[{i}].{field}");
+    let mut out = Vec::new();
+    let jws = |field: String, v: &str, out: &mut Vec<ConfigProblem>| {
+        v.parse::<JwsAlg>()
+            .map_err(|_| {
+                out.push(problem(
+                    field,
+                    format!("{v:?} is not allowed: use RS256, PS256 or ES256 (never none or HMAC)"),
+                ))
+            })
+            .ok()
+    };
+    let request_object_alg = jws(
+        at("request_object_signing_alg"),
+        &b.request_object_signing_alg,
+        &mut out,
+    );
+    let client_assertion_alg = jws(
+        at("token_endpoint_auth_signing_alg"),
+        &b.token_endpoint_auth_signing_alg,
+        &mut out,
+    );
+    let id_token_signing_algs: Vec<JwsAlg> = b
+        .id_token_signing_algs
+        .iter()
+        .enumerate()
+        .filter_map(|(j, v)| jws(at(&format!("id_token_signing_algs[{j}]")), v, &mut out))
+        .collect();
+    let enc_algs: Vec<JweAlg> = b
+        .id_token_encryption
+        .algs
+        .iter()
+        .enumerate()
+        .filter_map(|(j, v)| {
+            v.parse::<JweAlg>()
+                .map_err(|_| {
+                    out.push(problem(
+                        at(&format!("id_token_encryption.algs[{j}]")),
+                        format!("{v:?} is not allowed: use RSA-OAEP or RSA-OAEP-256"),
+                    ))
+                })
+                .ok()
+        })
+        .collect();
+    let enc_encs: Vec<JweEnc> = b
+        .id_token_encryption
+        .encs
+        .iter()
+        .enumerate()
+        .filter_map(|(j, v)| {
+            v.parse::<JweEnc>()
+                .map_err(|_| {
+                    out.push(problem(
+                        at(&format!("id_token_encryption.encs[{j}]")),
+                        format!("{v:?} is not allowed: use A128CBC-HS256, A256GCM or A128GCM"),
+                    ))
+                })
+                .ok()
+        })
+        .collect();
+    let max_loa = match b.max_loa.as_str() {
+        "ftn_substantial" => Some(LevelOfAssurance::FtnSubstantial),
+        "ftn_high" => Some(LevelOfAssurance::FtnHigh),
+        other => {
+            out.push(problem(
+                at("max_loa"),
+                format!("{other:?}: expected \"ftn_substantial\" (loa2) or \"ftn_high\" (loa3)"),
+            ));
+            None
+        }
+    };
+    let statics = [
+        ("authorization_endpoint", &b.authorization_endpoint),
+        ("token_endpoint", &b.token_endpoint),
+        ("userinfo_endpoint", &b.userinfo_endpoint),
+        ("jwks_uri", &b.jwks_uri),
+    ];
+    let endpoints = if b.discovery {
+        for (field, v) in statics {
+            if v.is_some() {
+                out.push(problem(
+                    at(field),
+                    "given with discovery = true (set discovery = false to configure the endpoints)",
+                ));
+            }
+        }
+        Some(Endpoints::Discovery)
+    } else {
+        for (field, v) in statics {
+            if v.is_none() && field != "userinfo_endpoint" {
+                out.push(problem(at(field), "required when discovery = false"));
+            }
+        }
+        match (&b.authorization_endpoint, &b.token_endpoint, &b.jwks_uri) {
+            (Some(a), Some(t), Some(j)) => Some(Endpoints::Static {
+                authorization_endpoint: a.clone(),
+                token_endpoint: t.clone(),
+                userinfo_endpoint: b.userinfo_endpoint.clone(),
+                jwks_uri: j.clone(),
+            }),
+            _ => None,
+        }
+    };
+    if !(1..=120).contains(&b.timeout_seconds) {
+        out.push(problem(at("timeout_seconds"), "must be 1..120"));
+    }
+    if b.connect_timeout_seconds == 0 || b.connect_timeout_seconds > b.timeout_seconds {
+        out.push(problem(
+            at("connect_timeout_seconds"),
+            "must be 1..timeout_seconds",
+        ));
+    }
+    if !(1..=24 * 60).contains(&b.refresh_minutes) {
+        out.push(problem(at("refresh_minutes"), "must be 1..1440"));
+    }
+    let (
+        Some(request_object_alg),
+        Some(client_assertion_alg),
+        Some(max_loa),
+        Some(endpoints),
+        true,
+    ) = (
+        request_object_alg,
+        client_assertion_alg,
+        max_loa,
+        endpoints,
+        out.is_empty(),
+    )
+    else {
+        return Err(out);
+    };
+    let settings = FtnBankConfig {
+        id: b.id.clone(),
+        display_name_fi: b.display_name.fi.clone(),
+        display_name_sv: b.display_name.sv.clone(),
+        display_name_en: b.display_name.en.clone(),
+        issuer: b.issuer.clone(),
+        endpoints,
+        client_id: b.client_id.clone(),
+        redirect_uri: format!(
+            "{}/login/bank/{}/callback",
+            public_url.trim_end_matches('/'),
+            b.id
+        ),
+        scope: b.scope.clone(),
+        max_loa,
+        ftn_idp_id: b.ftn_idp_id.clone(),
+        ftn_spname: b.ftn_spname.clone(),
+        request_object_alg,
+        client_assertion_alg,
+        id_token_signing_algs,
+        id_token_encryption_algs: enc_algs,
+        id_token_encryption_encs: enc_encs,
+        require_encrypted_id_token: b.id_token_encryption.required,
+        userinfo: b.userinfo,
+        test_environment: b.test_environment,
+        clock_skew: time::Duration::seconds(b.clock_skew_seconds.into()),
+        claims: ClaimNames {
+            national_id: b.claims.national_id.clone(),
+            given_name: b.claims.given_name.clone(),
+            family_name: b.claims.family_name.clone(),
+            name: b.claims.name.clone(),
+            birth_date: b.claims.birth_date.clone(),
+        },
+    };
+    if let Err(messages) = settings.validate() {
+        return Err(messages
+            .into_iter()
+            .map(|m| problem(adapter_problem_path(i, &b.id, &m), m))
+            .collect());
+    }
+    let runtime = BankRuntime {
+        timeouts: crate::bank_http::Timeouts {
+            connect: std::time::Duration::from_secs(b.connect_timeout_seconds.into()),
+            total: std::time::Duration::from_secs(b.timeout_seconds.into()),
+        },
+        refresh_every: std::time::Duration::from_secs(u64::from(b.refresh_minutes) * 60),
+    };
+    Ok((settings, runtime))
+}
+
+/// Where in `[[methods.banks]]` an adapter check's message points (its messages read
+/// `bank <id>: <field> ...`); the entry itself when the field is not recognised.
+fn adapter_problem_path(i: usize, id: &str, message: &str) -> String {
+    let entry = format!("methods.banks[{i}]");
+    if message.starts_with("bank id ") {
+        return format!("{entry}.id");
+    }
+    let rest = message
+        .strip_prefix(&format!("bank {id}: "))
+        .unwrap_or(message);
+    let field = match rest.split_whitespace().next().unwrap_or("") {
+        "display" => rest
+            .split_once('(')
+            .and_then(|(_, r)| r.split_once(')'))
+            .map(|(lang, _)| format!("display_name.{lang}")),
+        "clock" => Some("clock_skew_seconds".to_owned()),
+        "claim" => rest
+            .split_whitespace()
+            .nth(2)
+            .map(|n| format!("claims.{n}")),
+        "id_token_encryption" => rest
+            .split_whitespace()
+            .nth(1)
+            .map(|w| format!("id_token_encryption.{w}")),
+        "redirect_uri" => return "server.public_url".to_owned(),
+        f @ ("issuer"
+        | "authorization_endpoint"
+        | "token_endpoint"
+        | "jwks_uri"
+        | "userinfo_endpoint"
+        | "client_id"
+        | "scope"
+        | "every"
+        | "max_loa"
+        | "ftn_idp_id"
+        | "ftn_spname"
+        | "id_token_signing_algs"
+        | "userinfo") => Some(if f == "every" {
+            "scope".to_owned()
+        } else {
+            f.to_owned()
+        }),
+        _ => None,
+    };
+    match field {
+        Some(f) => format!("{entry}.{f}"),
+        None => entry,
     }
 }
 
@@ -558,5 +1062,189 @@ release = ["national_id", "given_name"]
         let env = vec![("GATEWAY__SAML__NOPE".to_owned(), "1".to_owned())];
         let errs = parse(GOOD, env.into_iter(), Path::new("/")).unwrap_err();
         assert_eq!(errs[0].path, "saml.nope");
+    }
+    const BANK: &str = r#"
+[[methods.banks]]
+id = "op"
+display_name = { fi = "OP", sv = "OP", en = "OP" }
+issuer = "https://isb.op.fi"
+client_id = "gw"
+"#;
+
+    fn with_bank(extra: &str) -> String {
+        GOOD.replace(
+            "[keys]\n",
+            "[keys]\noidc_signing_key = \"rp-sig.pem\"\noidc_encryption_key = \"rp-enc.pem\"\n",
+        ) + BANK
+            + extra
+    }
+
+    #[test]
+    fn a_bank_with_defaults() {
+        let c = parse(&with_bank(""), no_env(), Path::new("/etc/gw")).unwrap();
+        assert_eq!(
+            c.keys.oidc_signing_key,
+            Some(PathBuf::from("/etc/gw/rp-sig.pem"))
+        );
+        let (s, rt) = bank_settings(0, &c.methods.banks[0], &c.server.public_url).unwrap();
+        assert_eq!(
+            s.redirect_uri,
+            "https://idp.example.fi/login/bank/op/callback"
+        );
+        assert_eq!(s.adapter_id(), "bank:op");
+        assert!(matches!(
+            s.endpoints,
+            idp_adapters::ftn::Endpoints::Discovery
+        ));
+        assert_eq!(s.request_object_alg, jose::JwsAlg::RS256);
+        assert_eq!(s.id_token_signing_algs, vec![jose::JwsAlg::RS256]);
+        assert_eq!(s.id_token_encryption_algs, vec![jose::JweAlg::RsaOaep]);
+        assert_eq!(s.id_token_encryption_encs, vec![jose::JweEnc::A128CbcHs256]);
+        assert!(s.require_encrypted_id_token);
+        assert_eq!(s.max_loa, idp_adapters::LevelOfAssurance::FtnHigh);
+        assert_eq!(s.scope, vec!["openid", "profile", "personal_identity_code"]);
+        assert_eq!(s.claims, idp_adapters::ftn::ClaimNames::default());
+        assert_eq!(rt.timeouts.total, std::time::Duration::from_secs(10));
+        assert_eq!(rt.refresh_every, std::time::Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn bad_bank_values_are_reported_with_their_paths() {
+        let text = with_bank(
+            r#"request_object_signing_alg = "HS256"
+token_endpoint_auth_signing_alg = "none"
+id_token_signing_algs = ["RS256", "none", "HS256"]
+id_token_encryption = { algs = ["RSA1_5"], encs = ["A128CBC-HS256", "A128CBC"] }
+max_loa = "loa3"
+jwks_uri = "https://isb.op.fi/jwks"
+timeout_seconds = 0
+[methods.banks.claims]
+national_id = "nin"
+shoe = "x"
+[[methods.banks]]
+id = "op"
+display_name = { fi = "Pankki B", sv = "OP" }
+issuer = "http://isb.op.fi"
+client_id = "gw"
+discovery = false
+token_endpoint = "https://isb.op.fi/token"
+"#,
+        );
+        let errs = parse(&text, no_env(), Path::new("/")).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|p| p.path.as_str()).collect();
+        // Shape problems first: nothing else is looked at until the shape is right.
+        assert_eq!(
+            paths,
+            vec![
+                "methods.banks[0].claims.shoe",
+                "methods.banks[1].display_name.en"
+            ],
+            "{errs:?}"
+        );
+        let text = text
+            .replace("shoe = \"x\"\n", "")
+            .replace("sv = \"OP\" }", "sv = \"OP\", en = \"OP\" }");
+        let errs = parse(&text, no_env(), Path::new("/")).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|p| p.path.as_str()).collect();
+        for want in [
+            "methods.banks[0].request_object_signing_alg",
+            "methods.banks[0].token_endpoint_auth_signing_alg",
+            "methods.banks[0].id_token_signing_algs[1]",
+            "methods.banks[0].id_token_signing_algs[2]",
+            "methods.banks[0].id_token_encryption.algs[0]",
+            "methods.banks[0].id_token_encryption.encs[1]",
+            "methods.banks[0].max_loa",
+            "methods.banks[0].jwks_uri",
+            "methods.banks[0].timeout_seconds",
+            "methods.banks[1].id",
+            "methods.banks[1].authorization_endpoint",
+            "methods.banks[1].jwks_uri",
+        ] {
+            assert!(paths.contains(&want), "{want} missing from {errs:#?}");
+        }
+        assert!(!paths.contains(&"methods.banks[0].id_token_signing_algs[0]"));
+        let hs = errs
+            .iter()
+            .find(|p| p.path == "methods.banks[0].id_token_signing_algs[2]")
+            .unwrap();
+        assert!(hs.message.contains("\"HS256\" is not allowed"), "{hs}");
+        // With the per-field problems fixed, the adapter's own checks run (http issuer).
+        let text = text
+            .replace("request_object_signing_alg = \"HS256\"\n", "")
+            .replace("token_endpoint_auth_signing_alg = \"none\"\n", "")
+            .replace(", \"none\", \"HS256\"", "")
+            .replace("\"RSA1_5\"", "\"RSA-OAEP-256\"")
+            .replace(", \"A128CBC\"", "")
+            .replace("\"loa3\"", "\"ftn_substantial\"")
+            .replace("jwks_uri = \"https://isb.op.fi/jwks\"\n", "")
+            .replace("timeout_seconds = 0\n", "")
+            .replace(
+                "id = \"op\"\ndisplay_name = { fi = \"Pankki B\"",
+                "id = \"b\"\ndisplay_name = { fi = \"Pankki B\"",
+            )
+            .replace(
+                "discovery = false\n",
+                "discovery = false\nauthorization_endpoint = \"https://isb.op.fi/auth\"\njwks_uri = \"https://isb.op.fi/jwks\"\n",
+            );
+        let errs = parse(&text, no_env(), Path::new("/")).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, vec!["methods.banks[1].issuer"], "{errs:#?}");
+    }
+
+    #[test]
+    fn banks_need_the_oidc_keys() {
+        let errs = parse(&(GOOD.to_owned() + BANK), no_env(), Path::new("/")).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec!["keys.oidc_signing_key", "keys.oidc_encryption_key"]
+        );
+    }
+
+    #[test]
+    fn environment_reaches_a_bank_by_position() {
+        let env = vec![
+            (
+                "GATEWAY__METHODS__BANKS__0__CLIENT_ID".to_owned(),
+                "from-env".to_owned(),
+            ),
+            (
+                "GATEWAY__METHODS__BANKS__0__USERINFO".to_owned(),
+                "true".to_owned(),
+            ),
+        ];
+        let c = parse(&with_bank(""), env.into_iter(), Path::new("/")).unwrap();
+        assert_eq!(c.methods.banks[0].client_id, "from-env");
+        assert!(c.methods.banks[0].userinfo);
+        for (name, want) in [
+            ("GATEWAY__METHODS__BANKS__5__CLIENT_ID", "no entry 5"),
+            ("GATEWAY__METHODS__BANKS__X__CLIENT_ID", "not an index"),
+        ] {
+            let env = vec![(name.to_owned(), "x".to_owned())];
+            let errs = parse(&with_bank(""), env.into_iter(), Path::new("/")).unwrap_err();
+            assert_eq!(errs[0].path, format!("env {name}"));
+            assert!(errs[0].message.contains(want), "{errs:?}");
+        }
+    }
+
+    #[test]
+    fn sp_encrypt_assertions_is_in_the_schema() {
+        let c = parse(
+            &(GOOD.to_owned() + "encrypt_assertions = false\n"),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(c.service_providers[0].encrypt_assertions, Some(false));
+    }
+
+    #[test]
+    fn the_readme_example_is_a_valid_config() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n[server]").unwrap() + "```toml\n".len();
+        let end = start + readme[start..].find("```").unwrap();
+        let c = parse(&readme[start..end], no_env(), Path::new("/etc/gw")).unwrap();
+        assert_eq!(c.methods.banks.len(), 1);
+        bank_settings(0, &c.methods.banks[0], &c.server.public_url).unwrap();
     }
 }

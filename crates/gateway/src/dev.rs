@@ -1,7 +1,7 @@
 //! Zero-config development mode: generated keys (kept in a data directory and reused), the
 //! in-memory store, the test bank, and the demo SP. Also how the test suite starts a gateway.
 
-use crate::config::{SamlConfig, SessionConfig};
+use crate::config::{Config, ConfigProblem, SamlConfig, SessionConfig};
 use crate::state::{self, DemoSp, Gateway, IdpKeys, Runtime, Settings};
 use certs::{KeyKind, KeySet, SigningIdentity, SystemClock, SystemRandomSource};
 use idp_adapters::AuthAdapter;
@@ -26,6 +26,8 @@ pub struct RunningGateway {
     pub state: Arc<Gateway>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Background work that ends with the server (the banks' periodic refresh).
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -33,12 +35,36 @@ impl RunningGateway {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
     }
 
-    /// Serve until the task ends (used by `gateway dev`).
+    /// Serve until `signal` resolves, then stop gracefully (in-flight requests finish).
+    pub async fn run_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        tokio::select! {
+            r = &mut task => return r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            _ = signal => {}
+        }
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
+        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Serve until the task ends.
     pub async fn wait(mut self) -> std::io::Result<()> {
         match self.task.take() {
             Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
@@ -52,7 +78,54 @@ impl Drop for RunningGateway {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
     }
+}
+
+/// Production mode from a checked config, as `gateway serve` runs it: the state is built from
+/// the file (every key and metadata file loaded), every bank is refreshed once (a failure is
+/// logged and that bank shows an error page until a later refresh succeeds), the periodic bank
+/// refresh starts, and the gateway serves on `listener`.
+pub async fn serve_config(
+    cfg: &Config,
+    listener: tokio::net::TcpListener,
+    rt: Runtime,
+) -> Result<RunningGateway, Vec<ConfigProblem>> {
+    let addr = listener.local_addr().map_err(|e| {
+        vec![ConfigProblem {
+            path: "server.listen".into(),
+            message: e.to_string(),
+        }]
+    })?;
+    let owned = cfg.clone();
+    let gw = tokio::task::spawn_blocking(move || state::from_config(&owned, rt))
+        .await
+        .map_err(|e| {
+            vec![ConfigProblem {
+                path: "(state)".into(),
+                message: e.to_string(),
+            }]
+        })??;
+    let failed = crate::bank::refresh_banks(&gw).await;
+    if !failed.is_empty() {
+        tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
+    }
+    let background = crate::bank::spawn_bank_refresh(&gw);
+    let gw = Arc::new(gw);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningGateway {
+        base_url: gw.base_url.clone(),
+        addr,
+        state: gw,
+        shutdown: Some(tx),
+        task: Some(task),
+        background,
+    })
 }
 
 pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
@@ -83,6 +156,7 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
         state: gw,
         shutdown: Some(tx),
         task: Some(task),
+        background: Vec::new(),
     })
 }
 

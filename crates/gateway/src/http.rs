@@ -3,7 +3,7 @@
 
 use crate::error::GatewayError;
 use crate::state::Gateway;
-use crate::{demo, login, sso};
+use crate::{bank, demo, login, sso};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,6 +24,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/gateway.css", get(css))
         .route("/saml/idp/metadata", get(idp_metadata))
+        .route("/oidc/jwks", get(bank::jwks))
         .route("/saml/idp/sso", get(sso::sso_redirect).post(sso::sso_post))
         .route("/login", get(login::selection))
         .route("/login/cancel", post(login::cancel))

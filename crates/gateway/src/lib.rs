@@ -1,6 +1,8 @@
 //! The gateway service: configuration, HTTP routes, login flows, SSO sessions, pages, demo SP.
 //! Protocol work lives in the crates below; handlers here extract, call one flow, and map.
 
+pub mod bank;
+pub mod bank_http;
 pub mod config;
 pub mod demo;
 pub mod dev;

@@ -70,9 +70,10 @@ async fn run(cmd: Command) -> ExitCode {
         Command::CheckConfig { file } => match load_state(&file) {
             Ok(gw) => {
                 println!(
-                    "{}: OK ({} service providers, entity ID {})",
+                    "{}: OK ({} service providers, {} banks, entity ID {})",
                     file.display(),
                     gw.registry.snapshot().len(),
+                    gw.banks.len(),
                     gw.entity_id
                 );
                 ExitCode::SUCCESS
@@ -80,11 +81,8 @@ async fn run(cmd: Command) -> ExitCode {
             Err(problems) => report(&file, &problems),
         },
         Command::Serve { config } => {
-            let (cfg, gw) = match config::load(&config, std::env::vars()).and_then(|cfg| {
-                let gw = state::from_config(&cfg, runtime_parts())?;
-                Ok((cfg, gw))
-            }) {
-                Ok(v) => v,
+            let cfg = match config::load(&config, std::env::vars()) {
+                Ok(c) => c,
                 Err(problems) => return report(&config, &problems),
             };
             let listener = match tokio::net::TcpListener::bind(&cfg.server.listen).await {
@@ -94,8 +92,13 @@ async fn run(cmd: Command) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            tracing::info!(listen = %cfg.server.listen, entity_id = %gw.entity_id, "gateway serving");
-            match gateway::http::serve(listener, Arc::new(gw), shutdown_signal()).await {
+            let running = match dev::serve_config(&cfg, listener, runtime_parts()).await {
+                Ok(r) => r,
+                Err(problems) => return report(&config, &problems),
+            };
+            tracing::info!(listen = %cfg.server.listen, entity_id = %running.state.entity_id,
+                banks = running.state.banks.len(), "gateway serving");
+            match running.run_until(shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

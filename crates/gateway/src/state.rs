@@ -83,6 +83,11 @@ pub struct Gateway {
     pub demo: Option<DemoSp>,
     /// The signed IdP metadata document, made once at start.
     pub idp_metadata: String,
+    /// The configured banks (their adapters are also in `adapters`), refreshed by
+    /// [`crate::bank::refresh_banks`] and [`crate::bank::spawn_bank_refresh`].
+    pub banks: Vec<crate::bank::BankHandle>,
+    /// The relying-party JWKS served at `/oidc/jwks` (when OIDC keys are configured).
+    pub rp_jwks: Option<String>,
 }
 
 impl Gateway {
@@ -167,8 +172,11 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
             note("keys.signing_cert", e.to_string());
         }
     }
-    let (Some(rsa), Some(pairwise), Some(registry), true) =
-        (rsa, pairwise, registry, problems.is_empty())
+    let banks = crate::bank::from_config(cfg, rt.rng.clone())
+        .map_err(|p| problems.extend(p))
+        .ok();
+    let (Some(rsa), Some(pairwise), Some(registry), Some(banks), true) =
+        (rsa, pairwise, registry, banks, problems.is_empty())
     else {
         return Err(problems);
     };
@@ -179,6 +187,9 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
     let mut adapters: Vec<Arc<dyn AuthAdapter>> = Vec::new();
     if cfg.methods.testbank.enabled {
         adapters.push(Arc::new(idp_adapters::TestBank::new()));
+    }
+    for h in &banks.handles {
+        adapters.push(h.bank.clone());
     }
     let base_url = cfg.server.public_url.trim_end_matches('/').to_owned();
     let entity_id = cfg
@@ -206,6 +217,11 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
         None,
         rt,
     )
+    .map(|mut gw| {
+        gw.banks = banks.handles;
+        gw.rp_jwks = banks.jwks;
+        gw
+    })
     .map_err(|e| {
         vec![ConfigProblem {
             path: "keys".into(),
@@ -259,6 +275,8 @@ pub fn build(
         settings,
         demo,
         idp_metadata,
+        banks: Vec::new(),
+        rp_jwks: None,
     })
 }
 
