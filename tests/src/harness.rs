@@ -44,11 +44,22 @@ pub async fn start_in(
     sp_metadata: Vec<PathBuf>,
     listen: Option<std::net::SocketAddr>,
 ) -> TestGateway {
+    start_with_banks(dir, sp_metadata, listen, Vec::new()).await
+}
+
+/// As `start_in`, offering banks `(id, issuer)` the way `gateway dev --bank ID=ISSUER` does.
+pub async fn start_with_banks(
+    dir: tempfile::TempDir,
+    sp_metadata: Vec<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    banks: Vec<(String, String)>,
+) -> TestGateway {
     let gw = start_dev(DevOptions {
         listen: listen.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
         sp_metadata,
         data_dir: dir.path().join("data"),
         public_url: None,
+        banks,
     })
     .await
     .unwrap();

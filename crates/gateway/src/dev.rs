@@ -17,7 +17,14 @@ pub struct DevOptions {
     pub data_dir: PathBuf,
     /// The URL browsers use; defaults to http://<listen address>.
     pub public_url: Option<String>,
+    /// Banks to offer, as (id, issuer): OpenID Connect providers registered with client id
+    /// [`DEV_BANK_CLIENT_ID`], redirect URI `<public>/login/bank/<id>/callback` and JWKS
+    /// `<public>/oidc/jwks` (the stand-in bank in tests/peers/bank.mjs, say).
+    pub banks: Vec<(String, String)>,
 }
+
+/// The client id dev mode uses at every bank.
+pub const DEV_BANK_CLIENT_ID: &str = "gateway-dev";
 
 /// A gateway serving in the background; dropping it (or `stop`) shuts it down.
 pub struct RunningGateway {
@@ -141,10 +148,22 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     let data_dir = opts.data_dir.clone();
     let sp_files = opts.sp_metadata.clone();
     let base = base_url.clone();
+    let banks = opts.banks.clone();
     // Key generation and file reads are blocking work: keep them off the async runtime.
-    let gw = tokio::task::spawn_blocking(move || build_dev_state(&base, &data_dir, &sp_files))
-        .await
-        .map_err(|e| e.to_string())??;
+    let gw = tokio::task::spawn_blocking(move || {
+        let mut gw = build_dev_state(&base, &data_dir, &sp_files)?;
+        if !banks.is_empty() {
+            add_dev_banks(&mut gw, &base, &data_dir, &banks)?;
+        }
+        Ok::<_, String>(gw)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let failed = crate::bank::refresh_banks(&gw).await;
+    if !failed.is_empty() {
+        tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
+    }
+    let background = crate::bank::spawn_bank_refresh(&gw);
     let gw = Arc::new(gw);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
@@ -156,8 +175,67 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
         state: gw,
         shutdown: Some(tx),
         task: Some(task),
-        background: Vec::new(),
+        background,
     })
+}
+
+/// Offer banks in dev mode through the same configuration path as production: RP keys are
+/// generated into the data directory, and a config naming them and the banks is checked and
+/// built like any `gateway.toml`.
+fn add_dev_banks(
+    gw: &mut Gateway,
+    base_url: &str,
+    data_dir: &Path,
+    banks: &[(String, String)],
+) -> Result<(), String> {
+    let now = gw.clock.now();
+    for name in ["oidc-signing", "oidc-encryption"] {
+        SigningIdentity::load_or_generate(
+            data_dir,
+            name,
+            "Gateway development RP",
+            KeyKind::Rsa2048,
+            now,
+        )
+        .map_err(|e| format!("{name}: {e}"))?;
+    }
+    let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let path = |name: &str| q(&data_dir.join(name).display().to_string());
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = {}\n[keys]\nsigning_key = {}\nsigning_cert = {}\npairwise_secret_file = {}\noidc_signing_key = {}\noidc_encryption_key = {}\n",
+        q(base_url),
+        path("idp-signing.key.pem"),
+        path("idp-signing.crt.pem"),
+        path("pairwise.secret"),
+        path("oidc-signing.key.pem"),
+        path("oidc-encryption.key.pem"),
+    );
+    for (id, issuer) in banks {
+        text.push_str(&format!(
+            "[[methods.banks]]\nid = {id}\nissuer = {issuer}\nclient_id = {client}\ntest_environment = true\nmax_loa = \"ftn_high\"\ndisplay_name = {{ fi = {fi}, sv = {sv}, en = {en} }}\nid_token_encryption = {{ algs = [\"RSA-OAEP\", \"RSA-OAEP-256\"], encs = [\"A128CBC-HS256\", \"A256GCM\"] }}\n",
+            id = q(id),
+            issuer = q(issuer),
+            client = q(DEV_BANK_CLIENT_ID),
+            fi = q(&format!("Pankki {id} (kehitys)")),
+            sv = q(&format!("Bank {id} (utveckling)")),
+            en = q(&format!("Bank {id} (development)")),
+        ));
+    }
+    let report = |problems: Vec<ConfigProblem>| {
+        problems
+            .iter()
+            .map(|p| format!("--bank: {p}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let cfg = crate::config::parse(&text, std::iter::empty(), data_dir).map_err(report)?;
+    let built = crate::bank::from_config(&cfg, gw.rng.clone()).map_err(report)?;
+    for h in &built.handles {
+        gw.adapters.push(h.bank.clone());
+    }
+    gw.banks = built.handles;
+    gw.rp_jwks = built.jwks;
+    Ok(())
 }
 
 pub fn build_dev_state(

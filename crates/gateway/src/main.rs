@@ -40,6 +40,10 @@ enum Command {
         /// The URL browsers use, if not http://<listen>.
         #[arg(long)]
         public_url: Option<String>,
+        /// Offer a bank (OpenID Connect provider) as ID=ISSUER, repeatable; the gateway is its
+        /// client `gateway-dev` with redirect URI <url>/login/bank/ID/callback and JWKS <url>/oidc/jwks.
+        #[arg(long = "bank", value_parser = parse_bank)]
+        banks: Vec<(String, String)>,
     },
 }
 
@@ -111,12 +115,14 @@ async fn run(cmd: Command) -> ExitCode {
             sp_metadata,
             data_dir,
             public_url,
+            banks,
         } => {
             let running = match dev::start_dev(dev::DevOptions {
                 listen,
                 sp_metadata,
                 data_dir: data_dir.clone(),
                 public_url,
+                banks,
             })
             .await
             {
@@ -170,4 +176,15 @@ fn report(file: &std::path::Path, problems: &[config::ConfigProblem]) -> ExitCod
 
 async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `--bank ID=ISSUER`.
+fn parse_bank(s: &str) -> Result<(String, String), String> {
+    let (id, issuer) = s
+        .split_once('=')
+        .ok_or("expected ID=ISSUER, e.g. testpankki=http://127.0.0.1:9000")?;
+    if id.is_empty() || issuer.is_empty() {
+        return Err("expected ID=ISSUER".into());
+    }
+    Ok((id.to_owned(), issuer.to_owned()))
 }

@@ -1,0 +1,92 @@
+//! A real browser (Debian's Chromium, headless) logs in with a bank: the demo SP, the method
+//! selection, the stand-in FTN bank's own login page, and back to the demo SP with the bank's
+//! identity attributes shown. The gateway runs in dev mode with `--bank testpankki=<issuer>`.
+//! Screenshots of each page are saved under `test-artifacts/browser/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+use tests::bank::{BankClient, BankOptions, StandInBank};
+use tests::harness;
+use tests::peers;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_logs_in_at_the_stand_in_bank() {
+    tokio::task::spawn_blocking(peers::ensure_installed)
+        .await
+        .unwrap();
+    let addr = harness::reserve_port();
+    let base = format!("http://{addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = BankClient::for_gateway(&base, "testpankki", "RSA-OAEP", "A128CBC-HS256");
+    client.client_id = gateway::dev::DEV_BANK_CLIENT_ID.into();
+    let client_file = dir.path().join("client.json");
+    client.write(&client_file);
+    let bank = tokio::task::spawn_blocking(move || {
+        StandInBank::start(&client_file, &BankOptions::default())
+    })
+    .await
+    .unwrap();
+    let gw = harness::start_with_banks(
+        tempfile::tempdir().unwrap(),
+        Vec::new(),
+        Some(addr),
+        vec![("testpankki".into(), bank.issuer.clone())],
+    )
+    .await;
+
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/browser");
+    let arg = serde_json::json!({
+        "gateway": gw.base(),
+        "method": "bank:testpankki",
+        "person": "tupas-2",
+        "artifacts": artifacts,
+    })
+    .to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(peers::peers_dir().join("browser_bank.js"))
+            .arg(arg)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "browser script failed: {}\nbank: {}",
+        String::from_utf8_lossy(&out.stderr),
+        bank.stderr()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = &report["steps"];
+    assert!(
+        steps["selection_text"]
+            .as_str()
+            .unwrap()
+            .contains("Pankki testpankki"),
+        "{report}"
+    );
+    assert!(
+        steps["bank_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&bank.issuer),
+        "the bank's own page: {report}"
+    );
+    assert_eq!(steps["demo_result"], "ok", "{report}");
+    let text = steps["demo_text"].as_str().unwrap();
+    assert!(
+        text.contains("070770-205U"),
+        "the bank's national id reached the demo SP: {text}"
+    );
+    assert!(text.contains("http://ftn.ficora.fi/2017/loa"), "{text}");
+    for shot in [
+        "bank-01-demo-sp.png",
+        "bank-02-method-selection.png",
+        "bank-03-bank-login.png",
+        "bank-04-demo-sp-logged-in.png",
+    ] {
+        assert!(artifacts.join(shot).exists(), "missing screenshot {shot}");
+    }
+}
