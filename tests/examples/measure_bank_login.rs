@@ -24,7 +24,10 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let gateway_bin = args.get(1).cloned().unwrap_or_else(|| "target/release/gateway".into());
+    let gateway_bin = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "target/release/gateway".into());
     let n: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
     tests::peers::ensure_installed();
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +37,13 @@ async fn main() {
     client.client_id = gateway::dev::DEV_BANK_CLIENT_ID.into();
     let client_file = dir.path().join("client.json");
     client.write(&client_file);
-    let bank = StandInBank::start(&client_file, &BankOptions { auto_person: Some("tupas-2"), ..Default::default() });
+    let bank = StandInBank::start(
+        &client_file,
+        &BankOptions {
+            auto_person: Some("tupas-2"),
+            ..Default::default()
+        },
+    );
     let sp = TestSp::new("meter", &base, false);
     let md = sp.write_metadata(dir.path());
     let mut child = Command::new(&gateway_bin)
@@ -50,7 +59,10 @@ async fn main() {
         .unwrap();
     let started = Instant::now();
     while std::net::TcpStream::connect(addr).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "gateway did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "gateway did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let sso = format!("{base}/saml/idp/sso");

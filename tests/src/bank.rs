@@ -38,6 +38,17 @@ impl StandInBank {
     /// Start `node tests/peers/bank.mjs --client FILE --port 0 --exit-with-parent` and wait for
     /// `listening <issuer>`. Blocking (about half a second). Call `peers::ensure_installed` first.
     pub fn start(client_file: &Path, opts: &BankOptions<'_>) -> StandInBank {
+        // A node start that stalls on an overloaded machine gets one more try before the test
+        // fails; a bank that exits (bad client file, say) fails at once.
+        match Self::try_start(client_file, opts) {
+            Ok(bank) => bank,
+            Err(first) => Self::try_start(client_file, opts).unwrap_or_else(|second| {
+                panic!("the stand-in bank did not start:\n{first}\n{second}")
+            }),
+        }
+    }
+
+    fn try_start(client_file: &Path, opts: &BankOptions<'_>) -> Result<StandInBank, String> {
         let mut cmd = Command::new("node");
         cmd.arg(crate::peers::peers_dir().join("bank.mjs"))
             .arg("--client")
@@ -88,13 +99,17 @@ impl StandInBank {
         });
         let line = match rx.recv_timeout(BANK_START_TIMEOUT) {
             Ok(Some(l)) => l,
-            other => {
+            Ok(None) => {
+                let _ = child.wait();
+                panic!("the stand-in bank exited:\n{}", stderr.lock().unwrap());
+            }
+            Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "the stand-in bank did not start ({other:?}):\n{}",
+                return Err(format!(
+                    "no `listening` line ({e:?}):\n{}",
                     stderr.lock().unwrap()
-                );
+                ));
             }
         };
         let issuer = line
@@ -102,10 +117,24 @@ impl StandInBank {
             .unwrap_or_else(|| panic!("unexpected first line from the bank: {line:?}"))
             .trim()
             .to_owned();
-        StandInBank {
+        Ok(StandInBank {
             issuer,
             child,
             stderr,
+        })
+    }
+
+    /// Wait (up to 5 s) until the bank's stderr holds `pattern` at least `count` times: its log
+    /// line for a request is written when the response finishes, which can be after the
+    /// gateway already answered the browser.
+    pub fn wait_for_log(&self, pattern: &str, count: usize) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.stderr();
+            if log.matches(pattern).count() >= count || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -491,6 +491,9 @@ async fn hs256_signed_with_the_banks_public_key_is_refused() {
 async fn unknown_kid_is_refused() {
     let w = hostile("unknown-kid", "ftn.unknown_kid", false, false).await;
     // The bank's keys were fetched at start and once more for the unknown kid, no more.
+    w.bank(0).wait_for_log("GET /jwks -> 200", 2);
+    // A third fetch, if there were one, would show within this pause.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let log = w.bank(0).stderr();
     assert_eq!(log.matches("GET /jwks -> 200").count(), 2, "{log}");
 }

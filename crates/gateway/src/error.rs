@@ -27,6 +27,11 @@ pub enum GatewayError {
     BadForm(&'static str),
     #[error("adapter: {0}")]
     Adapter(#[from] idp_adapters::AdapterError),
+    #[error("login at {method} failed: {error}")]
+    UpstreamFailed {
+        method: String,
+        error: idp_adapters::AdapterError,
+    },
     #[error("session store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("building the response failed: {0}")]
@@ -49,6 +54,7 @@ impl GatewayError {
             GatewayError::MethodUnavailable(_) => "gateway.method_unavailable",
             GatewayError::BadForm(_) => "gateway.bad_form",
             GatewayError::Adapter(e) => e.code(),
+            GatewayError::UpstreamFailed { error, .. } => error.code(),
             GatewayError::Store(_) => "gateway.store",
             GatewayError::Build(e) => e.code(),
             GatewayError::Crypto(e) => e.code(),
@@ -76,6 +82,10 @@ impl GatewayError {
                 (StatusCode::BAD_REQUEST, t.err_expired)
             }
             GatewayError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),
+            GatewayError::UpstreamFailed { error, .. } if upstream_unavailable(error.code()) => {
+                (StatusCode::BAD_GATEWAY, t.err_upstream_unavailable)
+            }
+            GatewayError::UpstreamFailed { .. } => (StatusCode::BAD_REQUEST, t.err_upstream),
             GatewayError::BadForm(_) | GatewayError::Adapter(_) => {
                 (StatusCode::BAD_REQUEST, t.err_invalid_input)
             }
@@ -99,6 +109,20 @@ impl GatewayError {
         crate::http::security_headers(resp.headers_mut(), None);
         resp
     }
+}
+
+/// Failures that mean the upstream could not be reached or answered nonsense, not that the
+/// citizen's login was refused.
+fn upstream_unavailable(code: &str) -> bool {
+    matches!(
+        code,
+        "ftn.discovery"
+            | "ftn.jwks"
+            | "ftn.token_http"
+            | "ftn.token_response"
+            | "ftn.userinfo_http"
+            | "ftn.userinfo_response"
+    )
 }
 
 fn error_id(rng: &dyn certs::RandomSource) -> String {

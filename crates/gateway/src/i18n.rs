@@ -29,6 +29,8 @@ pub struct Texts {
     pub err_internal: &'static str,
     pub err_invalid_input: &'static str,
     pub err_method: &'static str,
+    pub err_upstream: &'static str,
+    pub err_upstream_unavailable: &'static str,
     pub cancelled_at_method: &'static str,
     pub language_nav: &'static str,
 }
@@ -60,6 +62,8 @@ pub const FI: Texts = Texts {
     err_internal: "Palvelussa tapahtui virhe. Yritä hetken kuluttua uudelleen.",
     err_invalid_input: "Tarkista syöttämäsi tiedot.",
     err_method: "Tunnistustapaa ei ole saatavilla tälle pyynnölle.",
+    err_upstream: "Tunnistus ei onnistunut. Palaa asiointipalveluun ja yritä uudelleen.",
+    err_upstream_unavailable: "Tunnistuspalveluun ei juuri nyt saada yhteyttä. Yritä hetken kuluttua uudelleen tai valitse toinen tunnistustapa.",
     cancelled_at_method: "Tunnistautuminen keskeytettiin. Voit valita toisen tunnistustavan.",
     language_nav: "Kieli",
 };
@@ -91,6 +95,8 @@ pub const SV: Texts = Texts {
     err_internal: "Ett fel inträffade i tjänsten. Försök igen om en stund.",
     err_invalid_input: "Kontrollera uppgifterna du angav.",
     err_method: "Identifieringsmetoden är inte tillgänglig för denna begäran.",
+    err_upstream: "Identifieringen lyckades inte. Återvänd till e-tjänsten och försök igen.",
+    err_upstream_unavailable: "Identifieringstjänsten kan inte nås just nu. Försök igen om en stund eller välj en annan identifieringsmetod.",
     cancelled_at_method: "Identifieringen avbröts. Du kan välja en annan identifieringsmetod.",
     language_nav: "Språk",
 };
@@ -122,6 +128,8 @@ pub const EN: Texts = Texts {
     err_internal: "An error occurred in the service. Please try again in a moment.",
     err_invalid_input: "Please check the details you entered.",
     err_method: "This identification method is not available for this request.",
+    err_upstream: "Identification did not succeed. Return to the e-service and try again.",
+    err_upstream_unavailable: "The identification service cannot be reached right now. Try again in a moment or choose another method.",
     cancelled_at_method: "Identification was cancelled. You can choose another method.",
     language_nav: "Language",
 };

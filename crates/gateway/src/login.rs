@@ -81,7 +81,13 @@ pub async fn start_method(
             requested_loa: flow.request.requirement.as_level(),
             now: gw.clock.now(),
         };
-        match adapter.start(&ctx)? {
+        let action = adapter
+            .start(&ctx)
+            .map_err(|error| GatewayError::UpstreamFailed {
+                method: adapter.id().to_owned(),
+                error,
+            })?;
+        match action {
             StartAction::RenderTestBank(page) => Ok(http::html_page(
                 StatusCode::OK,
                 ui::testbank_page(lang, &page, None),
@@ -301,10 +307,21 @@ async fn upstream_callback(
                     // The upstream refused for another reason: this flow is over.
                     let _ = sso::take_flow(&gw, &headers, &flow_id).await;
                 }
-                Err(GatewayError::Adapter(e))
+                Err(GatewayError::UpstreamFailed {
+                    method: method.clone(),
+                    error: e,
+                })
             }
         }
     }
     .await;
+    // Every adapter refusal on this path is a failed login at that upstream.
+    let result = result.map_err(|e| match e {
+        GatewayError::Adapter(error) => GatewayError::UpstreamFailed {
+            method: method.clone(),
+            error,
+        },
+        other => other,
+    });
     result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
 }
