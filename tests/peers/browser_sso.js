@@ -5,26 +5,13 @@
 // usage: node browser_sso.js '{"gateway": "http://127.0.0.1:P", "second_sp_start": "http://localhost:Q/start", "artifacts": "DIR"}'
 // prints one JSON object: what the pages showed and every URL the browser visited.
 'use strict';
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const path = require('path');
+const { launch, recordingPage, run } = require('./browser_common.js');
 
-async function main() {
+run(async (out) => {
   const args = JSON.parse(process.argv[2]);
-  fs.mkdirSync(args.artifacts, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-  const out = { visited: [], steps: {} };
+  const browser = await launch();
   try {
-    const context = await browser.newContext({ locale: 'fi-FI' });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20000);
-    page.on('framenavigated', (f) => { if (f === page.mainFrame()) out.visited.push(f.url()); });
-    const shot = async (name) => page.screenshot({ path: path.join(args.artifacts, name), fullPage: true });
+    const { page, shot } = await recordingPage(browser, out, args.artifacts);
 
     await page.goto(args.gateway + '/demo');
     await shot('01-demo-sp.png');
@@ -52,7 +39,4 @@ async function main() {
   } finally {
     await browser.close();
   }
-  process.stdout.write(JSON.stringify(out) + '\n');
-}
-
-main().catch((e) => { process.stderr.write(String(e && e.stack || e) + '\n'); process.exit(1); });
+});

@@ -663,3 +663,30 @@ pub fn samael_validate(
         Err(report["error"].as_str().unwrap_or("refused").to_owned())
     }
 }
+
+/// Run one of the Chromium scripts (`tests/peers/browser_*.js`) with its JSON argument and
+/// return the JSON report it prints; `Err` carries the script's stderr.
+pub fn run_browser_script(
+    script: &str,
+    arg: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let out = Command::new("node")
+        .arg(peers_dir().join(script))
+        .arg(arg.to_string())
+        .output()
+        .map_err(|e| format!("node: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "unreadable report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Where the browser tests save their screenshots.
+pub fn artifacts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/browser")
+}

@@ -8,7 +8,6 @@
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::{get, post};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use tests::harness;
 use tests::peers;
@@ -80,29 +79,17 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
         .with_state(second.clone());
     let sp_server = tokio::spawn(async move { axum::serve(sp_listener, app).await });
 
-    let artifacts =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/browser");
+    let artifacts = peers::artifacts_dir();
     let arg = serde_json::json!({
         "gateway": gw.base(),
         "second_sp_start": format!("{sp_base}/start"),
         "artifacts": artifacts,
-    })
-    .to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(peers::peers_dir().join("browser_sso.js"))
-            .arg(arg)
-            .output()
+    });
+    let report =
+        tokio::task::spawn_blocking(move || peers::run_browser_script("browser_sso.js", &arg))
+            .await
             .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "browser script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            .unwrap_or_else(|e| panic!("browser script failed: {e}"));
     let steps = &report["steps"];
     assert_eq!(
         steps["selection_lang"], "fi",

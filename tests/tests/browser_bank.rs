@@ -4,7 +4,6 @@
 //! Screenshots of each page are saved under `test-artifacts/browser/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
 use tests::bank::{BankClient, BankOptions, StandInBank};
 use tests::harness;
 use tests::peers;
@@ -34,31 +33,18 @@ async fn chromium_logs_in_at_the_stand_in_bank() {
     )
     .await;
 
-    let artifacts =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/browser");
+    let artifacts = peers::artifacts_dir();
     let arg = serde_json::json!({
         "gateway": gw.base(),
         "method": "bank:testpankki",
         "person": "tupas-2",
         "artifacts": artifacts,
-    })
-    .to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(peers::peers_dir().join("browser_bank.js"))
-            .arg(arg)
-            .output()
+    });
+    let report =
+        tokio::task::spawn_blocking(move || peers::run_browser_script("browser_bank.js", &arg))
+            .await
             .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "browser script failed: {}\nbank: {}",
-        String::from_utf8_lossy(&out.stderr),
-        bank.stderr()
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            .unwrap_or_else(|e| panic!("browser script failed: {e}\nbank: {}", bank.stderr()));
     let steps = &report["steps"];
     assert!(
         steps["selection_text"]

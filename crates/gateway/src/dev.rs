@@ -115,24 +115,7 @@ pub async fn serve_config(
                 message: e.to_string(),
             }]
         })??;
-    let failed = crate::bank::refresh_banks(&gw).await;
-    if !failed.is_empty() {
-        tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
-    }
-    let background = crate::bank::spawn_bank_refresh(&gw);
-    let gw = Arc::new(gw);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
-        let _ = rx.await;
-    }));
-    Ok(RunningGateway {
-        base_url: gw.base_url.clone(),
-        addr,
-        state: gw,
-        shutdown: Some(tx),
-        task: Some(task),
-        background,
-    })
+    Ok(launch(gw, listener, addr).await)
 }
 
 pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
@@ -159,6 +142,16 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     })
     .await
     .map_err(|e| e.to_string())??;
+    Ok(launch(gw, listener, addr).await)
+}
+
+/// Refresh the banks once (a bank that cannot be reached is retried in the background), start
+/// their periodic refresh, and serve.
+async fn launch(
+    gw: Gateway,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+) -> RunningGateway {
     let failed = crate::bank::refresh_banks(&gw).await;
     if !failed.is_empty() {
         tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
@@ -169,14 +162,14 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
         let _ = rx.await;
     }));
-    Ok(RunningGateway {
-        base_url,
+    RunningGateway {
+        base_url: gw.base_url.clone(),
         addr,
         state: gw,
         shutdown: Some(tx),
         task: Some(task),
         background,
-    })
+    }
 }
 
 /// Offer banks in dev mode through the same configuration path as production: RP keys are
