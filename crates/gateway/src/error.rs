@@ -101,9 +101,9 @@ impl GatewayError {
         let error_id = error_id(rng);
         let (status, message) = self.status_and_message(lang);
         if status.is_server_error() {
-            tracing::error!(error_id = %error_id, code = self.code(), cause = %self, "request failed");
+            tracing::error!(error_id = %error_id, code = self.code(), cause = ?self.to_string(), "request failed");
         } else {
-            tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = self.code(), cause = %self);
+            tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = self.code(), cause = ?self.to_string());
         }
         let mut resp = (status, Html(ui::error_page(lang, message, &error_id))).into_response();
         crate::http::security_headers(resp.headers_mut(), None);
