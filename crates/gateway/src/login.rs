@@ -257,8 +257,7 @@ async fn upstream_callback(
                 code: "state_missing",
             },
         ))?;
-        let flow_id = sso::flow_for_state(&gw, state).await?;
-        let flow = sso::load_flow(&gw, &headers, &flow_id).await?;
+        let (flow_id, flow) = sso::flow_for_state(&gw, &headers, state).await?;
         lang = flow.request.lang();
         let upstream = flow.upstream.clone().ok_or(GatewayError::FlowNotFound)?;
         if upstream.method != method {

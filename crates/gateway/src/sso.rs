@@ -279,7 +279,7 @@ async fn take_request(
     {
         return Err(GatewayError::Replay);
     }
-    tracing::info!(target: "audit", event = "authn_request", sp = %sp.entity_id, request_id = %req.id,
+    tracing::info!(target: "audit", event = "authn_request", sp = %sp.entity_id, request_id = ?req.id,
         signed = req.signed, force_authn = req.force_authn, is_passive = req.is_passive);
 
     // From here the request is trustworthy and the ACS is known: failures are SAML statuses.
@@ -433,17 +433,30 @@ pub async fn attach_upstream(
     Ok(())
 }
 
-/// The flow a callback's `state` belongs to; the index entry is consumed (a replayed state finds nothing).
-pub async fn flow_for_state(gw: &Gateway, state: &str) -> Result<String, GatewayError> {
+/// The flow a callback's `state` belongs to, checked to be this browser's; then the index entry
+/// is consumed (a replayed state finds nothing).
+pub async fn flow_for_state(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    state: &str,
+) -> Result<(String, FlowRecord), GatewayError> {
     if state.is_empty() || state.len() > 256 {
         return Err(GatewayError::FlowNotFound);
     }
+    let key = upstream_state_key(state);
     let raw = gw
         .store
-        .take(&upstream_state_key(state))
+        .get(&key)
         .await?
         .ok_or(GatewayError::FlowNotFound)?;
-    String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)
+    let flow_id = String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)?;
+    // The flow must belong to this browser before the state is used up.
+    let flow = load_flow(gw, headers, &flow_id).await?;
+    gw.store
+        .take(&key)
+        .await?
+        .ok_or(GatewayError::FlowNotFound)?;
+    Ok((flow_id, flow))
 }
 
 pub fn flow_key(flow_id: &str) -> String {
@@ -479,6 +492,9 @@ pub async fn take_flow(
     headers: &HeaderMap,
     flow_id: &str,
 ) -> Result<FlowRecord, GatewayError> {
+    // Check the browser before consuming: another browser that learned the flow ID must not be
+    // able to destroy the citizen's login.
+    load_flow(gw, headers, flow_id).await?;
     let raw = gw
         .store
         .take(&flow_key(flow_id))

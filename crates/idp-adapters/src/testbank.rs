@@ -184,7 +184,10 @@ fn name_field(
 ) -> Result<String, AdapterError> {
     let raw = input.single(field)?.unwrap_or_default();
     // Checked before trimming: `trim` would silently drop a trailing NEL (U+0085) or newline.
-    if raw.chars().any(char::is_control) {
+    if raw
+        .chars()
+        .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+    {
         return Err(AdapterError::InvalidName { field });
     }
     let value = raw.trim();

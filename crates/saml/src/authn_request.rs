@@ -184,8 +184,10 @@ fn read_fields(
         return Err(SamlError::Invalid("Version must be 2.0".into()));
     }
     let id = dsig::element_id(root)?.to_owned();
-    if id.is_empty() || id.len() > 256 {
-        return Err(SamlError::Invalid("ID must be 1..256 characters".into()));
+    if id.is_empty() || id.len() > 256 || !is_xs_id(&id) {
+        return Err(SamlError::Invalid(
+            "ID must be an xs:ID of 1..256 characters".into(),
+        ));
     }
     let issue_instant = time_fmt::parse(
         root.attribute("IssueInstant")
@@ -253,6 +255,16 @@ fn read_fields(
         names_subject: xml::optional_child(root, NS_SAML, "Subject")?.is_some(),
         signed,
     })
+}
+
+/// An xs:ID (NCName) in the ASCII range SAML stacks use: a letter or `_` first, then letters,
+/// digits, `_`, `-` and `.`. Nothing that could break a log line or a page.
+fn is_xs_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn parse_bool(v: Option<&str>) -> Result<bool, SamlError> {

@@ -1514,3 +1514,15 @@ fn refusal_messages_do_not_echo_values() {
         "{debug}"
     );
 }
+
+#[test]
+fn plain_json_userinfo_cannot_supply_the_national_id() {
+    let h = userinfo_harness();
+    let login = start(&h, None, Language::Fi);
+    let mut claims = good_claims(&login);
+    claims.remove("personal_identity_code");
+    let userinfo = json!({ "sub": SUB, "personal_identity_code": HETU, "given_name": "Åsa" });
+    h.http.script(USERINFO, json_response(200, &userinfo));
+    let err = deliver(&h, &login, None, &encrypt(&bank_sign(&claims))).unwrap_err();
+    assert_eq!(err.code(), "ftn.national_id_missing");
+}

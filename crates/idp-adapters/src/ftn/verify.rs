@@ -240,9 +240,16 @@ pub(crate) fn check_userinfo(
         }
     }
     match claims.get_str("sub") {
-        Some(sub) if sub == id_token_sub => Ok(claims),
-        _ => Err(FtnError::UserinfoSubMismatch),
+        Some(sub) if sub == id_token_sub => {}
+        _ => return Err(FtnError::UserinfoSubMismatch),
     }
+    if signed {
+        return Ok(claims);
+    }
+    // Plain JSON is not signed by the bank: it may not supply the national id.
+    let mut map = claims.into_map();
+    map.remove(&cfg.claims.national_id);
+    Ok(Claims::new(map))
 }
 
 /// How a userinfo body is to be read.
@@ -345,7 +352,11 @@ fn name_claim(value: Option<&Value>) -> Result<Option<String>, FtnError> {
         return Ok(None);
     };
     let text = value.as_str().ok_or(FtnError::Names)?;
-    if text.chars().any(char::is_control) {
+    // Control characters, and the two non-characters XML 1.0 does not allow.
+    if text
+        .chars()
+        .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+    {
         return Err(FtnError::Names);
     }
     let text = text.trim();

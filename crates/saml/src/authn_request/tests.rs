@@ -261,3 +261,25 @@ fn doctype_and_wrong_root_are_refused() {
     let xml = draft("_r11").replace("samlp:AuthnRequest", "samlp:LogoutRequest");
     assert!(intake(&xml, RequestBinding::Post, None, lookup(&sp), &policy()).is_err());
 }
+
+#[test]
+fn request_id_must_be_an_xs_id() {
+    let sp = sp(false);
+    for bad in ["1abc", "_a b", "_x&#10;forged", "_a&lt;b", "-a"] {
+        let xml = draft("_r12").replace("ID=\"_r12\"", &format!("ID=\"{bad}\""));
+        assert!(
+            matches!(
+                intake(&xml, RequestBinding::Post, None, lookup(&sp), &policy()),
+                Err(IntakeError::Untrusted(SamlError::Invalid(_)))
+            ),
+            "{bad}"
+        );
+    }
+    for good in ["ONELOGIN_0123abc", "id-AbC123", "_4f.x-y"] {
+        let xml = draft("_r13").replace("ID=\"_r13\"", &format!("ID=\"{good}\""));
+        assert!(
+            intake(&xml, RequestBinding::Post, None, lookup(&sp), &policy()).is_ok(),
+            "{good}"
+        );
+    }
+}
