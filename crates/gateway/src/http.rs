@@ -162,6 +162,15 @@ pub fn single<'a>(
     Ok(first)
 }
 
+/// A 303 to `location` with our headers.
+pub fn see_other(location: impl Into<String>) -> Response {
+    let location =
+        HeaderValue::from_str(&location.into()).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    security_headers(r.headers_mut(), None);
+    r
+}
+
 /// Render a page with our headers.
 pub fn html_page(status: StatusCode, html: String) -> Response {
     let mut r = (status, axum::response::Html(html)).into_response();

@@ -8,8 +8,8 @@ use crate::ui::{self, MethodLink};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use idp_adapters::{AdapterError, CallbackInput, FinishContext, StartAction, StartContext};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -98,15 +98,9 @@ pub async fn start_method(
                 pending,
             } => {
                 sso::attach_upstream(&gw, &headers, flow_id, adapter.id(), &state, pending).await?;
-                let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response();
-                http::security_headers(r.headers_mut(), None);
-                Ok(r)
+                Ok(http::see_other(url))
             }
-            StartAction::Redirect { url } => {
-                let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response();
-                http::security_headers(r.headers_mut(), None);
-                Ok::<_, GatewayError>(r)
-            }
+            StartAction::Redirect { url } => Ok::<_, GatewayError>(http::see_other(url)),
         }
     }
     .await;
@@ -153,21 +147,10 @@ pub async fn testbank_finish(
                 flow.request.language = lang.code().to_owned();
                 sso::complete_login(&gw, &headers, flow, identity).await
             }
-            Err(AdapterError::Cancelled) => {
-                let mut r = (
-                    StatusCode::SEE_OTHER,
-                    [(
-                        header::LOCATION,
-                        format!(
-                            "/login?flow={flow_id}&notice=cancelled&lang={}",
-                            lang.code()
-                        ),
-                    )],
-                )
-                    .into_response();
-                http::security_headers(r.headers_mut(), None);
-                Ok(r)
-            }
+            Err(AdapterError::Cancelled) => Ok(http::see_other(format!(
+                "/login?flow={flow_id}&notice=cancelled&lang={}",
+                lang.code()
+            ))),
             Err(e) => {
                 tracing::info!(code = e.code(), "test bank input refused");
                 let start = adapter.start(&StartContext {
@@ -297,9 +280,7 @@ async fn upstream_callback(
                     "/login?flow={flow_id}&notice=cancelled&lang={}",
                     lang.code()
                 );
-                let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
-                http::security_headers(r.headers_mut(), None);
-                Ok(r)
+                Ok(http::see_other(to))
             }
             Err(e) => {
                 if answered_error {

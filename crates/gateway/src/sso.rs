@@ -389,18 +389,13 @@ async fn start_flow(
             to_std(gw.settings.flow_ttl),
         )
         .await?;
-    let mut resp = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, format!("/login?flow={flow_id}"))],
-    )
-        .into_response();
+    let mut resp = http::see_other(format!("/login?flow={flow_id}"));
     if new_cookie {
         resp.headers_mut().append(
             header::SET_COOKIE,
             set_cookie(BROWSER_COOKIE, &browser_token, 400 * 24 * 3600, "/", "None"),
         );
     }
-    http::security_headers(resp.headers_mut(), None);
     Ok(resp)
 }
 
