@@ -16,6 +16,21 @@ fn attr<'a>(a: &'a saml::sp::ValidatedAssertion, name: &str) -> Option<&'a [Stri
         .map(|(_, v)| v.as_slice())
 }
 
+/// The Response must be a status response with these top and second-level codes.
+fn assert_status(
+    r: Result<saml::sp::ValidatedAssertion, saml::SamlError>,
+    top: &str,
+    second: &str,
+) {
+    match r {
+        Err(saml::SamlError::Status { code, sub, .. }) => {
+            assert_eq!(code, top);
+            assert_eq!(sub.as_deref(), Some(second));
+        }
+        other => panic!("expected status {top} / {second}, got {other:?}"),
+    }
+}
+
 async fn two_sps() -> (harness::TestGateway, TestSp, TestSp) {
     let addr = harness::reserve_port();
     let base = format!("http://{addr}");
@@ -138,12 +153,11 @@ async fn is_passive_without_session_answers_no_passive() {
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let (_, resp, _) = page.saml_response().unwrap();
-    match sp2.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { sub, .. }) => {
-            assert_eq!(sub.as_deref(), Some(saml::STATUS_NO_PASSIVE))
-        }
-        other => panic!("expected NoPassive, got {other:?}"),
-    }
+    assert_status(
+        sp2.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None),
+        saml::STATUS_RESPONDER,
+        saml::STATUS_NO_PASSIVE,
+    );
 }
 
 #[tokio::test]
@@ -173,12 +187,11 @@ async fn cancel_answers_authn_failed_and_bank_cancel_returns_to_selection() {
         .post_form(&format!("{}/login/cancel", gw.base()), &cancel_form.fields)
         .await;
     let (_, resp, _) = page.saml_response().unwrap();
-    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { sub, .. }) => {
-            assert_eq!(sub.as_deref(), Some(saml::STATUS_AUTHN_FAILED))
-        }
-        other => panic!("expected AuthnFailed, got {other:?}"),
-    }
+    assert_status(
+        sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None),
+        saml::STATUS_RESPONDER,
+        saml::STATUS_AUTHN_FAILED,
+    );
 }
 
 #[tokio::test]
@@ -399,16 +412,11 @@ async fn unsupported_but_trustworthy_requests_get_status_responses() {
         .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
         .await;
     let (_, resp, _) = page.saml_response().expect("a status response");
-    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { code, sub, .. }) => {
-            assert_eq!(code, saml::STATUS_REQUESTER);
-            assert_eq!(
-                sub.as_deref(),
-                Some("urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy")
-            );
-        }
-        other => panic!("expected InvalidNameIDPolicy, got {other:?}"),
-    }
+    assert_status(
+        sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None),
+        saml::STATUS_REQUESTER,
+        "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
+    );
     // An authentication context we do not know.
     let rac = RequestedAuthnContext {
         comparison: Comparison::Exact,
@@ -425,12 +433,11 @@ async fn unsupported_but_trustworthy_requests_get_status_responses() {
         .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
         .await;
     let (_, resp, _) = page.saml_response().expect("a status response");
-    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { sub, .. }) => {
-            assert_eq!(sub.as_deref(), Some(saml::STATUS_NO_AUTHN_CONTEXT))
-        }
-        other => panic!("expected NoAuthnContext, got {other:?}"),
-    }
+    assert_status(
+        sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None),
+        saml::STATUS_REQUESTER,
+        saml::STATUS_NO_AUTHN_CONTEXT,
+    );
     // A request naming the subject to authenticate: we do not take orders on who logs in.
     let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
     let xml = xml.replace(
@@ -441,11 +448,9 @@ async fn unsupported_but_trustworthy_requests_get_status_responses() {
         .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
         .await;
     let (_, resp, _) = page.saml_response().expect("a status response");
-    match sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None) {
-        Err(saml::SamlError::Status { code, sub, .. }) => {
-            assert_eq!(code, saml::STATUS_RESPONDER);
-            assert_eq!(sub.as_deref(), Some(saml::STATUS_REQUEST_UNSUPPORTED));
-        }
-        other => panic!("expected RequestUnsupported, got {other:?}"),
-    }
+    assert_status(
+        sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None),
+        saml::STATUS_RESPONDER,
+        saml::STATUS_REQUEST_UNSUPPORTED,
+    );
 }
