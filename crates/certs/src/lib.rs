@@ -11,6 +11,7 @@ mod error;
 mod keys;
 mod keyset;
 mod random;
+pub mod test_pki;
 
 pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};
 pub use cert::Certificate;

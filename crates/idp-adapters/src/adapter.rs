@@ -82,6 +82,11 @@ pub struct FinishContext<'a> {
     pub now: OffsetDateTime,
     /// What `start` asked the gateway to keep (`StartAction::RedirectUpstream`), if anything.
     pub pending: Option<&'a UpstreamPending>,
+    /// The certificate chain (DER, leaf first) the browser presented on the gateway's
+    /// certificate listener, for adapters whose [`AuthAdapter::uses_client_certificate`] is
+    /// true: `None` when nothing was captured for this flow, `Some(&[])` when the browser was
+    /// there but presented no certificate. Only the gateway sets it, never a browser field.
+    pub client_certificates: Option<&'a [Vec<u8>]>,
 }
 
 /// An upstream authentication method.
@@ -97,6 +102,12 @@ pub trait AuthAdapter: Send + Sync {
 
     /// The highest level this method can give; the gateway hides it from requests it cannot meet.
     fn max_loa(&self) -> LevelOfAssurance;
+
+    /// Whether `finish` needs the TLS client certificate the gateway's certificate listener
+    /// captured (`FinishContext::client_certificates`).
+    fn uses_client_certificate(&self) -> bool {
+        false
+    }
 
     fn start(&self, ctx: &StartContext<'_>) -> Result<StartAction, AdapterError>;
 
@@ -140,6 +151,10 @@ pub enum AdapterError {
     },
     #[error("the callback belongs to a different login flow")]
     FlowMismatch,
+    /// The browser presented no client certificate (no card in the reader, or the citizen
+    /// closed the certificate prompt): like a cancel, the citizen may pick another method.
+    #[error("no certificate was presented")]
+    NoCertificate,
 }
 
 impl AdapterError {
@@ -156,6 +171,7 @@ impl AdapterError {
             Self::Upstream { code } => code,
             Self::LoaNotSatisfied { .. } => "loa_not_satisfied",
             Self::FlowMismatch => "flow_mismatch",
+            Self::NoCertificate => "no_certificate",
         }
     }
 }
@@ -266,6 +282,7 @@ mod tests {
                 required: LevelOfAssurance::FtnHigh,
             },
             AdapterError::FlowMismatch,
+            AdapterError::NoCertificate,
         ];
         let mut codes: Vec<_> = errors.iter().map(AdapterError::code).collect();
         codes.sort_unstable();

@@ -67,6 +67,9 @@ impl<'de> Deserialize<'de> for NationalId {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedIdentity {
     national_id: Option<NationalId>,
+    /// The SATU (electronic identification number) of a citizen certificate login.
+    #[serde(default)]
+    electronic_id: Option<String>,
     given_name: String,
     family_name: String,
     display_name: String,
@@ -83,6 +86,7 @@ pub struct VerifiedIdentity {
 /// Everything an adapter knows at the end of `finish`; turned into the proof type in one place.
 pub(crate) struct IdentityParts {
     pub(crate) national_id: Option<NationalId>,
+    pub(crate) electronic_id: Option<String>,
     pub(crate) given_name: String,
     pub(crate) family_name: String,
     /// `None`: "given family".
@@ -102,6 +106,7 @@ impl VerifiedIdentity {
             .unwrap_or_else(|| join_names(&parts.given_name, &parts.family_name));
         Self {
             national_id: parts.national_id,
+            electronic_id: parts.electronic_id,
             given_name: parts.given_name,
             family_name: parts.family_name,
             display_name,
@@ -117,6 +122,12 @@ impl VerifiedIdentity {
     /// The Finnish personal identity code, when the method provides one (eIDAS may not).
     pub fn national_id(&self) -> Option<&NationalId> {
         self.national_id.as_ref()
+    }
+
+    /// The SATU, when the method is a citizen certificate. Identifies a person: never log it
+    /// above trace level.
+    pub fn electronic_id(&self) -> Option<&str> {
+        self.electronic_id.as_deref()
     }
 
     pub fn given_name(&self) -> &str {
@@ -168,6 +179,7 @@ impl fmt::Debug for VerifiedIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedIdentity")
             .field("national_id", &self.national_id)
+            .field("electronic_id", &self.electronic_id.as_ref().map(|_| "***"))
             .field("given_name", &self.given_name)
             .field("family_name", &self.family_name)
             .field("display_name", &self.display_name)
@@ -246,6 +258,7 @@ mod tests {
     fn identity() -> VerifiedIdentity {
         let code = PersonalIdentityCode::parse(HETU).unwrap();
         VerifiedIdentity::from_parts(IdentityParts {
+            electronic_id: None,
             birth_date: Some(code.birth_date()),
             national_id: Some(NationalId::from(code)),
             given_name: "Åsa".to_owned(),

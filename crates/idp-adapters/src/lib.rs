@@ -8,6 +8,7 @@
 pub mod adapter;
 pub mod ftn;
 pub mod hetu;
+pub mod idcard;
 pub mod identity;
 pub mod language;
 pub mod loa;
@@ -22,3 +23,21 @@ pub use identity::{NationalId, VerifiedIdentity};
 pub use language::Language;
 pub use loa::LevelOfAssurance;
 pub use testbank::TestBank;
+
+/// Test helpers shared by the adapters' unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    /// Drive a future whose I/O is all fake and always ready (no runtime needed).
+    pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+                return value;
+            }
+        }
+    }
+}

@@ -143,6 +143,7 @@ impl TestBank {
 
         let national_id = code.as_str().to_owned();
         Ok(VerifiedIdentity::from_parts(IdentityParts {
+            electronic_id: None,
             birth_date: Some(code.birth_date()),
             national_id: Some(NationalId::from(code)),
             given_name,
@@ -239,6 +240,7 @@ mod tests {
             requested_loa,
             now: NOW,
             pending: None,
+            client_certificates: None,
         }
     }
 

@@ -3,10 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::test_util::block_on;
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
 use certs::{DigestAlgorithm, KeyKind, SigningKey, SystemRandomSource};
@@ -201,17 +200,6 @@ impl HttpClient for FakeHttp {
     }
 }
 
-/// The adapter's futures never wait on anything but `FakeHttp`, which is always ready.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Harness: an adapter, refreshed against the fake bank
 
@@ -370,6 +358,7 @@ fn finish_with(
         requested_loa: requested,
         now: NOW,
         pending: Some(&login.upstream),
+        client_certificates: None,
     };
     let input: CallbackInput = fields.iter().copied().collect();
     block_on(h.bank.finish(&ctx, &input))
@@ -889,6 +878,7 @@ fn pending_from_another_bank_is_a_flow_mismatch() {
         requested_loa: None,
         now: NOW,
         pending: None,
+        client_certificates: None,
     };
     let input: CallbackInput = callback(&login).into_iter().collect();
     assert_eq!(

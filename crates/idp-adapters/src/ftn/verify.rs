@@ -332,6 +332,7 @@ pub(crate) fn map_identity(
     };
 
     Ok(VerifiedIdentity::from_parts(IdentityParts {
+        electronic_id: None,
         birth_date: Some(code.birth_date()),
         national_id: Some(NationalId::from(code)),
         given_name,

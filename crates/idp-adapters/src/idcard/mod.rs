@@ -1,0 +1,214 @@
+//! ID-card login: the citizen certificate on the Finnish ID card, presented by the browser as a
+//! TLS client certificate.
+//!
+//! `start` sends the browser to the gateway's certificate listener (its own address, TLS with
+//! optional client authentication, or a trusted TLS-terminating proxy in front). The listener
+//! captures the presented chain against the flow's `state` and sends the browser back to the
+//! gateway's callback; `finish` receives the captured chain in [`FinishContext`] (never from
+//! the browser's fields), validates it ([`ChainValidator`]: chain, validity, constraints, key
+//! usage, revocation), maps the SATU to the national identification number
+//! ([`NationalIdDirectory`]) and yields a high-assurance [`VerifiedIdentity`].
+
+mod chain;
+mod crl;
+mod error;
+mod mapping;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, RwLock};
+
+use certs::RandomSource;
+use time::OffsetDateTime;
+
+pub use chain::{CardHolder, ChainValidator, Revocation, MAX_CERT_BYTES, MAX_CHAIN_LEN};
+pub use crl::{CrlSet, Installed, VerifiedCrl, MAX_CRL_BYTES};
+pub use error::{CardError, CrlError, MappingError};
+pub use mapping::{FileDirectory, NationalIdDirectory, Satu, MAX_MAPPING_BYTES};
+
+use crate::adapter::{
+    AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, Language, StartAction,
+    StartContext, UpstreamPending,
+};
+use crate::hetu::PersonalIdentityCode;
+use crate::identity::{IdentityParts, VerifiedIdentity};
+use crate::loa::LevelOfAssurance;
+
+/// The method id: URLs, config, `VerifiedIdentity::method`, `data-method` on the selection page.
+pub const IDCARD_ID: &str = "idcard";
+
+/// The listener path `start` redirects to (under the listener's public URL).
+pub const LISTENER_LOGIN_PATH: &str = "/idcard/login";
+
+/// The callback field the listener sets when the browser presented no certificate.
+pub const NO_CERTIFICATE: &str = "no_certificate";
+
+/// What the ID-card method needs besides its validator and directory.
+#[derive(Clone, Debug)]
+pub struct IdCardSettings {
+    /// Where browsers reach the certificate listener, e.g. `https://idcard.example.fi:8443`.
+    pub listener_url: String,
+    pub display_name_fi: String,
+    pub display_name_sv: String,
+    pub display_name_en: String,
+    /// Refuse the login when the SATU has no national identification number mapped (the
+    /// default); otherwise the assertion carries the SATU and names only.
+    pub require_national_id: bool,
+    /// Labelled as a test method (a test CA).
+    pub test_environment: bool,
+}
+
+/// The ID-card adapter. CRLs are replaced while it serves ([`IdCard::install_crl`]).
+pub struct IdCard {
+    settings: IdCardSettings,
+    validator: ChainValidator,
+    crls: RwLock<Arc<CrlSet>>,
+    directory: Option<Arc<dyn NationalIdDirectory>>,
+    rng: Arc<dyn RandomSource>,
+}
+
+impl IdCard {
+    pub fn new(
+        settings: IdCardSettings,
+        validator: ChainValidator,
+        directory: Option<Arc<dyn NationalIdDirectory>>,
+        rng: Arc<dyn RandomSource>,
+    ) -> Self {
+        Self {
+            settings,
+            validator,
+            crls: RwLock::new(Arc::new(CrlSet::default())),
+            directory,
+            rng,
+        }
+    }
+
+    pub fn validator(&self) -> &ChainValidator {
+        &self.validator
+    }
+
+    pub fn settings(&self) -> &IdCardSettings {
+        &self.settings
+    }
+
+    /// Verify a fetched CRL against the configured CAs and install it (replacing an older one
+    /// for the same issuer). On any error the installed CRLs stay as they were.
+    pub fn install_crl(&self, bytes: &[u8], now: OffsetDateTime) -> Result<VerifiedCrl, CrlError> {
+        let crl = VerifiedCrl::verify(bytes, self.validator.ca_certs(), now)?;
+        let mut guard = self.crls.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = CrlSet::clone(&guard);
+        next.install(crl.clone())?;
+        *guard = Arc::new(next);
+        Ok(crl)
+    }
+
+    /// The CRLs in use now.
+    pub fn crls(&self) -> Arc<CrlSet> {
+        self.crls.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Validate a presented chain and look up the national identification number: the whole
+    /// check, without a login flow (the fuzz target and the CLI use it too).
+    pub async fn verify_presented(
+        &self,
+        presented: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Result<(CardHolder, Option<crate::NationalId>), CardError> {
+        let holder = self.validator.validate(presented, &self.crls(), now)?;
+        let national_id = match &self.directory {
+            Some(dir) => dir
+                .lookup(&holder.satu)
+                .await
+                .map_err(|_| CardError::MappingUnavailable)?,
+            None => None,
+        };
+        if national_id.is_none() && self.settings.require_national_id {
+            return Err(CardError::NotMapped);
+        }
+        Ok((holder, national_id))
+    }
+}
+
+impl AuthAdapter for IdCard {
+    fn id(&self) -> &str {
+        IDCARD_ID
+    }
+
+    fn display_name(&self, lang: Language) -> String {
+        match lang {
+            Language::Fi => &self.settings.display_name_fi,
+            Language::Sv => &self.settings.display_name_sv,
+            Language::En => &self.settings.display_name_en,
+        }
+        .clone()
+    }
+
+    fn is_test_method(&self) -> bool {
+        self.settings.test_environment
+    }
+
+    fn max_loa(&self) -> LevelOfAssurance {
+        LevelOfAssurance::FtnHigh
+    }
+
+    fn uses_client_certificate(&self) -> bool {
+        true
+    }
+
+    fn start(&self, ctx: &StartContext<'_>) -> Result<StartAction, AdapterError> {
+        let state = certs::random_token(self.rng.as_ref()).map_err(|_| AdapterError::Upstream {
+            code: "idcard.random_unavailable",
+        })?;
+        let url = format!(
+            "{}{LISTENER_LOGIN_PATH}?state={state}&lang={}",
+            self.settings.listener_url.trim_end_matches('/'),
+            ctx.language.code()
+        );
+        Ok(StartAction::RedirectUpstream {
+            url,
+            state,
+            pending: UpstreamPending(serde_json::Value::Null),
+        })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        ctx: &'a FinishContext<'a>,
+        input: &'a CallbackInput,
+    ) -> AdapterFuture<'a, Result<VerifiedIdentity, AdapterError>> {
+        Box::pin(async move {
+            match input.single("error")? {
+                Some(NO_CERTIFICATE) => return Err(AdapterError::NoCertificate),
+                Some(_) => return Err(AdapterError::InvalidField { field: "error" }),
+                None => {}
+            }
+            let presented = ctx.client_certificates.ok_or(AdapterError::Upstream {
+                code: CardError::NotCaptured.code(),
+            })?;
+            if presented.is_empty() {
+                return Err(AdapterError::NoCertificate);
+            }
+            let (holder, national_id) = self
+                .verify_presented(presented, ctx.now)
+                .await
+                .map_err(|e| AdapterError::Upstream { code: e.code() })?;
+            let birth_date = national_id
+                .as_ref()
+                .and_then(|n| PersonalIdentityCode::parse(n.expose()).ok())
+                .map(|code| code.birth_date());
+            Ok(VerifiedIdentity::from_parts(IdentityParts {
+                national_id,
+                electronic_id: Some(holder.satu.expose().to_owned()),
+                given_name: holder.given_name,
+                family_name: holder.surname,
+                display_name: None,
+                birth_date,
+                loa: LevelOfAssurance::FtnHigh,
+                method: IDCARD_ID.to_owned(),
+                upstream_issuer: holder.issuer,
+                upstream_subject: holder.satu.expose().to_owned(),
+                authn_instant: ctx.now,
+            }))
+        })
+    }
+}
