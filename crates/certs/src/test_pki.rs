@@ -257,6 +257,18 @@ impl IdCardTestPki {
         })
     }
 
+    /// Another CRL from the intermediate (say, one whose nextUpdate is seconds away).
+    pub fn intermediate_crl(
+        &self,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        number: u64,
+        revoked: &[&TestCard],
+    ) -> Result<Vec<u8>, CertError> {
+        self.intermediate
+            .crl(this_update, next_update, number, revoked)
+    }
+
     /// Every card, valid and bad, by name.
     pub fn all_cards(&self) -> Vec<&TestCard> {
         let c = &self.cards;
@@ -310,6 +322,46 @@ impl IdCardTestPki {
             )?;
         }
         Ok(())
+    }
+}
+
+/// A TLS server certificate for the certificate listener in tests: a "Test TLS Root" CA and a
+/// server certificate for `names` (DNS names or IP addresses) signed by it.
+pub struct TlsServerIdentity {
+    pub ca_pem: String,
+    /// The server certificate followed by nothing else (the root is the client's anchor).
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TlsServerIdentity {
+    pub fn generate(names: &[&str], now: OffsetDateTime) -> Result<Self, CertError> {
+        let err = |e: rcgen::Error| CertError::Generate(e.to_string());
+        let ca = TestCa::new(
+            "Test TLS Root",
+            None,
+            IsCa::Ca(BasicConstraints::Unconstrained),
+            now,
+        )?;
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .map_err(err)?;
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("localhost"),
+        );
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(30);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let (key, key_pem) = p256_key()?;
+        let cert = params.signed_by(&key, &ca.issuer()?).map_err(err)?;
+        Ok(Self {
+            ca_pem: pem_cert(&ca.cert_der),
+            cert_pem: pem_cert(cert.der()),
+            key_pem,
+        })
     }
 }
 

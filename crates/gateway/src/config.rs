@@ -3,8 +3,11 @@
 //! each with its path.
 
 mod banks;
+mod idcard;
 
 use banks::BANK_SCHEMA;
+use idcard::IDCARD_SCHEMA;
+pub use idcard::{revocation_mode, IdCardConfig, ProxyRange};
 pub use banks::{
     bank_settings, BankClaims, BankConfig, BankRuntime, IdTokenEncryption, LocalizedName,
 };
@@ -118,6 +121,8 @@ pub struct MethodsConfig {
     pub testbank: TestBankConfig,
     /// FTN banks (or brokers) over OpenID Connect, each a method `bank:<id>`.
     pub banks: Vec<BankConfig>,
+    /// ID-card login by TLS client certificate (present = enabled).
+    pub idcard: Option<IdCardConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -303,6 +308,7 @@ const SCHEMA: Kind = Kind::Table(&[
         Kind::Table(&[
             ("testbank", Kind::Table(&[("enabled", Kind::Bool)])),
             ("banks", Kind::TableList(BANK_SCHEMA)),
+            ("idcard", Kind::Table(IDCARD_SCHEMA)),
         ]),
     ),
     (
@@ -323,6 +329,7 @@ const ATTRIBUTE_NAMES: &[&str] = &[
     "common_name",
     "display_name",
     "birth_date",
+    "electronic_id",
 ];
 
 const REQUIRED: &[&str] = &[
@@ -342,6 +349,12 @@ const REQUIRED: &[&str] = &[
     "methods.banks[].display_name.en",
     "methods.banks[].issuer",
     "methods.banks[].client_id",
+    "methods.idcard.listen",
+    "methods.idcard.public_url",
+    "methods.idcard.trust_anchors",
+    "methods.idcard.display_name.fi",
+    "methods.idcard.display_name.sv",
+    "methods.idcard.display_name.en",
 ];
 
 /// `path` names the value for the operator (`methods.banks[1].issuer`); `spath` is the same
@@ -454,6 +467,9 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
     for sp in &mut cfg.service_providers {
         fix(&mut sp.metadata_file);
     }
+    if let Some(idcard) = &mut cfg.methods.idcard {
+        idcard::resolve_paths(idcard, &fix);
+    }
 }
 
 /// Value checks that need no I/O; file contents are checked when the state is built.
@@ -510,6 +526,9 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
                 ));
             }
         }
+    }
+    if let Some(idcard) = &cfg.methods.idcard {
+        idcard::check(idcard, out);
     }
     for (i, bank) in banks.iter().enumerate() {
         if let Some(j) = banks[..i].iter().position(|b| b.id == bank.id) {

@@ -115,7 +115,18 @@ pub async fn serve_config(
                 message: e.to_string(),
             }]
         })??;
-    Ok(launch(gw, listener, addr).await)
+    // The certificate listener's address is bound here so that a taken port is reported like
+    // any other config problem, before anything serves.
+    let idcard_listener = match &gw.idcard {
+        Some(h) => Some(tokio::net::TcpListener::bind(h.listen).await.map_err(|e| {
+            vec![ConfigProblem {
+                path: "methods.idcard.listen".into(),
+                message: format!("cannot listen on {}: {e}", h.listen),
+            }]
+        })?),
+        None => None,
+    };
+    Ok(launch(gw, listener, addr, idcard_listener).await)
 }
 
 pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
@@ -142,7 +153,7 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     })
     .await
     .map_err(|e| e.to_string())??;
-    Ok(launch(gw, listener, addr).await)
+    Ok(launch(gw, listener, addr, None).await)
 }
 
 /// Refresh the banks once (a bank that cannot be reached is retried in the background), start
@@ -151,13 +162,25 @@ async fn launch(
     gw: Gateway,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    idcard_listener: Option<tokio::net::TcpListener>,
 ) -> RunningGateway {
     let failed = crate::bank::refresh_banks(&gw).await;
     if !failed.is_empty() {
         tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
     }
-    let background = crate::bank::spawn_bank_refresh(&gw);
+    let failed = crate::idcard::refresh_crls(&gw).await;
+    if !failed.is_empty() {
+        tracing::warn!(sources = ?failed, "some CRLs could not be loaded at start; ID-card logins under those CAs fail closed until they load");
+    }
+    let mut background = crate::bank::spawn_bank_refresh(&gw);
     let gw = Arc::new(gw);
+    background.extend(crate::idcard::spawn_crl_refresh(&gw));
+    if let Some(l) = idcard_listener {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(listen = %a, "ID-card certificate listener serving");
+        }
+        background.push(tokio::spawn(crate::idcard::serve_listener(l, gw.clone())));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
         let _ = rx.await;

@@ -82,6 +82,9 @@ impl GatewayError {
                 (StatusCode::BAD_REQUEST, t.err_expired)
             }
             GatewayError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),
+            GatewayError::UpstreamFailed { error, .. } if error.code().starts_with("idcard.") => {
+                card_refusal(error.code(), t)
+            }
             GatewayError::UpstreamFailed { error, .. } if upstream_unavailable(error.code()) => {
                 (StatusCode::BAD_GATEWAY, t.err_upstream_unavailable)
             }
@@ -102,7 +105,10 @@ impl GatewayError {
         let (status, message) = self.status_and_message(lang);
         if status.is_server_error() {
             tracing::error!(error_id = %error_id, code = self.code(), cause = ?self.to_string(), "request failed");
-        } else {
+        }
+        // A refused login is an audit event even when the gateway's side is at fault (a stale
+        // CRL, an unreachable bank).
+        if !status.is_server_error() || matches!(self, GatewayError::UpstreamFailed { .. }) {
             tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = self.code(), cause = ?self.to_string());
         }
         let mut resp = (status, Html(ui::error_page(lang, message, &error_id))).into_response();
@@ -123,6 +129,27 @@ fn upstream_unavailable(code: &str) -> bool {
             | "ftn.userinfo_http"
             | "ftn.userinfo_response"
     )
+}
+
+/// An ID-card refusal: what the citizen can do about it differs by reason.
+fn card_refusal(code: &str, t: &crate::i18n::Texts) -> (StatusCode, &'static str) {
+    match code {
+        "idcard.expired" | "idcard.not_yet_valid" => (StatusCode::FORBIDDEN, t.err_card_expired),
+        "idcard.revoked" | "idcard.ocsp_revoked" => (StatusCode::FORBIDDEN, t.err_card_revoked),
+        "idcard.not_mapped" => (StatusCode::FORBIDDEN, t.err_card_not_registered),
+        "idcard.revocation_unknown"
+        | "idcard.crl_stale"
+        | "idcard.crl_bad_signature"
+        | "idcard.ocsp_unavailable"
+        | "idcard.mapping_unavailable" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.err_card_check_unavailable,
+        ),
+        "idcard.not_captured" | "idcard.capture_replayed" | "idcard.capture_unreadable" => {
+            (StatusCode::BAD_REQUEST, t.err_upstream)
+        }
+        _ => (StatusCode::FORBIDDEN, t.err_card_refused),
+    }
 }
 
 fn error_id(rng: &dyn certs::RandomSource) -> String {

@@ -30,6 +30,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/login/cancel", post(login::cancel))
         .route("/login/testbank/finish", post(login::testbank_finish))
         .route("/login/bank/{id}/callback", get(login::bank_callback))
+        .route("/login/idcard/callback", get(login::idcard_callback))
         .route("/login/{method}", get(login::start_method));
     if gw.demo.is_some() {
         r = r

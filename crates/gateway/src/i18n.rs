@@ -32,6 +32,12 @@ pub struct Texts {
     pub err_upstream: &'static str,
     pub err_upstream_unavailable: &'static str,
     pub cancelled_at_method: &'static str,
+    pub no_certificate: &'static str,
+    pub err_card_expired: &'static str,
+    pub err_card_revoked: &'static str,
+    pub err_card_refused: &'static str,
+    pub err_card_not_registered: &'static str,
+    pub err_card_check_unavailable: &'static str,
     pub language_nav: &'static str,
 }
 
@@ -65,6 +71,12 @@ pub const FI: Texts = Texts {
     err_upstream: "Tunnistus ei onnistunut. Palaa asiointipalveluun ja yritä uudelleen.",
     err_upstream_unavailable: "Tunnistuspalveluun ei juuri nyt saada yhteyttä. Yritä hetken kuluttua uudelleen tai valitse toinen tunnistustapa.",
     cancelled_at_method: "Tunnistautuminen keskeytettiin. Voit valita toisen tunnistustavan.",
+    no_certificate: "Varmennetta ei saatu. Tarkista, että henkilökortti on kortinlukijassa ja kortinlukijaohjelmisto käynnissä, ja yritä uudelleen tai valitse toinen tunnistustapa.",
+    err_card_expired: "Korttisi varmenne ei ole voimassa. Valitse toinen tunnistustapa.",
+    err_card_revoked: "Korttisi varmenne on suljettu. Valitse toinen tunnistustapa.",
+    err_card_refused: "Korttisi varmennetta ei voida käyttää tunnistautumiseen. Valitse toinen tunnistustapa.",
+    err_card_not_registered: "Varmenteeseesi ei löydy henkilötunnusta, joten tunnistus ei onnistu tällä kortilla. Valitse toinen tunnistustapa.",
+    err_card_check_unavailable: "Varmenteen voimassaoloa ei juuri nyt voida tarkistaa. Yritä hetken kuluttua uudelleen.",
     language_nav: "Kieli",
 };
 
@@ -98,6 +110,12 @@ pub const SV: Texts = Texts {
     err_upstream: "Identifieringen lyckades inte. Återvänd till e-tjänsten och försök igen.",
     err_upstream_unavailable: "Identifieringstjänsten kan inte nås just nu. Försök igen om en stund eller välj en annan identifieringsmetod.",
     cancelled_at_method: "Identifieringen avbröts. Du kan välja en annan identifieringsmetod.",
+    no_certificate: "Inget certifikat togs emot. Kontrollera att ID-kortet sitter i kortläsaren och att kortläsarprogrammet är igång, och försök igen eller välj en annan identifieringsmetod.",
+    err_card_expired: "Certifikatet på ditt kort är inte giltigt. Välj en annan identifieringsmetod.",
+    err_card_revoked: "Certifikatet på ditt kort har spärrats. Välj en annan identifieringsmetod.",
+    err_card_refused: "Certifikatet på ditt kort kan inte användas för identifiering. Välj en annan identifieringsmetod.",
+    err_card_not_registered: "Ingen personbeteckning hittades för ditt certifikat, så identifieringen lyckas inte med detta kort. Välj en annan identifieringsmetod.",
+    err_card_check_unavailable: "Certifikatets giltighet kan inte kontrolleras just nu. Försök igen om en stund.",
     language_nav: "Språk",
 };
 
@@ -131,6 +149,12 @@ pub const EN: Texts = Texts {
     err_upstream: "Identification did not succeed. Return to the e-service and try again.",
     err_upstream_unavailable: "The identification service cannot be reached right now. Try again in a moment or choose another method.",
     cancelled_at_method: "Identification was cancelled. You can choose another method.",
+    no_certificate: "No certificate was received. Check that your ID card is in the card reader and the card reader software is running, then try again or choose another method.",
+    err_card_expired: "The certificate on your card is not valid. Choose another method.",
+    err_card_revoked: "The certificate on your card has been revoked. Choose another method.",
+    err_card_refused: "The certificate on your card cannot be used for identification. Choose another method.",
+    err_card_not_registered: "No personal identity code was found for your certificate, so this card cannot be used here. Choose another method.",
+    err_card_check_unavailable: "The certificate's validity cannot be checked right now. Try again in a moment.",
     language_nav: "Language",
 };
 

@@ -9,6 +9,7 @@ pub mod dev;
 pub mod error;
 pub mod http;
 pub mod i18n;
+pub mod idcard;
 pub mod login;
 pub mod sso;
 pub mod state;

@@ -49,6 +49,7 @@ pub async fn selection(
             .unwrap_or_else(|| flow.request.sp_entity_id.clone());
         let notice = match q.notice.as_deref() {
             Some("cancelled") => Some(crate::i18n::texts(lang).cancelled_at_method),
+            Some("no_certificate") => Some(crate::i18n::texts(lang).no_certificate),
             _ => None,
         };
         Ok::<_, GatewayError>(http::html_page(
@@ -131,6 +132,7 @@ pub async fn testbank_finish(
             .ok_or_else(|| GatewayError::MethodUnavailable("testbank".into()))?;
         let ctx = FinishContext {
             pending: None,
+            client_certificates: None,
             flow_id: &flow_id,
             requested_loa: flow.request.requirement.as_level(),
             now: gw.clock.now(),
@@ -216,6 +218,16 @@ pub async fn bank_callback(
     upstream_callback(gw, headers, method, query.unwrap_or_default()).await
 }
 
+/// Back from the certificate listener: `GET /login/idcard/callback?state=..[&error=no_certificate]`.
+pub async fn idcard_callback(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let method = idp_adapters::idcard::IDCARD_ID.to_owned();
+    upstream_callback(gw, headers, method, query.unwrap_or_default()).await
+}
+
 /// Largest callback query accepted (a code, a state, an issuer, an error description).
 const MAX_CALLBACK_QUERY: usize = 8 * 1024;
 
@@ -255,11 +267,17 @@ async fn upstream_callback(
         } else {
             sso::take_flow(&gw, &headers, &flow_id).await?
         };
+        let captured = if adapter.uses_client_certificate() {
+            crate::idcard::take_capture(&gw, state).await?
+        } else {
+            None
+        };
         let ctx = FinishContext {
             flow_id: &flow_id,
             requested_loa: flow.request.requirement.as_level(),
             now: gw.clock.now(),
             pending: Some(&upstream.pending),
+            client_certificates: captured.as_deref(),
         };
         let input = CallbackInput::new(fields.clone());
         match adapter.finish(&ctx, &input).await {
@@ -274,10 +292,16 @@ async fn upstream_callback(
             Ok(_) => Err(GatewayError::Adapter(AdapterError::Upstream {
                 code: "error_with_identity",
             })),
-            Err(AdapterError::Cancelled) => {
-                tracing::info!(target: "audit", event = "upstream_cancelled", method = %method);
+            // The flow is kept (an upstream's answer, not consumed): another method may be chosen.
+            Err(e @ (AdapterError::Cancelled | AdapterError::NoCertificate)) if answered_error => {
+                let notice = if e == AdapterError::Cancelled {
+                    "cancelled"
+                } else {
+                    "no_certificate"
+                };
+                tracing::info!(target: "audit", event = "upstream_cancelled", method = %method, reason = notice);
                 let to = format!(
-                    "/login?flow={flow_id}&notice=cancelled&lang={}",
+                    "/login?flow={flow_id}&notice={notice}&lang={}",
                     lang.code()
                 );
                 Ok(http::see_other(to))

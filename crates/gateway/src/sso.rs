@@ -454,6 +454,28 @@ pub async fn flow_for_state(
     Ok((flow_id, flow))
 }
 
+/// The flow an upstream `state` belongs to, read without consuming anything and without the
+/// browser check: for the certificate listener, which may be another origin than the one the
+/// browser-binding cookie belongs to. It only learns whether the state is live and for which
+/// method; the callback on the gateway's origin does the binding check and consumes the state.
+pub async fn peek_flow_for_state(gw: &Gateway, state: &str) -> Result<FlowRecord, GatewayError> {
+    if state.is_empty() || state.len() > 256 {
+        return Err(GatewayError::FlowNotFound);
+    }
+    let raw = gw
+        .store
+        .get(&upstream_state_key(state))
+        .await?
+        .ok_or(GatewayError::FlowNotFound)?;
+    let flow_id = String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)?;
+    let raw = gw
+        .store
+        .get(&flow_key(&flow_id))
+        .await?
+        .ok_or(GatewayError::FlowNotFound)?;
+    Ok(serde_json::from_slice(&raw)?)
+}
+
 pub fn flow_key(flow_id: &str) -> String {
     format!("flow:{}", sha256_hex(&[flow_id.as_bytes()]))
 }
@@ -717,6 +739,9 @@ fn released_attributes(id: &VerifiedIdentity) -> Vec<(AttributeId, String)> {
     ];
     if let Some(n) = id.national_id() {
         v.push((AttributeId::NationalId, n.expose().to_owned()));
+    }
+    if let Some(satu) = id.electronic_id() {
+        v.push((AttributeId::ElectronicId, satu.to_owned()));
     }
     if let Some(d) = id.birth_date() {
         v.push((

@@ -88,6 +88,8 @@ pub struct Gateway {
     pub banks: Vec<crate::bank::BankHandle>,
     /// The relying-party JWKS served at `/oidc/jwks` (when OIDC keys are configured).
     pub rp_jwks: Option<String>,
+    /// ID-card login (its adapter is also in `adapters`) and its certificate listener.
+    pub idcard: Option<crate::idcard::IdCardHandle>,
 }
 
 impl Gateway {
@@ -175,8 +177,15 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
     let banks = crate::bank::from_config(cfg, rt.rng.clone())
         .map_err(|p| problems.extend(p))
         .ok();
-    let (Some(rsa), Some(pairwise), Some(registry), Some(banks), true) =
-        (rsa, pairwise, registry, banks, problems.is_empty())
+    let idcard = match &cfg.methods.idcard {
+        Some(c) => crate::idcard::from_config(c, rt.rng.clone(), now)
+            .map(Some)
+            .map_err(|p| problems.extend(p))
+            .ok(),
+        None => Some(None),
+    };
+    let (Some(rsa), Some(pairwise), Some(registry), Some(banks), Some(idcard), true) =
+        (rsa, pairwise, registry, banks, idcard, problems.is_empty())
     else {
         return Err(problems);
     };
@@ -190,6 +199,9 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
     }
     for h in &banks.handles {
         adapters.push(h.bank.clone());
+    }
+    if let Some(h) = &idcard {
+        adapters.push(h.adapter.clone());
     }
     let base_url = cfg.server.public_url.trim_end_matches('/').to_owned();
     let entity_id = cfg
@@ -220,6 +232,7 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
     .map(|mut gw| {
         gw.banks = banks.handles;
         gw.rp_jwks = banks.jwks;
+        gw.idcard = idcard;
         gw
     })
     .map_err(|e| {
@@ -277,6 +290,7 @@ pub fn build(
         idp_metadata,
         banks: Vec::new(),
         rp_jwks: None,
+        idcard: None,
     })
 }
 

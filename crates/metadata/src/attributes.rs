@@ -14,16 +14,19 @@ pub enum AttributeId {
     CommonName,
     DisplayName,
     BirthDate,
+    /// SATU, the electronic identification number of the citizen certificate (ID-card logins).
+    ElectronicId,
 }
 
 impl AttributeId {
-    pub const ALL: [AttributeId; 6] = [
+    pub const ALL: [AttributeId; 7] = [
         AttributeId::NationalId,
         AttributeId::GivenName,
         AttributeId::Surname,
         AttributeId::CommonName,
         AttributeId::DisplayName,
         AttributeId::BirthDate,
+        AttributeId::ElectronicId,
     ];
 
     /// The SAML attribute Name (NameFormat uri).
@@ -35,6 +38,7 @@ impl AttributeId {
             AttributeId::CommonName => "urn:oid:2.5.4.3",
             AttributeId::DisplayName => "urn:oid:2.16.840.1.113730.3.1.241",
             AttributeId::BirthDate => "urn:oid:1.3.6.1.5.5.7.9.1",
+            AttributeId::ElectronicId => "urn:oid:1.2.246.22",
         }
     }
 
@@ -46,6 +50,7 @@ impl AttributeId {
             AttributeId::CommonName => "cn",
             AttributeId::DisplayName => "displayName",
             AttributeId::BirthDate => "dateOfBirth",
+            AttributeId::ElectronicId => "electronicIdentificationNumber",
         }
     }
 }
