@@ -43,6 +43,7 @@ struct Setup {
     trusted_proxies: Vec<&'static str>,
     /// Extra CRL bytes written as `extra.crl` and listed after `crl_files`.
     extra_crl: Option<Vec<u8>>,
+    crl_urls: Vec<String>,
 }
 
 impl Setup {
@@ -53,6 +54,7 @@ impl Setup {
             // A TEST-NET address: nothing on loopback is a trusted proxy.
             trusted_proxies: vec!["192.0.2.1"],
             extra_crl: None,
+            crl_urls: Vec::new(),
         }
     }
 }
@@ -167,12 +169,14 @@ public_url = "{listener}"
 {tls_lines}trust_anchors = ["pki/root.crt.pem"]
 intermediates = ["pki/intermediate.crt.pem"]
 crl_files = [{crls}]
+crl_urls = [{urls}]
 national_id_map_file = "satu.csv"
 forwarded_cert_header = "{HEADER}"
 trusted_proxies = [{proxies}]
 test_environment = true
 "#,
         crls = list(&crl_refs),
+        urls = list(&setup.crl_urls.iter().map(String::as_str).collect::<Vec<_>>()),
         proxies = list(&setup.trusted_proxies),
     );
     let cfg_path = d.join("gateway.toml");
@@ -738,5 +742,59 @@ async fn the_listener_refuses_unknown_states_and_other_methods_flows() {
         "idcard.not_captured",
         "callback without capture",
     );
+    w.gw.stop().await;
+}
+
+/// A CA's CRL distribution point: serves whatever bytes the test puts in it.
+async fn crl_server() -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    let served = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bytes = served.clone();
+    let app = axum::Router::new().route(
+        "/intermediate.crl",
+        axum::routing::get(move || {
+            let bytes = bytes.clone();
+            async move { bytes.lock().unwrap().clone() }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/intermediate.crl", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crls_are_fetched_from_urls_refreshed_and_never_replaced_by_bad_or_older_ones() {
+    let p = pki();
+    let (url, served) = crl_server().await;
+    *served.lock().unwrap() = p.intermediate_crl.clone();
+    let w = world(Setup {
+        crl_files: vec!["root.crl"],
+        crl_urls: vec![url.clone()],
+        ..Setup::tls()
+    })
+    .await;
+    let login = |card: &'static TestCard| {
+        let w = &w;
+        async move {
+            let b = Browser::new();
+            let selection = w.start_crafted(&b).await;
+            w.login_with(&b, &selection, Some(card)).await
+        }
+    };
+    assert!(login(&p.cards.valid).await.has_saml_response());
+    assert_refused(&login(&p.cards.revoked).await, 403, "idcard.revoked", "revoked (fetched CRL)");
+
+    // The CA publishes a newer CRL that revokes the valid card: after a refresh it is refused.
+    *served.lock().unwrap() = p.later_crl_revoking_valid.clone();
+    assert!(gateway::idcard::refresh_crls(&w.gw.state).await.is_empty());
+    assert_refused(&login(&p.cards.valid).await, 403, "idcard.revoked", "revoked after refresh");
+
+    // A forged CRL (wrong key) and a replayed older one change nothing.
+    *served.lock().unwrap() = p.wrong_key_crl.clone();
+    let failed = gateway::idcard::refresh_crls(&w.gw.state).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    *served.lock().unwrap() = p.intermediate_crl.clone();
+    assert!(gateway::idcard::refresh_crls(&w.gw.state).await.is_empty());
+    assert_refused(&login(&p.cards.valid).await, 403, "idcard.revoked", "no rollback");
     w.gw.stop().await;
 }

@@ -7,6 +7,8 @@
 
 pub mod adapter;
 pub mod ftn;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod hetu;
 pub mod idcard;
 pub mod identity;
