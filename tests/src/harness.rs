@@ -60,6 +60,7 @@ pub async fn start_with_banks(
         data_dir: dir.path().join("data"),
         public_url: None,
         banks,
+        idcard_listen: None,
     })
     .await
     .unwrap();

@@ -176,7 +176,13 @@ trusted_proxies = [{proxies}]
 test_environment = true
 "#,
         crls = list(&crl_refs),
-        urls = list(&setup.crl_urls.iter().map(String::as_str).collect::<Vec<_>>()),
+        urls = list(
+            &setup
+                .crl_urls
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        ),
         proxies = list(&setup.trusted_proxies),
     );
     let cfg_path = d.join("gateway.toml");
@@ -782,12 +788,22 @@ async fn crls_are_fetched_from_urls_refreshed_and_never_replaced_by_bad_or_older
         }
     };
     assert!(login(&p.cards.valid).await.has_saml_response());
-    assert_refused(&login(&p.cards.revoked).await, 403, "idcard.revoked", "revoked (fetched CRL)");
+    assert_refused(
+        &login(&p.cards.revoked).await,
+        403,
+        "idcard.revoked",
+        "revoked (fetched CRL)",
+    );
 
     // The CA publishes a newer CRL that revokes the valid card: after a refresh it is refused.
     *served.lock().unwrap() = p.later_crl_revoking_valid.clone();
     assert!(gateway::idcard::refresh_crls(&w.gw.state).await.is_empty());
-    assert_refused(&login(&p.cards.valid).await, 403, "idcard.revoked", "revoked after refresh");
+    assert_refused(
+        &login(&p.cards.valid).await,
+        403,
+        "idcard.revoked",
+        "revoked after refresh",
+    );
 
     // A forged CRL (wrong key) and a replayed older one change nothing.
     *served.lock().unwrap() = p.wrong_key_crl.clone();
@@ -795,6 +811,93 @@ async fn crls_are_fetched_from_urls_refreshed_and_never_replaced_by_bad_or_older
     assert_eq!(failed.len(), 1, "{failed:?}");
     *served.lock().unwrap() = p.intermediate_crl.clone();
     assert!(gateway::idcard::refresh_crls(&w.gw.state).await.is_empty());
-    assert_refused(&login(&p.cards.valid).await, 403, "idcard.revoked", "no rollback");
+    assert_refused(
+        &login(&p.cards.valid).await,
+        403,
+        "idcard.revoked",
+        "no rollback",
+    );
     w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_offers_the_id_card_with_its_test_pki() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let card_addr = harness::reserve_port();
+    let gw = gateway::dev::start_dev(gateway::dev::DevOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        sp_metadata: Vec::new(),
+        data_dir: data.clone(),
+        public_url: None,
+        banks: Vec::new(),
+        idcard_listen: Some(card_addr),
+    })
+    .await
+    .unwrap();
+    let b = Browser::new();
+    let sso = b.get(&format!("{}/demo/login", gw.base_url)).await;
+    let sso = b.get(sso.location.as_deref().unwrap()).await;
+    let selection = to_selection(&b, sso).await;
+    let href = selection
+        .method_link("idcard")
+        .expect("idcard offered in dev mode");
+    let to_listener = b
+        .get(
+            url::Url::parse(&selection.url)
+                .unwrap()
+                .join(&href)
+                .unwrap()
+                .as_str(),
+        )
+        .await;
+    let url = to_listener.location.unwrap();
+    assert!(
+        url.starts_with(&format!("https://{card_addr}/idcard/login?")),
+        "{url}"
+    );
+    // curl with the files dev mode wrote, as the startup banner says.
+    let idcard = data.join("idcard");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args([
+                "--silent",
+                "--output",
+                "/dev/null",
+                "--write-out",
+                "%{redirect_url}",
+            ])
+            .arg("--cacert")
+            .arg(idcard.join("listener-ca.crt.pem"))
+            .arg("--cert")
+            .arg(idcard.join("cards/valid.crt.pem"))
+            .arg("--key")
+            .arg(idcard.join("cards/valid.key.pem"))
+            .arg(&url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let callback = String::from_utf8(out.stdout).unwrap();
+    assert!(callback.contains("/login/idcard/callback?"), "{callback}");
+    let autopost = b.get(&callback).await;
+    let result = b.submit(&autopost, Some("saml"), &[]).await;
+    assert!(
+        result.body.contains("data-result=\"ok\""),
+        "{}",
+        result.body
+    );
+    assert!(
+        result.body.contains(&format!(
+            "data-attribute=\"{OID_HETU}\">{}<",
+            gateway::dev::DEV_CARD_NATIONAL_IDS[0]
+        )),
+        "{}",
+        result.body
+    );
+    assert!(result
+        .body
+        .contains(&format!("data-attribute=\"{OID_SATU}\">")));
+    gw.stop().await;
 }

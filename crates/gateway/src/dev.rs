@@ -21,6 +21,8 @@ pub struct DevOptions {
     /// [`DEV_BANK_CLIENT_ID`], redirect URI `<public>/login/bank/<id>/callback` and JWKS
     /// `<public>/oidc/jwks` (the stand-in bank in tests/peers/bank.mjs, say).
     pub banks: Vec<(String, String)>,
+    /// Offer ID-card login with a generated test PKI, its TLS certificate listener here.
+    pub idcard_listen: Option<SocketAddr>,
 }
 
 /// The client id dev mode uses at every bank.
@@ -143,17 +145,32 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     let sp_files = opts.sp_metadata.clone();
     let base = base_url.clone();
     let banks = opts.banks.clone();
+    let idcard_listener = match opts.idcard_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("cannot listen on {a} (--idcard-listen): {e}"))?,
+        ),
+        None => None,
+    };
+    let idcard_addr = idcard_listener
+        .as_ref()
+        .map(|l| l.local_addr().map_err(|e| e.to_string()))
+        .transpose()?;
     // Key generation and file reads are blocking work: keep them off the async runtime.
     let gw = tokio::task::spawn_blocking(move || {
         let mut gw = build_dev_state(&base, &data_dir, &sp_files)?;
         if !banks.is_empty() {
             add_dev_banks(&mut gw, &base, &data_dir, &banks)?;
         }
+        if let Some(a) = idcard_addr {
+            add_dev_idcard(&mut gw, &base, &data_dir, a)?;
+        }
         Ok::<_, String>(gw)
     })
     .await
     .map_err(|e| e.to_string())??;
-    Ok(launch(gw, listener, addr, None).await)
+    Ok(launch(gw, listener, addr, idcard_listener).await)
 }
 
 /// Refresh the banks once (a bank that cannot be reached is retried in the background), start
@@ -253,6 +270,74 @@ fn add_dev_banks(
     gw.rp_jwks = built.jwks;
     Ok(())
 }
+
+/// Offer ID-card login in dev mode: a test PKI (certs::test_pki) generated once into
+/// `<data>/idcard` and reused, its `valid` and `valid_rsa` cards mapped to test national ids, a
+/// TLS certificate for the listener made at every start, revocation off (a test CA), all
+/// through the same `[methods.idcard]` path as production.
+fn add_dev_idcard(
+    gw: &mut Gateway,
+    base_url: &str,
+    data_dir: &Path,
+    listen: SocketAddr,
+) -> Result<(), String> {
+    let now = gw.clock.now();
+    let dir = data_dir.join("idcard");
+    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    if !dir.join("root.crt.pem").exists() {
+        let pki = certs::test_pki::IdCardTestPki::generate(now).map_err(|e| e.to_string())?;
+        pki.write_to(&dir).map_err(|e| e.to_string())?;
+        let map = format!(
+            "# Test cards of the development PKI -> test national identification numbers\n{},{}\n{},{}\n",
+            pki.cards.valid.satu, DEV_CARD_NATIONAL_IDS[0], pki.cards.valid_rsa.satu, DEV_CARD_NATIONAL_IDS[1]
+        );
+        std::fs::write(dir.join("satu.csv"), map).map_err(io)?;
+    }
+    let host = if listen.ip().is_unspecified() {
+        format!("127.0.0.1:{}", listen.port())
+    } else {
+        listen.to_string()
+    };
+    let tls = certs::test_pki::TlsServerIdentity::generate(&["127.0.0.1", "localhost"], now)
+        .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("listener.crt.pem"), &tls.cert_pem).map_err(io)?;
+    write_private(&dir.join("listener.key.pem"), tls.key_pem.as_bytes()).map_err(io)?;
+    std::fs::write(dir.join("listener-ca.crt.pem"), &tls.ca_pem).map_err(io)?;
+    let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let path = |name: &str| q(&dir.join(name).display().to_string());
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = {}\n[keys]\nsigning_key = {}\nsigning_cert = {}\npairwise_secret_file = {}\n[methods.idcard]\nlisten = {}\npublic_url = {}\ntls_cert = {}\ntls_key = {}\ntrust_anchors = [{}]\nintermediates = [{}]\nrevocation = \"off\"\ntest_environment = true\nnational_id_map_file = {}\ndisplay_name = {{ fi = \"Henkilökortti (testi-CA)\", sv = \"ID-kort (test-CA)\", en = \"ID card (test CA)\" }}\n",
+        q(base_url),
+        q(&data_dir.join("idp-signing.key.pem").display().to_string()),
+        q(&data_dir.join("idp-signing.crt.pem").display().to_string()),
+        q(&data_dir.join("pairwise.secret").display().to_string()),
+        q(&listen.to_string()),
+        q(&format!("https://{host}")),
+        path("listener.crt.pem"),
+        path("listener.key.pem"),
+        path("root.crt.pem"),
+        path("intermediate.crt.pem"),
+        path("satu.csv"),
+    );
+    let report = |problems: Vec<ConfigProblem>| {
+        problems
+            .iter()
+            .map(|p| format!("--idcard-listen: {p}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let cfg = crate::config::parse(&text, std::iter::empty(), data_dir).map_err(report)?;
+    let Some(c) = &cfg.methods.idcard else {
+        return Err("--idcard-listen: no [methods.idcard]".into());
+    };
+    let handle = crate::idcard::from_config(c, gw.rng.clone(), now).map_err(report)?;
+    gw.adapters.push(handle.adapter.clone());
+    gw.idcard = Some(handle);
+    Ok(())
+}
+
+/// The national ids the development PKI's two good cards map to (test codes, no real person).
+pub const DEV_CARD_NATIONAL_IDS: [&str; 2] = ["131052-308T", "070770-205U"];
 
 pub fn build_dev_state(
     base_url: &str,

@@ -44,6 +44,10 @@ enum Command {
         /// client `gateway-dev` with redirect URI <url>/login/bank/ID/callback and JWKS <url>/oidc/jwks.
         #[arg(long = "bank", value_parser = parse_bank)]
         banks: Vec<(String, String)>,
+        /// Offer ID-card login with a generated test PKI (in <data-dir>/idcard); its TLS
+        /// certificate listener listens here, e.g. 127.0.0.1:8443.
+        #[arg(long = "idcard-listen")]
+        idcard_listen: Option<SocketAddr>,
     },
 }
 
@@ -116,6 +120,7 @@ async fn run(cmd: Command) -> ExitCode {
             data_dir,
             public_url,
             banks,
+            idcard_listen,
         } => {
             let running = match dev::start_dev(dev::DevOptions {
                 listen,
@@ -123,6 +128,7 @@ async fn run(cmd: Command) -> ExitCode {
                 data_dir: data_dir.clone(),
                 public_url,
                 banks,
+                idcard_listen,
             })
             .await
             {
@@ -141,6 +147,20 @@ async fn run(cmd: Command) -> ExitCode {
             println!("  Open the demo e-service:  {b}/demo");
             println!("  IdP metadata:             {b}/saml/idp/metadata");
             println!("  SSO endpoint:             {b}/saml/idp/sso");
+            if let Some(card) = &running.state.idcard {
+                let dir = data_dir.join("idcard");
+                println!(
+                    "  ID-card listener:         {} (test CA; cards in {})",
+                    card.adapter.settings().listener_url,
+                    dir.join("cards").display()
+                );
+                println!(
+                    "    present a test card:    curl --cacert {} --cert {} --key {} '<the listener URL the login redirects to>'",
+                    dir.join("listener-ca.crt.pem").display(),
+                    dir.join("cards/valid.crt.pem").display(),
+                    dir.join("cards/valid.key.pem").display()
+                );
+            }
             println!();
             println!("Press Ctrl-C to stop.");
             tokio::select! {
