@@ -44,6 +44,8 @@ struct Setup {
     /// Extra CRL bytes written as `extra.crl` and listed after `crl_files`.
     extra_crl: Option<Vec<u8>>,
     crl_urls: Vec<String>,
+    /// Map SATUs in an SQLite table (`gateway.sqlite`) instead of the file.
+    mapping_table: bool,
 }
 
 impl Setup {
@@ -55,6 +57,7 @@ impl Setup {
             trusted_proxies: vec!["192.0.2.1"],
             extra_crl: None,
             crl_urls: Vec::new(),
+            mapping_table: false,
         }
     }
 }
@@ -170,12 +173,17 @@ public_url = "{listener}"
 intermediates = ["pki/intermediate.crt.pem"]
 crl_files = [{crls}]
 crl_urls = [{urls}]
-national_id_map_file = "satu.csv"
+{mapping}
 forwarded_cert_header = "{HEADER}"
 trusted_proxies = [{proxies}]
 test_environment = true
 "#,
         crls = list(&crl_refs),
+        mapping = if setup.mapping_table {
+            ""
+        } else {
+            "national_id_map_file = \"satu.csv\""
+        },
         urls = list(
             &setup
                 .crl_urls
@@ -185,6 +193,20 @@ test_environment = true
         ),
         proxies = list(&setup.trusted_proxies),
     );
+    let mut toml = toml;
+    if setup.mapping_table {
+        let c = rusqlite::Connection::open(d.join("gateway.sqlite")).unwrap();
+        c.execute_batch(
+            "CREATE TABLE idcard_national_ids (satu TEXT PRIMARY KEY, national_id TEXT NOT NULL);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO idcard_national_ids VALUES (?1, ?2)",
+            [p.cards.valid.satu.as_str(), VALID_HETU],
+        )
+        .unwrap();
+        toml.push_str("[methods.idcard.national_id_table]\nsqlite_file = \"gateway.sqlite\"\n");
+    }
     let cfg_path = d.join("gateway.toml");
     std::fs::write(&cfg_path, &toml).unwrap();
     let cfg = gateway::config::load(&cfg_path, std::iter::empty())
@@ -900,4 +922,53 @@ async fn dev_mode_offers_the_id_card_with_its_test_pki() {
         .body
         .contains(&format!("data-attribute=\"{OID_SATU}\">")));
     gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn national_ids_from_an_sqlite_table_are_read_at_each_login() {
+    let w = world(Setup {
+        mapping_table: true,
+        ..Setup::tls()
+    })
+    .await;
+    let card = &pki().cards.valid;
+    let b = Browser::new();
+    let (request_id, selection) = w.start_python(&b).await;
+    let autopost = w.login_with(&b, &selection, Some(card)).await;
+    let v = w.validate(&request_id, &autopost).await.unwrap();
+    assert_card_holder(&v, card, VALID_HETU);
+
+    let b = Browser::new();
+    let selection = w.start_crafted(&b).await;
+    let page = w
+        .login_with(&b, &selection, Some(&pki().cards.valid_rsa))
+        .await;
+    assert_refused(&page, 403, "idcard.not_mapped", "not in the table");
+
+    // The operator maps the second card and corrects nothing else: the next login sees it.
+    let c = rusqlite::Connection::open(w.dir.join("gateway.sqlite")).unwrap();
+    c.execute(
+        "INSERT INTO idcard_national_ids VALUES (?1, ?2)",
+        [pki().cards.valid_rsa.satu.as_str(), RSA_HETU],
+    )
+    .unwrap();
+    let b = Browser::new();
+    let (request_id, selection) = w.start_python(&b).await;
+    let autopost = w
+        .login_with(&b, &selection, Some(&pki().cards.valid_rsa))
+        .await;
+    let v = w.validate(&request_id, &autopost).await.unwrap();
+    assert_card_holder(&v, &pki().cards.valid_rsa, RSA_HETU);
+
+    // A bad value in the table fails closed (a 503 page, not a login without the id).
+    c.execute(
+        "UPDATE idcard_national_ids SET national_id = 'garbage' WHERE satu = ?1",
+        [card.satu.as_str()],
+    )
+    .unwrap();
+    let b = Browser::new();
+    let selection = w.start_crafted(&b).await;
+    let page = w.login_with(&b, &selection, Some(card)).await;
+    assert_refused(&page, 503, "idcard.mapping_unavailable", "bad table value");
+    w.gw.stop().await;
 }

@@ -7,7 +7,7 @@ mod idcard;
 
 use banks::BANK_SCHEMA;
 use idcard::IDCARD_SCHEMA;
-pub use idcard::{revocation_mode, IdCardConfig, ProxyRange};
+pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
 pub use banks::{
     bank_settings, BankClaims, BankConfig, BankRuntime, IdTokenEncryption, LocalizedName,
 };
@@ -350,6 +350,7 @@ const REQUIRED: &[&str] = &[
     "methods.banks[].issuer",
     "methods.banks[].client_id",
     "methods.idcard.listen",
+    "methods.idcard.national_id_table.sqlite_file",
     "methods.idcard.public_url",
     "methods.idcard.trust_anchors",
     "methods.idcard.display_name.fi",

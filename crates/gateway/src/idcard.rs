@@ -91,20 +91,25 @@ pub fn from_config(
     let validator = ChainValidator::new(&anchors, &intermediates, revocation)
         .map_err(|e| note("methods.idcard.trust_anchors".into(), e))
         .ok();
-    let directory: Option<Arc<dyn NationalIdDirectory>> = match &c.national_id_map_file {
-        Some(file) => std::fs::read_to_string(file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| FileDirectory::parse(&t).map_err(|e| e.to_string()))
-            .map_err(|e| {
-                note(
-                    "methods.idcard.national_id_map_file".into(),
-                    format!("{}: {e}", file.display()),
-                )
-            })
-            .ok()
-            .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
-        None => None,
-    };
+    let directory: Option<Arc<dyn NationalIdDirectory>> =
+        match (&c.national_id_map_file, &c.national_id_table) {
+            (_, Some(table)) => crate::idcard_table::SqliteDirectory::open(table)
+                .map_err(|e| note("methods.idcard.national_id_table".into(), e))
+                .ok()
+                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
+            (Some(file), None) => std::fs::read_to_string(file)
+                .map_err(|e| e.to_string())
+                .and_then(|t| FileDirectory::parse(&t).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    note(
+                        "methods.idcard.national_id_map_file".into(),
+                        format!("{}: {e}", file.display()),
+                    )
+                })
+                .ok()
+                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
+            (None, None) => None,
+        };
     let tls = match (&c.tls_cert, &c.tls_key, &validator) {
         (Some(cert), Some(key), Some(v)) => server_tls(cert, key, v, &intermediates)
             .map_err(|e| note("methods.idcard.tls_cert".into(), e))
@@ -729,7 +734,7 @@ mod tests {
             parse_forwarded(&"A".repeat(MAX_FORWARDED_HEADER + 1)),
             Err(CardError::CertificateTooLarge { .. })
         ));
-        let six: String = std::iter::repeat_n(pem.clone(), 3).collect();
+        let six: String = std::iter::repeat_n(pem.clone(), MAX_CHAIN_LEN + 1).collect();
         assert_eq!(
             parse_forwarded(&six).unwrap_err(),
             CardError::ChainTooLong { max: MAX_CHAIN_LEN }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod idcard;
+pub mod idcard_table;
 pub mod login;
 pub mod sso;
 pub mod state;

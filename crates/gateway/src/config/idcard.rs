@@ -57,6 +57,9 @@ pub struct IdCardConfig {
     /// `SATU,HETU` a line: the national identification number of each card holder.
     #[serde(default)]
     pub national_id_map_file: Option<PathBuf>,
+    /// Or a table in an SQLite database, read at each login.
+    #[serde(default)]
+    pub national_id_table: Option<NationalIdTable>,
     /// Refuse a login whose SATU has no mapping (the default).
     #[serde(default = "yes")]
     pub require_national_id: bool,
@@ -74,6 +77,36 @@ pub struct IdCardConfig {
     pub display_name: Option<super::LocalizedName>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NationalIdTable {
+    pub sqlite_file: PathBuf,
+    #[serde(default = "default_table")]
+    pub table: String,
+    #[serde(default = "default_satu_column")]
+    pub satu_column: String,
+    #[serde(default = "default_national_id_column")]
+    pub national_id_column: String,
+}
+
+fn default_table() -> String {
+    "idcard_national_ids".into()
+}
+fn default_satu_column() -> String {
+    "satu".into()
+}
+fn default_national_id_column() -> String {
+    "national_id".into()
+}
+
+/// A plain SQL identifier: the names are put into the query text, so nothing else is allowed.
+pub fn is_sql_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 63
+}
+
 pub(crate) const IDCARD_SCHEMA: &[(&str, Kind)] = &[
     ("listen", Kind::Str),
     ("public_url", Kind::Str),
@@ -87,6 +120,15 @@ pub(crate) const IDCARD_SCHEMA: &[(&str, Kind)] = &[
     ("crl_refresh_max_seconds", Kind::Int),
     ("ocsp_responder_url", Kind::Str),
     ("national_id_map_file", Kind::Str),
+    (
+        "national_id_table",
+        Kind::Table(&[
+            ("sqlite_file", Kind::Str),
+            ("table", Kind::Str),
+            ("satu_column", Kind::Str),
+            ("national_id_column", Kind::Str),
+        ]),
+    ),
     ("require_national_id", Kind::Bool),
     ("forwarded_cert_header", Kind::Str),
     ("trusted_proxies", Kind::StrList),
@@ -236,11 +278,30 @@ pub(crate) fn check(c: &IdCardConfig, out: &mut Vec<ConfigProblem>) {
             "must be at least 60",
         ));
     }
-    if c.require_national_id && c.national_id_map_file.is_none() {
-        out.push(problem(
+    match (&c.national_id_map_file, &c.national_id_table) {
+        (None, None) if c.require_national_id => out.push(problem(
             at("national_id_map_file"),
-            "required while require_national_id is true (the card certificate does not carry the national identification number)",
-        ));
+            "national_id_map_file or national_id_table is required while require_national_id is true (the card certificate does not carry the national identification number)",
+        )),
+        (Some(_), Some(_)) => out.push(problem(
+            at("national_id_table"),
+            "give national_id_map_file or national_id_table, not both",
+        )),
+        _ => {}
+    }
+    if let Some(t) = &c.national_id_table {
+        for (key, name) in [
+            ("table", &t.table),
+            ("satu_column", &t.satu_column),
+            ("national_id_column", &t.national_id_column),
+        ] {
+            if !is_sql_identifier(name) {
+                out.push(problem(
+                    format!("methods.idcard.national_id_table.{key}"),
+                    "expected a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*)",
+                ));
+            }
+        }
     }
     match (&c.forwarded_cert_header, c.trusted_proxies.is_empty()) {
         (Some(h), false) => {
@@ -281,6 +342,7 @@ pub(crate) fn resolve_paths(c: &mut IdCardConfig, fix: &dyn Fn(&mut PathBuf)) {
         .chain(c.intermediates.iter_mut())
         .chain(c.crl_files.iter_mut())
         .chain(c.national_id_map_file.iter_mut())
+        .chain(c.national_id_table.iter_mut().map(|t| &mut t.sqlite_file))
     {
         fix(p);
     }
