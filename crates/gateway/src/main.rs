@@ -78,10 +78,11 @@ async fn run(cmd: Command) -> ExitCode {
         Command::CheckConfig { file } => match load_state(&file) {
             Ok(gw) => {
                 println!(
-                    "{}: OK ({} service providers, {} banks, entity ID {})",
+                    "{}: OK ({} service providers, {} banks, ID card {}, entity ID {})",
                     file.display(),
                     gw.registry.snapshot().len(),
                     gw.banks.len(),
+                    if gw.idcard.is_some() { "on" } else { "off" },
                     gw.entity_id
                 );
                 ExitCode::SUCCESS

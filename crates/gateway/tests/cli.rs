@@ -195,3 +195,101 @@ fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// `[methods.idcard]` with the test PKI written next to the config.
+fn write_idcard_setup(dir: &Path, listen: &str) -> std::path::PathBuf {
+    let cfg = write_good_setup(dir);
+    let now = time::OffsetDateTime::now_utc();
+    let pki = certs::test_pki::IdCardTestPki::generate(now).unwrap();
+    pki.write_to(&dir.join("pki")).unwrap();
+    let tls = certs::test_pki::TlsServerIdentity::generate(&["localhost"], now).unwrap();
+    std::fs::write(dir.join("keys/listener.crt"), tls.cert_pem).unwrap();
+    std::fs::write(dir.join("keys/listener.key"), tls.key_pem).unwrap();
+    std::fs::write(
+        dir.join("satu.csv"),
+        format!("{},131052-308T\n", pki.cards.valid.satu),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + &format!(
+            r#"
+[methods.idcard]
+listen = "{listen}"
+public_url = "https://idcard.example.fi:8443"
+tls_cert = "keys/listener.crt"
+tls_key = "keys/listener.key"
+trust_anchors = ["pki/root.crt.pem"]
+intermediates = ["pki/intermediate.crt.pem"]
+crl_files = ["pki/root.crl", "pki/intermediate.crl"]
+national_id_map_file = "satu.csv"
+"#
+        );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+#[test]
+fn check_config_checks_the_id_card_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_idcard_setup(dir.path(), "127.0.0.1:0");
+    let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ID card on"), "{stdout}");
+
+    // Values: each reported at its path, all at once.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("https://idcard.example.fi:8443", "http://idcard.example.fi")
+        .replace(
+            "crl_files = [\"pki/root.crl\", \"pki/intermediate.crl\"]",
+            "revocation = \"sometimes\"",
+        )
+        + "trusted_proxies = [\"10.0.0.0/33\"]\n";
+    std::fs::write(&cfg, text).unwrap();
+    let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for path in [
+        "methods.idcard.public_url",
+        "methods.idcard.revocation",
+        "methods.idcard.trusted_proxies",
+        "methods.idcard.trusted_proxies[0]",
+    ] {
+        assert!(err.contains(&format!("{path}:")), "{path}: {err}");
+    }
+
+    // Files: a CA that is not a certificate, a mapping with a bad line (named by number only).
+    let cfg = write_idcard_setup(dir.path(), "127.0.0.1:0");
+    std::fs::write(dir.path().join("pki/root.crt.pem"), "nope").unwrap();
+    std::fs::write(dir.path().join("satu.csv"), "10000001N,131052-308X\n").unwrap();
+    let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("methods.idcard.trust_anchors[0]"), "{err}");
+    assert!(
+        err.contains("methods.idcard.national_id_map_file") && err.contains("line 1"),
+        "{err}"
+    );
+    assert!(!err.contains("131052"), "values are not repeated: {err}");
+}
+
+#[test]
+fn serve_reports_a_taken_certificate_listener_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = write_idcard_setup(dir.path(), &taken.local_addr().unwrap().to_string());
+    let out = gateway()
+        .arg("serve")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("methods.idcard.listen"), "{err}");
+}
