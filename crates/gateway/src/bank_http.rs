@@ -74,6 +74,14 @@ impl ReqwestHttp {
         for (name, value) in &req.headers {
             rb = rb.header(name.as_str(), value.as_str());
         }
+        if req.form.is_some() && req.body.is_some() {
+            return Err(HttpError::Refused("both a form and a raw body".into()));
+        }
+        if let Some((content_type, bytes)) = req.body {
+            rb = rb
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
+        }
         if let Some(form) = &req.form {
             let body = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(form.iter())
@@ -201,6 +209,7 @@ mod tests {
             url: url.to_owned(),
             headers: vec![("Authorization".into(), "Bearer t".into())],
             form: None,
+            body: None,
         }
     }
 
@@ -218,6 +227,7 @@ mod tests {
                 url: format!("{base}/token"),
                 headers: vec![],
                 form: Some(vec![("a".into(), "b c&".into()), ("d".into(), "é".into())]),
+                body: None,
             })
             .await
             .unwrap();
@@ -231,6 +241,47 @@ mod tests {
             "{seen}"
         );
         assert!(seen.ends_with("a=b+c%26&d=%C3%A9"), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn posts_raw_bodies_with_their_content_type() {
+        let (base, mut rx) = server(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\x30\x01\x00"
+                .to_vec(),
+        )
+        .await;
+        let http = ReqwestHttp::new(Timeouts::default()).unwrap();
+        let r = http
+            .send(HttpRequest {
+                method: HttpMethod::Post,
+                url: format!("{base}/ocsp"),
+                headers: vec![],
+                form: None,
+                body: Some((
+                    "application/ocsp-request".into(),
+                    b"\x30\x03\x02\x01\x00".to_vec(),
+                )),
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.body, b"\x30\x01\x00");
+        let seen = rx.recv().await.unwrap();
+        assert!(seen.starts_with("POST /ocsp HTTP/1.1"), "{seen}");
+        assert!(
+            seen.contains("content-type: application/ocsp-request"),
+            "{seen}"
+        );
+        assert!(seen.contains("content-length: 5"), "{seen}");
+        assert!(seen.ends_with("0\u{3}\u{2}\u{1}\0"), "{seen:?}");
+
+        let both = HttpRequest {
+            method: HttpMethod::Post,
+            url: format!("{base}/x"),
+            headers: vec![],
+            form: Some(vec![]),
+            body: Some(("application/ocsp-request".into(), vec![])),
+        };
+        assert!(matches!(http.send(both).await, Err(HttpError::Refused(_))));
     }
 
     #[tokio::test]

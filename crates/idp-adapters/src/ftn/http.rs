@@ -21,15 +21,19 @@ pub enum HttpMethod {
     Post,
 }
 
-/// A request to a bank. `form`, when present, is sent as `application/x-www-form-urlencoded`
-/// (a POST body). `Debug` shows header and form field names only: values hold the authorization
-/// code, the PKCE verifier, the client assertion or a bearer token.
+/// A request to a bank (or an OCSP responder). `form`, when present, is sent as
+/// `application/x-www-form-urlencoded` (a POST body); `body`, when present, is sent as it is with
+/// its content type (an OCSP request: `application/ocsp-request`, DER). At most one of the two.
+/// `Debug` shows header and form field names and the body's type and length only: values hold the
+/// authorization code, the PKCE verifier, the client assertion or a bearer token.
 #[derive(Clone)]
 pub struct HttpRequest {
     pub method: HttpMethod,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub form: Option<Vec<(String, String)>>,
+    /// A raw POST body: (content type, bytes).
+    pub body: Option<(String, Vec<u8>)>,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -47,6 +51,13 @@ impl fmt::Debug for HttpRequest {
                     .form
                     .as_ref()
                     .map(|form| form.iter().map(|(k, _)| k).collect::<Vec<_>>()),
+            )
+            .field(
+                "body",
+                &self
+                    .body
+                    .as_ref()
+                    .map(|(content_type, bytes)| (content_type, bytes.len())),
             )
             .finish()
     }

@@ -251,6 +251,7 @@ impl FtnBank {
                 ),
             ],
             form: None,
+            body: None,
         };
         let response = self
             .http
@@ -333,6 +334,7 @@ impl FtnBank {
                 ),
                 ("client_assertion".to_owned(), assertion),
             ]),
+            body: None,
         };
         let response = self
             .http

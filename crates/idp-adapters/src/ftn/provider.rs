@@ -50,6 +50,7 @@ fn get(url: &str, accept: &str) -> HttpRequest {
         url: url.to_owned(),
         headers: vec![("Accept".to_owned(), accept.to_owned())],
         form: None,
+        body: None,
     }
 }
 

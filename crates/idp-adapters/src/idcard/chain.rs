@@ -52,6 +52,8 @@ pub enum Revocation {
 /// The trusted CAs and the rules. Built once from the config.
 pub struct ChainValidator {
     anchors: Vec<TrustAnchor<'static>>,
+    /// The DER of each of `anchors`, same order: the issuer handed to OCSP for a leaf a root issued.
+    anchor_ders: Vec<Vec<u8>>,
     intermediates: Vec<CertificateDer<'static>>,
     /// Every configured CA certificate (anchors and intermediates), DER: CRL issuers.
     ca_certs: Vec<Vec<u8>>,
@@ -69,6 +71,9 @@ pub struct CardHolder {
     /// The certificate's serial number in hex, for the audit trail.
     pub serial_hex: String,
     pub not_after: OffsetDateTime,
+    /// The DER of the certificate that issued this one, as found on the verified path (an
+    /// intermediate, or the trusted root itself): the issuer an OCSP request names.
+    pub issuer_der: Vec<u8>,
 }
 
 impl std::fmt::Debug for CardHolder {
@@ -110,6 +115,7 @@ impl ChainValidator {
         }
         Ok(Self {
             anchors: parsed,
+            anchor_ders: anchors.to_vec(),
             intermediates: intermediates
                 .iter()
                 .map(|d| CertificateDer::from(d.clone()))
@@ -150,7 +156,7 @@ impl ChainValidator {
             });
         }
         let cert = match X509Certificate::from_der(leaf) {
-            Ok((rest, cert)) if rest.is_empty() => cert,
+            Ok(([], cert)) => cert,
             _ => return Err(CardError::Malformed),
         };
         check_key_usage(&cert)?;
@@ -185,7 +191,7 @@ impl ChainValidator {
         let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
             u64::try_from(now.unix_timestamp()).unwrap_or(0),
         ));
-        end_entity
+        let path = end_entity
             .verify_for_usage(
                 ALGORITHMS,
                 &self.anchors,
@@ -196,7 +202,18 @@ impl ChainValidator {
                 None,
             )
             .map_err(map_webpki)?;
-        holder(&cert)
+        // The path runs leaf-upward: its first intermediate issued the leaf; with none, the anchor did.
+        let issuer_der = match path.intermediate_certificates().next() {
+            Some(issuer) => issuer.der().to_vec(),
+            None => self
+                .anchors
+                .iter()
+                .position(|a| a == path.anchor())
+                .and_then(|i| self.anchor_ders.get(i))
+                .ok_or(CardError::Other("verified path without its anchor"))?
+                .clone(),
+        };
+        holder(&cert, issuer_der)
     }
 }
 
@@ -211,7 +228,7 @@ fn check_key_usage(cert: &X509Certificate<'_>) -> Result<(), CardError> {
     }
 }
 
-fn holder(cert: &X509Certificate<'_>) -> Result<CardHolder, CardError> {
+fn holder(cert: &X509Certificate<'_>, issuer_der: Vec<u8>) -> Result<CardHolder, CardError> {
     let subject = cert.subject();
     let satu_text = single_attr(subject, &OID_X509_SERIALNUMBER, "serialNumber")?;
     let satu = Satu::parse(&satu_text).ok_or(CardError::InvalidSubjectField("serialNumber"))?;
@@ -223,6 +240,7 @@ fn holder(cert: &X509Certificate<'_>) -> Result<CardHolder, CardError> {
         serial_hex: hex_of(cert.raw_serial()),
         not_after: OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
             .map_err(|_| CardError::Malformed)?,
+        issuer_der,
     })
 }
 

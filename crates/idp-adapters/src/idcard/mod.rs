@@ -13,6 +13,7 @@ mod chain;
 mod crl;
 mod error;
 mod mapping;
+mod ocsp;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +26,11 @@ pub use chain::{CardHolder, ChainValidator, Revocation, MAX_CERT_BYTES, MAX_CHAI
 pub use crl::{CrlSet, Installed, VerifiedCrl, MAX_CRL_BYTES};
 pub use error::{CardError, CrlError, MappingError};
 pub use mapping::{FileDirectory, NationalIdDirectory, Satu, MAX_MAPPING_BYTES};
+pub use ocsp::{
+    NonceMode, OcspChecker, OcspGood, OcspRequest, OcspSettings, OcspSigner,
+    MAX_OCSP_RESPONSE_BYTES, OCSP_CLOCK_SKEW, OCSP_NONCE_LEN, OCSP_REQUEST_TYPE,
+    OCSP_RESPONSE_TYPE,
+};
 
 use crate::adapter::{
     AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, Language, StartAction,
@@ -65,6 +71,8 @@ pub struct IdCard {
     crls: RwLock<Arc<CrlSet>>,
     directory: Option<Arc<dyn NationalIdDirectory>>,
     rng: Arc<dyn RandomSource>,
+    /// Asked after the chain validated, when configured ([`IdCard::with_ocsp`]).
+    ocsp: Option<OcspChecker>,
 }
 
 impl IdCard {
@@ -80,7 +88,14 @@ impl IdCard {
             crls: RwLock::new(Arc::new(CrlSet::default())),
             directory,
             rng,
+            ocsp: None,
         }
+    }
+
+    /// Check every validated certificate with OCSP too (fail closed: no verified "good", no login).
+    pub fn with_ocsp(mut self, checker: OcspChecker) -> Self {
+        self.ocsp = Some(checker);
+        self
     }
 
     pub fn validator(&self) -> &ChainValidator {
@@ -115,6 +130,9 @@ impl IdCard {
         now: OffsetDateTime,
     ) -> Result<(CardHolder, Option<crate::NationalId>), CardError> {
         let holder = self.validator.validate(presented, &self.crls(), now)?;
+        if let (Some(ocsp), Some(leaf)) = (&self.ocsp, presented.first()) {
+            ocsp.check(leaf, &holder.issuer_der, now).await?;
+        }
         let national_id = match &self.directory {
             Some(dir) => dir
                 .lookup(&holder.satu)

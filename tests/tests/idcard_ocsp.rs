@@ -1,0 +1,217 @@
+//! ID-card OCSP against an independent responder: `openssl ocsp` serving an OpenSSL CA index for
+//! the committed test PKI (the `valid` card V, the `revoked` card R), reached over loopback by the
+//! gateway's real HTTP client. Our requests (SHA-256 CertID, nonce) must be understood and its
+//! responses verified; a responder that is gone must fail closed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use certs::test_pki::IdCardTestPki;
+use certs::SystemRandomSource;
+use gateway::bank_http::{ReqwestHttp, Timeouts};
+use idp_adapters::idcard::{
+    CardError, ChainValidator, IdCard, IdCardSettings, NonceMode, OcspChecker, OcspSettings,
+    OcspSigner, Revocation,
+};
+use time::OffsetDateTime;
+
+/// `openssl ocsp` as a child process; killed when dropped, so a failing test leaves none behind.
+struct OpensslResponder {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl OpensslResponder {
+    fn start(dir: &Path, port: u16) -> Self {
+        let log = dir.join("ocsp.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new("openssl")
+            .current_dir(dir)
+            .args(["ocsp", "-index", "index.txt", "-port"])
+            .arg(port.to_string())
+            .args([
+                "-rsigner",
+                "intermediate.crt.pem",
+                "-rkey",
+                "intermediate.key.pem",
+                "-CA",
+                "intermediate.crt.pem",
+                "-nrequest",
+                "1000",
+                "-nmin",
+                "5",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("openssl is installed");
+        let mut responder = OpensslResponder { child, log };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = responder.child.try_wait().unwrap() {
+                panic!("openssl ocsp exited ({status}): {}", responder.log());
+            }
+            // Not a connection probe: OpenSSL 3.0's responder spins on a connection closed
+            // without a request. It logs this line once it listens.
+            if responder
+                .log()
+                .contains("waiting for OCSP client connections")
+            {
+                return responder;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "openssl ocsp did not listen: {}",
+                responder.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OpensslResponder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The serial as OpenSSL's index writes it (`serial=03E9` -> `03E9`).
+fn openssl_serial(pem: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(pem)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .strip_prefix("serial=")
+        .unwrap()
+        .to_owned()
+}
+
+/// UTCTime as the index holds it: `YYMMDDHHMMSSZ`.
+fn index_time(t: OffsetDateTime) -> String {
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year() % 100,
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn write_ca_files(pki: &IdCardTestPki, dir: &Path, now: OffsetDateTime) {
+    pki.write_to(dir).unwrap();
+    std::fs::write(dir.join("intermediate.key.pem"), &pki.intermediate.key_pem).unwrap();
+    let expires = index_time(now + time::Duration::days(365));
+    let revoked_at = index_time(now - time::Duration::days(1));
+    let valid = openssl_serial(&dir.join("cards/valid.crt.pem"));
+    let revoked = openssl_serial(&dir.join("cards/revoked.crt.pem"));
+    let index = format!(
+        "V\t{expires}\t\t{valid}\tunknown\t/C=FI/CN=valid\n\
+         R\t{expires}\t{revoked_at},keyCompromise\t{revoked}\tunknown\t/C=FI/CN=revoked\n"
+    );
+    std::fs::write(dir.join("index.txt"), index).unwrap();
+}
+
+fn settings() -> IdCardSettings {
+    IdCardSettings {
+        listener_url: "https://idcard.gateway.test:8443/".into(),
+        display_name_fi: "Henkilökortti".into(),
+        display_name_sv: "ID-kort".into(),
+        display_name_en: "ID card".into(),
+        require_national_id: false,
+        test_environment: true,
+    }
+}
+
+fn checker(url: &str, nonce: NonceMode) -> OcspChecker {
+    let http = ReqwestHttp::new(Timeouts {
+        connect: Duration::from_secs(2),
+        total: Duration::from_secs(5),
+    })
+    .unwrap();
+    let mut ocsp = OcspSettings::responder(url);
+    ocsp.nonce = nonce;
+    OcspChecker::new(ocsp, Arc::new(http), Arc::new(SystemRandomSource)).unwrap()
+}
+
+#[tokio::test]
+async fn openssl_ocsp_responder_answers_good_revoked_and_unknown() {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let pki = IdCardTestPki::generate(now).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_ca_files(&pki, dir.path(), now);
+    let port = tests::harness::reserve_port().port();
+    let responder = OpensslResponder::start(dir.path(), port);
+    let url = format!("http://127.0.0.1:{port}/");
+
+    // OCSP is the only revocation check here (no CRLs installed).
+    let validator = ChainValidator::new(
+        std::slice::from_ref(&pki.root.cert_der),
+        std::slice::from_ref(&pki.intermediate.cert_der),
+        Revocation::Off,
+    )
+    .unwrap();
+    let card = IdCard::new(settings(), validator, None, Arc::new(SystemRandomSource))
+        .with_ocsp(checker(&url, NonceMode::Required));
+    let now = || OffsetDateTime::now_utc();
+
+    let (holder, _) = card
+        .verify_presented(&pki.cards.valid.chain, now())
+        .await
+        .unwrap_or_else(|e| panic!("valid card: {e:?}; responder log: {}", responder.log()));
+    assert_eq!(holder.issuer_der, pki.intermediate.cert_der);
+
+    assert_eq!(
+        card.verify_presented(&pki.cards.revoked.chain, now())
+            .await
+            .map(|_| ()),
+        Err(CardError::OcspRevoked),
+        "responder log: {}",
+        responder.log()
+    );
+
+    // Not in the index: OpenSSL answers "unknown", which fails closed.
+    let unknown = card
+        .verify_presented(&pki.cards.unmapped.chain, now())
+        .await
+        .map(|_| ());
+    assert!(
+        matches!(unknown, Err(CardError::OcspUnavailable(_))),
+        "{unknown:?}"
+    );
+
+    // The checker on its own: signed by the issuer, nonce echoed, nextUpdate from -nmin.
+    let good = checker(&url, NonceMode::Required)
+        .check(&pki.cards.valid.chain[0], &pki.intermediate.cert_der, now())
+        .await
+        .unwrap();
+    assert_eq!(good.signer, OcspSigner::Issuer);
+    assert!(good.nonce_echoed);
+    let next = good.next_update.unwrap();
+    assert!(next > now() + time::Duration::minutes(4), "{next}");
+
+    // The responder goes away: no status, no login.
+    drop(responder);
+    let down = card.verify_presented(&pki.cards.valid.chain, now()).await;
+    assert_eq!(
+        down.map(|_| ()),
+        Err(CardError::OcspUnavailable(
+            "the OCSP responder is unreachable"
+        ))
+    );
+}
