@@ -299,8 +299,12 @@ fn revocation_off_and_end_entity_depths() {
 #[test]
 fn refresh_is_planned_before_next_update() {
     let p = pki();
-    let crl =
-        VerifiedCrl::verify(&p.intermediate_crl, &[p.intermediate.cert_der.clone()], NOW).unwrap();
+    let crl = VerifiedCrl::verify(
+        &p.intermediate_crl,
+        std::slice::from_ref(&p.intermediate.cert_der),
+        NOW,
+    )
+    .unwrap();
     let due = crl.refresh_due(NOW, Duration::hours(24));
     assert!(due < crl.next_update());
     assert!(due > NOW);
