@@ -6,5 +6,6 @@
 pub mod bank;
 pub mod browser;
 pub mod harness;
+pub mod ocsp;
 pub mod peers;
 pub mod testsp;

@@ -46,6 +46,8 @@ struct Setup {
     crl_urls: Vec<String>,
     /// Map SATUs in an SQLite table (`gateway.sqlite`) instead of the file.
     mapping_table: bool,
+    /// `revocation = "off"` and this OCSP responder instead of CRLs.
+    ocsp_url: Option<String>,
 }
 
 impl Setup {
@@ -58,6 +60,7 @@ impl Setup {
             extra_crl: None,
             crl_urls: Vec::new(),
             mapping_table: false,
+            ocsp_url: None,
         }
     }
 }
@@ -171,26 +174,31 @@ listen = "{card_addr}"
 public_url = "{listener}"
 {tls_lines}trust_anchors = ["pki/root.crt.pem"]
 intermediates = ["pki/intermediate.crt.pem"]
-crl_files = [{crls}]
-crl_urls = [{urls}]
+{revocation}
 {mapping}
 forwarded_cert_header = "{HEADER}"
 trusted_proxies = [{proxies}]
 test_environment = true
 "#,
-        crls = list(&crl_refs),
+        revocation = match &setup.ocsp_url {
+            Some(url) => format!("revocation = \"off\"\nocsp_responder_url = \"{url}\""),
+            None => format!(
+                "crl_files = [{}]\ncrl_urls = [{}]",
+                list(&crl_refs),
+                list(
+                    &setup
+                        .crl_urls
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                )
+            ),
+        },
         mapping = if setup.mapping_table {
             ""
         } else {
             "national_id_map_file = \"satu.csv\""
         },
-        urls = list(
-            &setup
-                .crl_urls
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-        ),
         proxies = list(&setup.trusted_proxies),
     );
     let mut toml = toml;
@@ -970,5 +978,44 @@ async fn national_ids_from_an_sqlite_table_are_read_at_each_login() {
     let selection = w.start_crafted(&b).await;
     let page = w.login_with(&b, &selection, Some(card)).await;
     assert_refused(&page, 503, "idcard.mapping_unavailable", "bad table value");
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ocsp_from_an_openssl_responder_decides_revocation() {
+    let now = time::OffsetDateTime::now_utc();
+    let ocsp_dir = tempfile::tempdir().unwrap();
+    tests::ocsp::write_ca_files(pki(), ocsp_dir.path(), now);
+    let port = harness::reserve_port().port();
+    let ocsp_path = ocsp_dir.path().to_owned();
+    let responder =
+        tokio::task::spawn_blocking(move || tests::ocsp::OpensslResponder::start(&ocsp_path, port))
+            .await
+            .unwrap();
+    let w = world(Setup {
+        // Plain http to the responder, as CAs publish OCSP (the response is signed).
+        ocsp_url: Some(format!("http://localhost:{port}")),
+        ..Setup::tls()
+    })
+    .await;
+    let b = Browser::new();
+    let (request_id, selection) = w.start_python(&b).await;
+    let autopost = w.login_with(&b, &selection, Some(&pki().cards.valid)).await;
+    let v = w.validate(&request_id, &autopost).await.unwrap();
+    assert_card_holder(&v, &pki().cards.valid, VALID_HETU);
+
+    let b = Browser::new();
+    let selection = w.start_crafted(&b).await;
+    let page = w
+        .login_with(&b, &selection, Some(&pki().cards.revoked))
+        .await;
+    assert_refused(&page, 403, "idcard.ocsp_revoked", "revoked by OCSP");
+
+    // The responder goes away: fail closed.
+    drop(responder);
+    let b = Browser::new();
+    let selection = w.start_crafted(&b).await;
+    let page = w.login_with(&b, &selection, Some(&pki().cards.valid)).await;
+    assert_refused(&page, 503, "idcard.ocsp_unavailable", "responder down");
     w.gw.stop().await;
 }

@@ -36,6 +36,8 @@ pub struct ReqwestHttp {
     client: reqwest::Client,
     total: Duration,
     max_body: usize,
+    /// Plain http to any host: only for content that is verified by its own signature.
+    plain_http: bool,
 }
 
 impl ReqwestHttp {
@@ -56,13 +58,28 @@ impl ReqwestHttp {
             client,
             total: timeouts.total,
             max_body,
+            plain_http: false,
         })
+    }
+
+    /// For CRLs and OCSP responses: signed by the CA, and published over plain http by
+    /// convention (RFC 5280 §4.2.1.13, RFC 6960 appendix A), so http to any host is allowed.
+    /// Everything else is as for banks: no redirects, no proxy, timeouts, the body cap.
+    pub fn for_signed_responses(timeouts: Timeouts, max_body: usize) -> Result<Self, String> {
+        let mut client = Self::with_body_cap(timeouts, max_body)?;
+        client.plain_http = true;
+        Ok(client)
     }
 
     async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         let url = reqwest::Url::parse(&req.url)
             .map_err(|e| HttpError::Refused(format!("not a URL: {e}")))?;
-        if !url_allowed(&url) {
+        let signed_over_http = self.plain_http
+            && url.scheme() == "http"
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none();
+        if !url_allowed(&url) && !signed_over_http {
             return Err(HttpError::Refused(
                 "only https URLs (http only on a loopback host) without credentials".into(),
             ));
@@ -167,6 +184,36 @@ fn is_loopback_host(url: &url::Url) -> bool {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn plain_http_to_other_hosts_only_for_signed_responses() {
+        let req = || HttpRequest {
+            method: HttpMethod::Get,
+            // TEST-NET-1: nothing answers; what matters is whether the client tries.
+            url: "http://192.0.2.1:9/ca.crl".into(),
+            headers: Vec::new(),
+            form: None,
+            body: None,
+        };
+        let quick = Timeouts {
+            connect: Duration::from_millis(200),
+            total: Duration::from_millis(400),
+        };
+        let bank = ReqwestHttp::new(quick).unwrap();
+        assert!(matches!(bank.send(req()).await, Err(HttpError::Refused(_))));
+        let signed = ReqwestHttp::for_signed_responses(quick, 1024).unwrap();
+        let err = signed.send(req()).await.unwrap_err();
+        assert!(!matches!(err, HttpError::Refused(_)), "{err:?}");
+        let mut with_user = req();
+        with_user.url = "http://user:pw@192.0.2.1/ca.crl".into();
+        assert!(matches!(
+            signed.send(with_user).await,
+            Err(HttpError::Refused(_))
+        ));
+        let mut ftp = req();
+        ftp.url = "ftp://192.0.2.1/ca.crl".into();
+        assert!(matches!(signed.send(ftp).await, Err(HttpError::Refused(_))));
+    }
 
     #[test]
     fn only_https_or_loopback_http() {

@@ -135,7 +135,27 @@ pub fn from_config(
         require_national_id: c.require_national_id,
         test_environment: c.test_environment,
     };
-    let adapter = Arc::new(IdCard::new(settings, validator, directory, rng));
+    let mut card = IdCard::new(settings, validator, directory, rng.clone());
+    if let Some(url) = &c.ocsp_responder_url {
+        let checker = signed_content_client(idp_adapters::idcard::MAX_OCSP_RESPONSE_BYTES)
+            .and_then(|http| {
+                idp_adapters::idcard::OcspChecker::new(
+                    idp_adapters::idcard::OcspSettings::responder(url.clone()),
+                    Arc::new(http),
+                    rng,
+                )
+            });
+        match checker {
+            Ok(checker) => card = card.with_ocsp(checker),
+            Err(e) => {
+                return Err(vec![ConfigProblem {
+                    path: "methods.idcard.ocsp_responder_url".into(),
+                    message: e,
+                }])
+            }
+        }
+    }
+    let adapter = Arc::new(card);
     let handle = IdCardHandle {
         adapter,
         listen,
@@ -605,6 +625,7 @@ pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
     let mut failed = Vec::new();
     let now = gw.clock.now();
     for file in &handle.crl_files {
+        let name = file.display().to_string();
         let file = file.clone();
         let bytes = tokio::task::spawn_blocking(move || read_capped(&file)).await;
         let result = match bytes {
@@ -613,11 +634,11 @@ pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = result {
-            failed.push(format!("{}: {e}", "crl file"));
+            failed.push(format!("{name}: {e}"));
         }
     }
     if !handle.crl_urls.is_empty() {
-        match crl_client() {
+        match signed_content_client(MAX_CRL_BYTES) {
             Ok(client) => {
                 for url in &handle.crl_urls {
                     let result = match fetch(&client, url).await {
@@ -668,32 +689,34 @@ pub fn spawn_crl_refresh(gw: &Arc<Gateway>) -> Option<tokio::task::JoinHandle<()
     }))
 }
 
-/// CRLs are signed, so plain http to any host is acceptable (it is how CAs publish them); no
-/// redirects, short timeouts, and a size cap.
-fn crl_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .user_agent(concat!("identity-gateway/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))
+/// The client for CRLs and OCSP: plain http allowed (the content is signed), no redirects, no
+/// proxy, short timeouts, a size cap. Made once per use site, never per request.
+fn signed_content_client(max_body: usize) -> Result<crate::bank_http::ReqwestHttp, String> {
+    crate::bank_http::ReqwestHttp::for_signed_responses(
+        crate::bank_http::Timeouts {
+            connect: Duration::from_secs(5),
+            total: Duration::from_secs(30),
+        },
+        max_body,
+    )
 }
 
-async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
-    let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
-    if !resp.status().is_success() {
-        return Err(format!("HTTP {}", resp.status().as_u16()));
+async fn fetch(http: &crate::bank_http::ReqwestHttp, url: &str) -> Result<Vec<u8>, String> {
+    use idp_adapters::ftn::{HttpClient as _, HttpMethod, HttpRequest};
+    let resp = http
+        .send(HttpRequest {
+            method: HttpMethod::Get,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            form: None,
+            body: None,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status != 200 {
+        return Err(format!("HTTP {}", resp.status));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_CRL_BYTES {
-            return Err(format!("larger than {MAX_CRL_BYTES} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    Ok(resp.body)
 }
 
 #[cfg(test)]

@@ -1,0 +1,119 @@
+//! `openssl ocsp` as an independent OCSP responder for the test PKI (certs::test_pki): an
+//! OpenSSL CA index marking the `valid` card good and the `revoked` card revoked.
+
+use certs::test_pki::IdCardTestPki;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// `openssl ocsp` as a child process; killed when dropped, so a failing test leaves none behind.
+pub struct OpensslResponder {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl OpensslResponder {
+    /// Serve `dir` (prepared by [`write_ca_files`]) on `port`, once it listens.
+    pub fn start(dir: &Path, port: u16) -> Self {
+        let log = dir.join("ocsp.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new("openssl")
+            .current_dir(dir)
+            .args(["ocsp", "-index", "index.txt", "-port"])
+            .arg(port.to_string())
+            .args([
+                "-rsigner",
+                "intermediate.crt.pem",
+                "-rkey",
+                "intermediate.key.pem",
+                "-CA",
+                "intermediate.crt.pem",
+                "-nrequest",
+                "1000",
+                "-nmin",
+                "5",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("openssl is installed");
+        let mut responder = OpensslResponder { child, log };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = responder.child.try_wait().unwrap() {
+                panic!("openssl ocsp exited ({status}): {}", responder.log());
+            }
+            // Not a connection probe: OpenSSL 3.0's responder spins on a connection closed
+            // without a request. It logs this line once it listens.
+            if responder
+                .log()
+                .contains("waiting for OCSP client connections")
+            {
+                return responder;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "openssl ocsp did not listen: {}",
+                responder.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OpensslResponder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The serial as OpenSSL's index writes it (`serial=03E9` -> `03E9`).
+fn openssl_serial(pem: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(pem)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .strip_prefix("serial=")
+        .unwrap()
+        .to_owned()
+}
+
+/// UTCTime as the index holds it: `YYMMDDHHMMSSZ`.
+fn index_time(t: OffsetDateTime) -> String {
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year() % 100,
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The PKI files, the intermediate's key, and `index.txt` (valid: V, revoked: R).
+pub fn write_ca_files(pki: &IdCardTestPki, dir: &Path, now: OffsetDateTime) {
+    pki.write_to(dir).unwrap();
+    std::fs::write(dir.join("intermediate.key.pem"), &pki.intermediate.key_pem).unwrap();
+    let expires = index_time(now + time::Duration::days(365));
+    let revoked_at = index_time(now - time::Duration::days(1));
+    let valid = openssl_serial(&dir.join("cards/valid.crt.pem"));
+    let revoked = openssl_serial(&dir.join("cards/revoked.crt.pem"));
+    let index = format!(
+        "V\t{expires}\t\t{valid}\tunknown\t/C=FI/CN=valid\n\
+         R\t{expires}\t{revoked_at},keyCompromise\t{revoked}\tunknown\t/C=FI/CN=revoked\n"
+    );
+    std::fs::write(dir.join("index.txt"), index).unwrap();
+}
