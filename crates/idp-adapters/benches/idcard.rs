@@ -1,0 +1,75 @@
+//! What the gateway spends on one ID-card login's certificate checks: path validation with CRLs
+//! (webpki), the x509-parser reads, the SATU lookup; and what refusing a stuffed certificate
+//! costs. `cargo bench -p idp-adapters --bench idcard`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use certs::test_pki::IdCardTestPki;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use idp_adapters::idcard::{
+    ChainValidator, FileDirectory, IdCard, IdCardSettings, Revocation, VerifiedCrl,
+};
+use time::macros::datetime;
+
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let now = datetime!(2030-03-01 08:00:00 UTC);
+    let pki = IdCardTestPki::generate(now).unwrap();
+    let validator = ChainValidator::new(
+        std::slice::from_ref(&pki.root.cert_der),
+        std::slice::from_ref(&pki.intermediate.cert_der),
+        Revocation::Chain,
+    )
+    .unwrap();
+    let map = format!(
+        "{},131052-308T\n{},070770-205U\n",
+        pki.cards.valid.satu, pki.cards.valid_rsa.satu
+    );
+    let card = IdCard::new(
+        IdCardSettings {
+            listener_url: "https://idcard.example".into(),
+            display_name_fi: "Henkilökortti".into(),
+            display_name_sv: "ID-kort".into(),
+            display_name_en: "ID card".into(),
+            require_national_id: true,
+            test_environment: true,
+        },
+        validator,
+        Some(Arc::new(FileDirectory::parse(&map).unwrap())),
+        Arc::new(certs::SystemRandomSource),
+    );
+    card.install_crl(&pki.root_crl, now).unwrap();
+    card.install_crl(&pki.intermediate_crl, now).unwrap();
+
+    let mut g = c.benchmark_group("idcard");
+    g.bench_function("verify P-256 card (chain + CRLs + mapping)", |b| {
+        b.iter(|| run(card.verify_presented(black_box(&pki.cards.valid.chain), now)).unwrap())
+    });
+    g.bench_function("verify RSA-2048 card (chain + CRLs + mapping)", |b| {
+        b.iter(|| run(card.verify_presented(black_box(&pki.cards.valid_rsa.chain), now)).unwrap())
+    });
+    g.bench_function("refuse 10,000-SAN certificate", |b| {
+        b.iter(|| run(card.verify_presented(black_box(&pki.cards.huge_san.chain), now)).unwrap_err())
+    });
+    g.bench_function("refuse revoked card", |b| {
+        b.iter(|| run(card.verify_presented(black_box(&pki.cards.revoked.chain), now)).unwrap_err())
+    });
+    let cas = [pki.root.cert_der.clone(), pki.intermediate.cert_der.clone()];
+    g.bench_function("verify a CRL before install", |b| {
+        b.iter(|| VerifiedCrl::verify(black_box(&pki.intermediate_crl), &cas, now).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
