@@ -6,11 +6,11 @@ mod banks;
 mod idcard;
 
 use banks::BANK_SCHEMA;
-use idcard::IDCARD_SCHEMA;
-pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
 pub use banks::{
     bank_settings, BankClaims, BankConfig, BankRuntime, IdTokenEncryption, LocalizedName,
 };
+use idcard::IDCARD_SCHEMA;
+pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
 use metadata::AttributeId;
 use serde::Deserialize;
 use std::fmt;
