@@ -20,6 +20,9 @@ APT_PACKAGES=(xmlsec1 libxmlsec1-dev libxmlsec1-openssl libxml2-dev libxslt1-dev
 APT_PACKAGES+=(libclang-dev)
 # The browser tests drive Debian's Chromium headless through playwright-core (no browser download).
 APT_PACKAGES+=(chromium fonts-dejavu-core)
+# ID-card login: curl (OpenSSL) presents the card certificate as a second TLS client, and
+# `openssl ocsp` is the independent OCSP responder.
+APT_PACKAGES+=(curl openssl)
 
 die() { echo "tests/peers/install.sh: FAILED: $*" >&2; exit 1; }
 note() { echo "tests/peers/install.sh: $*" >&2; }
