@@ -1,0 +1,1014 @@
+//! Hostile review of ID-card login: a real gateway with its certificate listener on loopback,
+//! driven by crafted clients. Every test here asserts a refusal (or a bound) that holds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use certs::test_pki::{IdCardTestPki, TestCard, TlsServerIdentity};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tests::bank;
+use tests::browser::{Browser, Page};
+use tests::harness;
+use tests::testsp::{RequestOptions, TestSp};
+
+const HEADER: &str = "X-SSL-Client-Cert";
+const VALID_HETU: &str = "131052-308T";
+const OID_SATU: &str = "urn:oid:1.2.246.22";
+
+fn pki() -> &'static IdCardTestPki {
+    static PKI: OnceLock<IdCardTestPki> = OnceLock::new();
+    PKI.get_or_init(|| IdCardTestPki::generate(time::OffsetDateTime::now_utc()).unwrap())
+}
+
+struct Setup {
+    tls: bool,
+    trusted_proxies: Vec<&'static str>,
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    base: String,
+    listener: String,
+    card_addr: std::net::SocketAddr,
+    gw: gateway::dev::RunningGateway,
+    sp: TestSp,
+    idp_cert: certs::Certificate,
+    tls: Option<TlsServerIdentity>,
+}
+
+async fn world(setup: Setup) -> World {
+    bank::capture_logs();
+    let addr = harness::reserve_port();
+    let card_addr = harness::reserve_port();
+    let base = format!("http://{addr}");
+    let scheme = if setup.tls { "https" } else { "http" };
+    let listener = format!("{scheme}://{card_addr}");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let now = time::OffsetDateTime::now_utc();
+    let p = pki();
+    p.write_to(&d.join("pki")).unwrap();
+    std::fs::write(
+        d.join("satu.csv"),
+        format!(
+            "{},{VALID_HETU}\n{},070770-205U\n",
+            p.cards.valid.satu, p.cards.valid_rsa.satu
+        ),
+    )
+    .unwrap();
+    let tls = setup.tls.then(|| {
+        let id = TlsServerIdentity::generate(&["127.0.0.1", "localhost"], now).unwrap();
+        std::fs::write(d.join("listener.crt"), &id.cert_pem).unwrap();
+        std::fs::write(d.join("listener.key"), &id.key_pem).unwrap();
+        id
+    });
+    let idp = certs::SigningIdentity::generate_self_signed("idp", certs::KeyKind::Rsa2048, now, 30)
+        .unwrap();
+    std::fs::write(d.join("idp.key"), idp.key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(d.join("idp.crt"), idp.cert.to_pem()).unwrap();
+    std::fs::write(d.join("pairwise.secret"), [7u8; 32]).unwrap();
+    let sp = TestSp::new("hostile-card", &base, false);
+    std::fs::write(d.join("sp.xml"), sp.metadata_xml()).unwrap();
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tls_lines = if setup.tls {
+        "tls_cert = \"listener.crt\"\ntls_key = \"listener.key\"\n"
+    } else {
+        ""
+    };
+    let toml = format!(
+        r#"
+[server]
+listen = "{addr}"
+public_url = "{base}"
+[keys]
+signing_key = "idp.key"
+signing_cert = "idp.crt"
+pairwise_secret_file = "pairwise.secret"
+[[service_providers]]
+metadata_file = "sp.xml"
+release = ["national_id", "electronic_id", "given_name", "surname", "common_name", "display_name", "birth_date"]
+[methods.idcard]
+listen = "{card_addr}"
+public_url = "{listener}"
+{tls_lines}trust_anchors = ["pki/root.crt.pem"]
+intermediates = ["pki/intermediate.crt.pem"]
+crl_files = ["pki/root.crl", "pki/intermediate.crl"]
+national_id_map_file = "satu.csv"
+forwarded_cert_header = "{HEADER}"
+trusted_proxies = [{proxies}]
+test_environment = true
+"#,
+        proxies = list(&setup.trusted_proxies),
+    );
+    let cfg_path = d.join("gateway.toml");
+    std::fs::write(&cfg_path, &toml).unwrap();
+    let cfg = gateway::config::load(&cfg_path, std::iter::empty())
+        .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
+    let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let gw = gateway::dev::serve_config(
+        &cfg,
+        tcp,
+        gateway::state::Runtime {
+            clock: Arc::new(certs::SystemClock),
+            rng: Arc::new(certs::SystemRandomSource),
+        },
+    )
+    .await
+    .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}"));
+    World {
+        _dir: dir,
+        base,
+        listener,
+        card_addr,
+        gw,
+        sp,
+        idp_cert: idp.cert,
+        tls,
+    }
+}
+
+impl World {
+    fn sso(&self) -> String {
+        format!("{}/saml/idp/sso", self.base)
+    }
+
+    /// An AuthnRequest in the SP's name up to the selection page; the request ID and the page.
+    async fn start(&self, b: &Browser) -> (String, Page) {
+        let (xml, id) = self.sp.request_xml(&self.sso(), &RequestOptions::default());
+        let page = b
+            .get(&self.sp.redirect_url(&self.sso(), &xml, None, false))
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let selection = b.follow(page).await;
+        assert_eq!(selection.status, 200, "{}", selection.body);
+        (id, selection)
+    }
+
+    /// Pick the ID card: the listener URL the gateway redirects to.
+    async fn pick_idcard(&self, b: &Browser, selection: &Page) -> String {
+        let href = selection.method_link("idcard").unwrap();
+        let url = url::Url::parse(&selection.url)
+            .unwrap()
+            .join(&href)
+            .unwrap();
+        let to_listener = b.get(url.as_str()).await;
+        assert_eq!(to_listener.status, 303, "{}", to_listener.body);
+        to_listener.location.unwrap()
+    }
+
+    fn card_client(&self, chain: Option<(&str, &[Vec<u8>])>) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(tls) = &self.tls {
+            builder = builder
+                .tls_certs_only([reqwest::Certificate::from_pem(tls.ca_pem.as_bytes()).unwrap()]);
+        }
+        if let Some((key_pem, chain)) = chain {
+            let mut pem = key_pem.to_owned();
+            for der in chain {
+                pem.push_str(&certs::Certificate::from_der(der).unwrap().to_pem());
+            }
+            builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+        }
+        builder.build().unwrap()
+    }
+
+    fn client_for(&self, card: Option<&TestCard>) -> reqwest::Client {
+        self.card_client(card.map(|c| (c.key_pem.as_str(), c.chain.as_slice())))
+    }
+
+    async fn at_listener(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+    ) -> (u16, Option<String>, String) {
+        let resp = client.get(url).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let loc = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, loc, resp.text().await.unwrap())
+    }
+
+    fn validate(&self, request_id: &str, page: &Page) -> saml::sp::ValidatedAssertion {
+        let (_, xml, _) = page
+            .saml_response()
+            .unwrap_or_else(|| panic!("no SAMLResponse: {} {}", page.status, page.body));
+        self.sp
+            .validate(
+                &xml,
+                request_id,
+                &format!("{}/saml/idp", self.base),
+                std::slice::from_ref(&self.idp_cert),
+                None,
+            )
+            .unwrap()
+    }
+}
+
+fn state_of(url: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+fn attribute(v: &saml::sp::ValidatedAssertion, oid: &str) -> Option<String> {
+    v.attributes
+        .iter()
+        .find(|(k, _)| k == oid)
+        .map(|(_, vals)| vals.join("|"))
+}
+
+/// The page's error ID and the audit line's code for it.
+fn refusal_code(page: &Page) -> String {
+    let id = bank::error_id(page).unwrap_or_else(|| panic!("no error ID: {}", page.body));
+    let line = bank::audit_line(&id)
+        .unwrap_or_else(|| panic!("no audit line for {id}:\n{}", bank::log_lines().join("\n")));
+    let i = line.find("code=\"").unwrap() + 6;
+    let e = line[i..].find('"').unwrap();
+    line[i..i + e].to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates no CA of ours would issue, crafted with the openssl CLI and signed by the test
+// intermediate's key: the validator refuses each for its own reason.
+
+struct Crafted {
+    der: Vec<u8>,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A leaf with `subject` (openssl -subj syntax, UTF-8) and the extensions in `ext` (an openssl
+/// extension section body), issued by the test intermediate.
+fn craft(subject: &str, ext: &str) -> Crafted {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = pki();
+    std::fs::write(
+        d.join("ca.pem"),
+        certs::Certificate::from_der(&p.intermediate.cert_der)
+            .unwrap()
+            .to_pem(),
+    )
+    .unwrap();
+    std::fs::write(d.join("ca.key"), &p.intermediate.key_pem).unwrap();
+    std::fs::write(d.join("ext.cnf"), format!("[v3]\n{ext}\n")).unwrap();
+    openssl(
+        d,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "leaf.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "leaf.key",
+            "-utf8",
+            "-multivalue-rdn",
+            "-subj",
+            subject,
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "7001",
+            "-days",
+            "30",
+            "-sha256",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "v3",
+            "-outform",
+            "DER",
+            "-out",
+            "leaf.der",
+        ],
+    );
+    Crafted {
+        der: std::fs::read(d.join("leaf.der")).unwrap(),
+    }
+}
+
+fn validator() -> (
+    idp_adapters::idcard::ChainValidator,
+    idp_adapters::idcard::CrlSet,
+) {
+    use idp_adapters::idcard::{ChainValidator, CrlSet, Revocation, VerifiedCrl};
+    let p = pki();
+    let v = ChainValidator::new(
+        std::slice::from_ref(&p.root.cert_der),
+        std::slice::from_ref(&p.intermediate.cert_der),
+        Revocation::Chain,
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let mut crls = CrlSet::default();
+    for crl in [&p.root_crl, &p.intermediate_crl] {
+        crls.install(VerifiedCrl::verify(crl, v.ca_certs(), now).unwrap())
+            .unwrap();
+    }
+    (v, crls)
+}
+
+fn code_for(chain: &[Vec<u8>]) -> &'static str {
+    let (v, crls) = validator();
+    match v.validate(chain, &crls, time::OffsetDateTime::now_utc()) {
+        Ok(holder) => panic!("accepted: {holder:?}"),
+        Err(e) => e.code(),
+    }
+}
+
+const GOOD_EXT: &str = "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth";
+
+fn subject(serial: &str, given: &str) -> String {
+    format!("/serialNumber={serial}/GN={given}/SN=Testinen/CN=Testinen {given} {serial}")
+}
+
+#[test]
+fn crafted_certificates_are_refused_for_their_own_reason() {
+    let satu = pki().cards.valid.satu.clone();
+    let good_subject = subject(&satu, "Tiina");
+    // The crafting itself is sound: the same recipe with good values is accepted.
+    let control = craft(&good_subject, GOOD_EXT);
+    let (v, crls) = validator();
+    let holder = v
+        .validate(&[control.der], &crls, time::OffsetDateTime::now_utc())
+        .unwrap();
+    assert_eq!(holder.satu.expose(), satu);
+
+    let fullwidth: String = satu
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(0xFF10 + (c as u32 - '0' as u32)).unwrap(),
+            other => other,
+        })
+        .collect();
+    // Look-alike digits (openssl will not put them in a PrintableString, so the parser itself).
+    use idp_adapters::idcard::Satu;
+    assert!(Satu::parse(&satu).is_some());
+    let arabic_indic: String = satu
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(0x0660 + (c as u32 - '0' as u32)).unwrap(),
+            other => other,
+        })
+        .collect();
+    for lookalike in [
+        fullwidth,
+        arabic_indic,
+        format!("{satu}\u{200b}"),
+        format!("\u{200b}{satu}"),
+        format!("+{satu}"),
+        satu.replace('0', "O"),
+    ] {
+        assert!(Satu::parse(&lookalike).is_none(), "{lookalike}");
+    }
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        (
+            "anyExtendedKeyUsage only",
+            good_subject.clone(),
+            "keyUsage=critical,digitalSignature\nextendedKeyUsage=anyExtendedKeyUsage".into(),
+            "idcard.extended_key_usage",
+        ),
+        (
+            "emailProtection only",
+            good_subject.clone(),
+            "keyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection".into(),
+            "idcard.extended_key_usage",
+        ),
+        (
+            "no key usage",
+            good_subject.clone(),
+            "extendedKeyUsage=clientAuth".into(),
+            "idcard.key_usage",
+        ),
+        (
+            "keyAgreement only",
+            good_subject.clone(),
+            "keyUsage=critical,keyAgreement\nextendedKeyUsage=clientAuth".into(),
+            "idcard.key_usage",
+        ),
+        (
+            "a CA certificate as the card",
+            good_subject.clone(),
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign"
+                .into(),
+            "idcard.ca_as_end_entity",
+        ),
+        (
+            "two serialNumbers in one RDN",
+            format!("/serialNumber={satu}+serialNumber=99900002X/GN=Tiina/SN=Testinen"),
+            GOOD_EXT.into(),
+            "idcard.subject_invalid",
+        ),
+        (
+            "two serialNumber RDNs with the same value",
+            format!("/serialNumber={satu}/serialNumber={satu}/GN=Tiina/SN=Testinen"),
+            GOOD_EXT.into(),
+            "idcard.subject_invalid",
+        ),
+        (
+            "lower-case check character",
+            subject(&satu.to_lowercase(), "Tiina"),
+            GOOD_EXT.into(),
+            "idcard.subject_invalid",
+        ),
+        (
+            "wrong check character",
+            subject("99900001A", "Tiina"),
+            GOOD_EXT.into(),
+            "idcard.subject_invalid",
+        ),
+        (
+            "no serialNumber",
+            "/GN=Tiina/SN=Testinen/CN=Tiina Testinen".into(),
+            GOOD_EXT.into(),
+            "idcard.subject_incomplete",
+        ),
+        (
+            "a C1 control character in the given name",
+            subject(&satu, "Ti\u{85}na"),
+            GOOD_EXT.into(),
+            "idcard.subject_invalid",
+        ),
+        (
+            "two givenNames",
+            format!("/serialNumber={satu}/GN=Tiina/GN=Outi/SN=Testinen"),
+            GOOD_EXT.into(),
+            "idcard.subject_invalid",
+        ),
+    ];
+    for (what, subj, ext, code) in cases {
+        let c = craft(&subj, &ext);
+        assert_eq!(code_for(&[c.der]), code, "{what}");
+    }
+}
+
+#[test]
+fn crls_from_unconfigured_issuers_forged_stale_or_older_are_not_installed() {
+    use idp_adapters::idcard::{CrlError, VerifiedCrl};
+    let p = pki();
+    let (v, mut crls) = validator();
+    let now = time::OffsetDateTime::now_utc();
+    // A valid CRL, for a CA that is not configured (the constrained CA under the same root).
+    assert!(matches!(
+        VerifiedCrl::verify(&p.constrained_crl, v.ca_certs(), now),
+        Err(CrlError::UnknownIssuer { .. })
+    ));
+    // The intermediate's exact name, another key.
+    assert!(matches!(
+        VerifiedCrl::verify(&p.wrong_key_crl, v.ca_certs(), now),
+        Err(CrlError::BadSignature { .. })
+    ));
+    assert!(matches!(
+        VerifiedCrl::verify(&p.stale_crl, v.ca_certs(), now),
+        Err(CrlError::Stale { .. })
+    ));
+    // A certificate or garbage where a CRL should be.
+    for bytes in [
+        p.root.cert_der.clone(),
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+        vec![0x30, 0x84, 0xff, 0xff, 0xff, 0xff],
+        Vec::new(),
+    ] {
+        assert!(VerifiedCrl::verify(&bytes, v.ca_certs(), now).is_err());
+    }
+    // A newer CRL revokes the valid card; the older, still current one cannot undo it.
+    let newer = VerifiedCrl::verify(&p.later_crl_revoking_valid, v.ca_certs(), now).unwrap();
+    crls.install(newer).unwrap();
+    let older = VerifiedCrl::verify(&p.intermediate_crl, v.ca_certs(), now).unwrap();
+    assert!(matches!(crls.install(older), Err(CrlError::Older { .. })));
+    let refused = v.validate(&p.cards.valid.chain, &crls, now).unwrap_err();
+    assert_eq!(refused.code(), "idcard.revoked");
+}
+
+#[test]
+fn without_the_intermediate_crl_chain_revocation_fails_closed() {
+    use idp_adapters::idcard::{CrlSet, VerifiedCrl};
+    let p = pki();
+    let (v, _) = validator();
+    let now = time::OffsetDateTime::now_utc();
+    let mut only_root = CrlSet::default();
+    only_root
+        .install(VerifiedCrl::verify(&p.root_crl, v.ca_certs(), now).unwrap())
+        .unwrap();
+    let e = v
+        .validate(&p.cards.valid.chain, &only_root, now)
+        .unwrap_err();
+    assert_eq!(e.code(), "idcard.revocation_unknown");
+    // The constrained CA (not configured, so no CRL of it can be installed) cannot vouch for a
+    // card, even a card inside its name constraints, under chain revocation.
+    let e = v
+        .validate(&p.cards.name_constraint_violation.chain, &only_root, now)
+        .unwrap_err();
+    assert!(
+        ["idcard.name_constraints", "idcard.revocation_unknown"].contains(&e.code()),
+        "{e:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The forwarded-certificate header and the trusted-proxy ranges.
+
+#[test]
+fn proxy_ranges_at_their_edges() {
+    use gateway::config::ProxyRange;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let r = |s: &str| ProxyRange::parse(s).unwrap_or_else(|| panic!("{s}"));
+    // An IPv4-mapped peer is its IPv4 address; an IPv4-compatible (deprecated) one is not.
+    assert!(r("127.0.0.1").contains(ip("::ffff:127.0.0.1")));
+    assert!(!r("127.0.0.1").contains(ip("::127.0.0.1")));
+    assert!(!r("0.0.0.1").contains(ip("::1")));
+    // /32 and /128 are exact; /0 is per family.
+    assert!(!r("10.0.0.5/32").contains(ip("10.0.0.4")));
+    assert!(!r("fd00::1/128").contains(ip("fd00::2")));
+    assert!(!r("::/0").contains(ip("10.0.0.1")));
+    assert!(!r("::/0").contains(ip("::ffff:10.0.0.1")));
+    assert!(!r("0.0.0.0/0").contains(ip("fd00::1")));
+    // Host bits in the network address are masked, not a wider range.
+    assert!(r("10.0.0.5/31").contains(ip("10.0.0.4")));
+    assert!(!r("10.0.0.5/31").contains(ip("10.0.0.6")));
+    // Not addresses.
+    for bad in [
+        "10.0.0.1/-1",
+        "10.0.0.1/256",
+        "10.0.0.1 /8",
+        "10.0.0.1/8/8",
+        "fe80::1%eth0",
+        "localhost",
+        "10.0.0",
+        "::/129",
+        "0x0a000001",
+    ] {
+        assert!(ProxyRange::parse(bad).is_none(), "{bad}");
+    }
+}
+
+#[test]
+fn parse_forwarded_refuses_hostile_values_quickly_and_without_panicking() {
+    use gateway::idcard::parse_forwarded;
+    use idp_adapters::idcard::CardError;
+    let begin = "-----BEGIN CERTIFICATE-----";
+    let end = "-----END CERTIFICATE-----";
+    let started = Instant::now();
+    let many_markers = format!("{begin}{end}").repeat(2000);
+    let nested = format!("{begin}{begin}AAAA{end}{end}");
+    let percent_nul = "%00".repeat(20_000);
+    let big_b64 = "A".repeat(60_000);
+    let values: Vec<String> = vec![
+        many_markers,
+        nested,
+        percent_nul,
+        big_b64,
+        format!("{begin}\u{00e4}{end}"),
+        format!("{begin}"),
+        "%2".into(),
+        "%".into(),
+        "%ZZ".into(),
+        "\u{feff}".into(),
+        "-----BEGIN CERTIFICATE".into(),
+        "=====".into(),
+    ];
+    for v in &values {
+        match parse_forwarded(v) {
+            // Whatever parses is a list of at most 5 blobs of at most 16 KiB each, for the
+            // validator to refuse.
+            Ok(chain) => {
+                assert!(
+                    chain.len() <= idp_adapters::idcard::MAX_CHAIN_LEN,
+                    "{}",
+                    v.len()
+                );
+                assert!(chain
+                    .iter()
+                    .all(|c| c.len() <= idp_adapters::idcard::MAX_CERT_BYTES));
+            }
+            Err(
+                CardError::Malformed
+                | CardError::ChainTooLong { .. }
+                | CardError::CertificateTooLarge { .. },
+            ) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// One raw HTTP/1.1 request to the plain listener; the response head and body.
+async fn raw_request(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn location_of(response: &str) -> Option<String> {
+    response
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("location:"))
+        .map(|l| l[9..].trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_sending_the_header_twice_in_any_case_is_refused() {
+    let w = world(Setup {
+        tls: false,
+        trusted_proxies: vec!["127.0.0.1"],
+    })
+    .await;
+    let pem: String = pki()
+        .cards
+        .valid
+        .chain
+        .iter()
+        .map(|d| certs::Certificate::from_der(d).unwrap().to_pem())
+        .collect();
+    let escaped =
+        percent_encoding::utf8_percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let rsa_pem: String = pki()
+        .cards
+        .valid_rsa
+        .chain
+        .iter()
+        .map(|d| certs::Certificate::from_der(d).unwrap().to_pem())
+        .collect();
+    let rsa_escaped =
+        percent_encoding::utf8_percent_encode(&rsa_pem, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    for (first, second) in [
+        ("X-SSL-Client-Cert", "x-ssl-client-cert"),
+        ("x-SSL-client-CERT", "X-SSL-CLIENT-CERT"),
+        ("X-SSL-Client-Cert", "X-SSL-Client-Cert"),
+    ] {
+        let b = Browser::new();
+        let (_, selection) = w.start(&b).await;
+        let url = w.pick_idcard(&b, &selection).await;
+        let path = &url[url.find("/idcard/").unwrap()..];
+        let response = raw_request(
+            w.card_addr,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\n{first}: {escaped}\r\n{second}: {rsa_escaped}\r\nConnection: close\r\n\r\n",
+                w.card_addr
+            ),
+        )
+        .await;
+        assert!(
+            response.starts_with("HTTP/1.1 403"),
+            "{first}/{second}: {response}"
+        );
+        assert!(location_of(&response).is_none(), "{response}");
+        // Nothing was captured: the callback finds no chain.
+        let page = b
+            .get(&format!(
+                "{}/login/idcard/callback?state={}",
+                w.base,
+                state_of(&url)
+            ))
+            .await;
+        assert!(!page.has_saml_response(), "{}", page.body);
+        assert_eq!(refusal_code(&page), "idcard.not_captured");
+    }
+    w.gw.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The listener over TLS.
+
+fn tls_world() -> Setup {
+    Setup {
+        tls: true,
+        trusted_proxies: vec!["192.0.2.1"],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_five_certificates_in_the_handshake_are_refused_at_the_callback() {
+    let w = world(tls_world()).await;
+    let p = pki();
+    let card = &p.cards.valid;
+    let mut chain = card.chain.clone();
+    while chain.len() <= idp_adapters::idcard::MAX_CHAIN_LEN {
+        chain.push(p.intermediate.cert_der.clone());
+    }
+    let b = Browser::new();
+    let (_, selection) = w.start(&b).await;
+    let url = w.pick_idcard(&b, &selection).await;
+    let (status, loc, body) = w
+        .at_listener(&w.card_client(Some((&card.key_pem, &chain))), &url)
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let page = b.get(&loc.unwrap()).await;
+    assert!(!page.has_saml_response());
+    assert_eq!(page.status, 403);
+    assert_eq!(refusal_code(&page), "idcard.chain_too_long");
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_captures_racing_for_one_state_yield_one_capture() {
+    let w = world(tls_world()).await;
+    let b = Browser::new();
+    let (request_id, selection) = w.start(&b).await;
+    let url = w.pick_idcard(&b, &selection).await;
+    let mine = w.client_for(Some(&pki().cards.valid));
+    let other = w.client_for(Some(&pki().cards.valid_rsa));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let client = if i % 2 == 0 {
+            mine.clone()
+        } else {
+            other.clone()
+        };
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client.get(&url).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.headers()
+                    .get("location")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            )
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        let (status, loc) = t.await.unwrap();
+        match status {
+            303 => won.push(loc.unwrap()),
+            400 => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one capture per state");
+    let page = b.get(&won[0]).await;
+    let v = w.validate(&request_id, &page);
+    let satu = attribute(&v, OID_SATU).unwrap();
+    assert!(satu == pki().cards.valid.satu || satu == pki().cards.valid_rsa.satu);
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_does_not_log_in_on_an_error_answer_or_a_doubled_state() {
+    let w = world(tls_world()).await;
+    let b = Browser::new();
+    let (_, selection) = w.start(&b).await;
+    let url = w.pick_idcard(&b, &selection).await;
+    let state = state_of(&url);
+    let (_, loc, _) = w
+        .at_listener(&w.client_for(Some(&pki().cards.valid)), &url)
+        .await;
+    assert!(!loc.unwrap().contains("error="));
+    // A doubled state is a bad request, and uses nothing up.
+    let page = b
+        .get(&format!(
+            "{}/login/idcard/callback?state={state}&state={state}",
+            w.base
+        ))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(!page.has_saml_response());
+    // The browser claims "no certificate" although one was captured: no login, back to the
+    // selection with the flow kept, and the capture is gone with the state.
+    let page = b
+        .get(&format!(
+            "{}/login/idcard/callback?state={state}&error=no_certificate",
+            w.base
+        ))
+        .await;
+    assert!(!page.has_saml_response());
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(page
+        .location
+        .as_deref()
+        .unwrap()
+        .contains("notice=no_certificate"));
+    let again = b
+        .get(&format!("{}/login/idcard/callback?state={state}", w.base))
+        .await;
+    assert!(!again.has_saml_response());
+    assert_eq!(again.status, 400);
+    // Another error value ends the flow without a login.
+    let selection = b.follow(page).await;
+    assert_eq!(selection.status, 200, "{}", selection.body);
+    let url = w.pick_idcard(&b, &selection).await;
+    let (_, loc, _) = w
+        .at_listener(&w.client_for(Some(&pki().cards.valid)), &url)
+        .await;
+    let page = b
+        .get(&format!("{}&error=access_denied", loc.unwrap()))
+        .await;
+    assert!(!page.has_saml_response());
+    assert!((400..500).contains(&page.status), "{}", page.body);
+    // The flow is over: its selection page is gone.
+    let gone = b.get(&selection.url).await;
+    assert_eq!(gone.status, 400, "{}", gone.body);
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_redirects_only_to_the_gateway_and_reflects_nothing() {
+    let w = world(tls_world()).await;
+    let client = w.client_for(Some(&pki().cards.valid));
+    // A live state, with a hostile Host header and language: the Location is the gateway's.
+    let b = Browser::new();
+    let (_, selection) = w.start(&b).await;
+    let url = w.pick_idcard(&b, &selection).await;
+    let resp = client
+        .get(format!("{url}&lang=%22%3E%3Cscript%3E"))
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    // A doubled `lang` or an unknown one is not an error, but never the redirect target.
+    let status = resp.status().as_u16();
+    let loc = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(status, 303);
+    let loc = loc.unwrap();
+    assert!(
+        loc.starts_with(&format!("{}/login/idcard/callback?state=", w.base)),
+        "{loc}"
+    );
+    assert!(!loc.contains("evil") && !loc.contains("script"), "{loc}");
+    // Unknown, empty, doubled, oversized and hostile states: a 4xx page that echoes nothing.
+    let marker = "zq9x";
+    for query in [
+        format!("state={marker}%3Cscript%3E"),
+        format!("state={marker}%0d%0aSet-Cookie:%20a=b"),
+        format!("state=a&state={marker}"),
+        "state=".to_owned(),
+        format!("state={}{marker}", "A".repeat(300)),
+        format!("state={}{marker}", "A".repeat(2000)),
+        format!("state=https://evil.example/{marker}"),
+    ] {
+        let (status, loc, body) = w
+            .at_listener(&client, &format!("{}/idcard/login?{query}", w.listener))
+            .await;
+        assert!((400..500).contains(&status), "{query}: {status}");
+        assert!(loc.is_none(), "{query}: {loc:?}");
+        assert!(!body.contains(marker), "{query}: {body}");
+        for internal in ["idcert:", "flow:", "sqlite", "panicked", "/work/", "Store"] {
+            assert!(!body.contains(internal), "{query}: {internal} in {body}");
+        }
+    }
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_at_the_handshake_and_header_timeouts() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world(tls_world()).await;
+    // Silent after connecting (no ClientHello): closed by the TLS handshake timeout.
+    let silent = async {
+        let started = Instant::now();
+        let mut s = tokio::net::TcpStream::connect(w.card_addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        let r = tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf)).await;
+        assert!(r.is_ok(), "still open after 20 s");
+        started.elapsed()
+    };
+    // Half a ClientHello, then nothing.
+    let half_hello = async {
+        let started = Instant::now();
+        let mut s = tokio::net::TcpStream::connect(w.card_addr).await.unwrap();
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc])
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let r = tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf)).await;
+        assert!(r.is_ok(), "still open after 20 s");
+        started.elapsed()
+    };
+    let (a, b) = tokio::join!(silent, half_hello);
+    assert!(a < Duration::from_secs(13), "{a:?}");
+    assert!(b < Duration::from_secs(13), "{b:?}");
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_and_idle_keep_alive_are_cut_off_on_the_plain_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world(Setup {
+        tls: false,
+        trusted_proxies: vec!["127.0.0.1"],
+    })
+    .await;
+    // One header byte a second: closed by the header read timeout, not kept open forever.
+    let trickle = async {
+        let started = Instant::now();
+        let mut s = tokio::net::TcpStream::connect(w.card_addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if s.write_all(b"X").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 256];
+            match tokio::time::timeout(Duration::from_millis(10), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => break,
+                Err(_) => {}
+            }
+        }
+        started.elapsed()
+    };
+    // A finished request on a keep-alive connection, then silence.
+    let idle = async {
+        let mut s = tokio::net::TcpStream::connect(w.card_addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        let started = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf)).await;
+        assert!(
+            r.is_ok(),
+            "an idle keep-alive connection is still open after 20 s"
+        );
+        started.elapsed()
+    };
+    let (t, i) = tokio::join!(trickle, idle);
+    assert!(t < Duration::from_secs(13), "{t:?}");
+    assert!(i < Duration::from_secs(13), "{i:?}");
+    w.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_personal_reaches_the_log_on_success_or_refusal() {
+    let w = world(tls_world()).await;
+    let p = pki();
+    for card in [&p.cards.valid, &p.cards.unmapped, &p.cards.revoked] {
+        let b = Browser::new();
+        let (_, selection) = w.start(&b).await;
+        let url = w.pick_idcard(&b, &selection).await;
+        let (_, loc, _) = w.at_listener(&w.client_for(Some(card)), &url).await;
+        let _ = b.get(&loc.unwrap()).await;
+    }
+    let logs = bank::log_lines().join("\n");
+    use base64::Engine as _;
+    for card in [&p.cards.valid, &p.cards.unmapped, &p.cards.revoked] {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&card.chain[0]);
+        for secret in [
+            card.satu.as_str(),
+            card.given_name.as_str(),
+            card.surname.as_str(),
+            &b64[40..80],
+        ] {
+            assert!(!logs.contains(secret), "{secret} logged:\n{logs}");
+        }
+    }
+    assert!(!logs.contains(VALID_HETU));
+    w.gw.stop().await;
+}
