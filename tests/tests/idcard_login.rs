@@ -1019,3 +1019,68 @@ async fn ocsp_from_an_openssl_responder_decides_revocation() {
     assert_refused(&page, 503, "idcard.ocsp_unavailable", "responder down");
     w.gw.stop().await;
 }
+
+/// The attack the capture token stops: the attacker starts a login, gets the victim's browser to
+/// present the victim's card at the attacker's listener URL, then finishes with the state alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_presented_in_another_browser_cannot_log_in_the_flow_owner() {
+    let w = world(Setup::tls()).await;
+    let attacker = Browser::new();
+    let selection = w.start_crafted(&attacker).await;
+    let url = w.pick_idcard(&attacker, &selection).await;
+    // The victim's browser presents the victim's card at the attacker's URL...
+    let (status, loc, _) = w
+        .at_listener(&w.card_client(Some(&pki().cards.valid)), &url, None)
+        .await;
+    assert_eq!(status, 303);
+    let loc = loc.unwrap();
+    assert!(loc.contains("&capture="), "{loc}");
+    // ...and is refused at the callback (not its flow)...
+    let victim = Browser::new();
+    assert!(!victim.get(&loc).await.has_saml_response());
+    // ...while the attacker, who knows the state but not the capture token, gets nothing.
+    let state = url
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let page = attacker
+        .get(&format!("{}/login/idcard/callback?state={state}", w.base))
+        .await;
+    assert_refused(
+        &page,
+        400,
+        "idcard.capture_mismatch",
+        "state without the token",
+    );
+    let forged = format!(
+        "{}/login/idcard/callback?state={state}&capture=guess",
+        w.base
+    );
+    assert!(!attacker.get(&forged).await.has_saml_response());
+    w.gw.stop().await;
+}
+
+/// Picking the method again makes a new state; the earlier one (which may have gone to another
+/// upstream) no longer finds the flow, at the listener or at the callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_latest_state_of_a_flow_is_honoured() {
+    let w = world(Setup::tls()).await;
+    let b = Browser::new();
+    let selection = w.start_crafted(&b).await;
+    let first = w.pick_idcard(&b, &selection).await;
+    let second = w.pick_idcard(&b, &selection).await;
+    assert_ne!(first, second);
+    let client = w.card_client(Some(&pki().cards.valid));
+    let (status, _, body) = w.at_listener(&client, &first, None).await;
+    assert!(
+        (400..500).contains(&status),
+        "the first state is dead: {status} {body}"
+    );
+    let (status, loc, _) = w.at_listener(&client, &second, None).await;
+    assert_eq!(status, 303);
+    assert!(b.get(&loc.unwrap()).await.has_saml_response());
+    w.gw.stop().await;
+}

@@ -145,9 +145,10 @@ fn card_refusal(code: &str, t: &crate::i18n::Texts) -> (StatusCode, &'static str
             StatusCode::SERVICE_UNAVAILABLE,
             t.err_card_check_unavailable,
         ),
-        "idcard.not_captured" | "idcard.capture_replayed" | "idcard.capture_unreadable" => {
-            (StatusCode::BAD_REQUEST, t.err_upstream)
-        }
+        "idcard.not_captured"
+        | "idcard.capture_replayed"
+        | "idcard.capture_unreadable"
+        | "idcard.capture_mismatch" => (StatusCode::BAD_REQUEST, t.err_upstream),
         _ => (StatusCode::FORBIDDEN, t.err_card_refused),
     }
 }

@@ -410,15 +410,23 @@ async fn capture(
             return Err(GatewayError::Adapter(AdapterError::FlowMismatch));
         }
         let (chain, source) = presented_chain(handle, &conn, &headers)?;
-        let encoded: Vec<String> = chain
-            .iter()
-            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
-            .collect();
+        // The capture is bound to the browser that presented the certificate, not only to the
+        // state (which the browser that started the flow knows too, and could have sent to
+        // someone else's browser to present their card): this token goes only into this
+        // response's redirect, and the callback must bring it back.
+        let token = certs::random_token(gw.rng.as_ref())?;
+        let record = Capture {
+            chain: chain
+                .iter()
+                .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+                .collect(),
+            token_hash: sso::sha256_hex(&[token.as_bytes()]),
+        };
         let fresh = gw
             .store
             .insert_if_absent(
                 &capture_key(state),
-                serde_json::to_vec(&encoded)?,
+                serde_json::to_vec(&record)?,
                 CAPTURE_TTL,
             )
             .await?;
@@ -434,7 +442,7 @@ async fn capture(
         tracing::info!(target: "audit", event = "idcard_presented", source, certificates = chain.len(),
             certificate = %certificate, peer = %conn.peer.ip());
         let mut to = format!(
-            "{}/login/idcard/callback?state={}",
+            "{}/login/idcard/callback?state={}&capture={token}",
             gw.base_url,
             percent_encoding::utf8_percent_encode(state, percent_encoding::NON_ALPHANUMERIC)
         );
@@ -545,18 +553,38 @@ pub fn parse_forwarded(value: &str) -> Result<Vec<Vec<u8>>, CardError> {
     Ok(chain)
 }
 
+/// What the listener stores for a state: the presented chain (base64 DER) and the hash of the
+/// token only the presenting browser received.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Capture {
+    chain: Vec<String>,
+    token_hash: String,
+}
+
 fn capture_key(state: &str) -> String {
     format!("idcert:{}", sso::sha256_hex(&[state.as_bytes()]))
 }
 
-/// The chain the listener captured for this state, taken once. `Ok(None)`: nothing captured
-/// (the browser did not pass the listener).
-pub async fn take_capture(gw: &Gateway, state: &str) -> Result<Option<Vec<Vec<u8>>>, GatewayError> {
+/// The chain the listener captured for this state, taken once, if `token` is the one the
+/// listener gave the presenting browser. `Ok(None)`: nothing captured (the browser did not pass
+/// the listener).
+pub async fn take_capture(
+    gw: &Gateway,
+    state: &str,
+    token: Option<&str>,
+) -> Result<Option<Vec<Vec<u8>>>, GatewayError> {
     let Some(raw) = gw.store.take(&capture_key(state)).await? else {
         return Ok(None);
     };
-    let encoded: Vec<String> = serde_json::from_slice(&raw)?;
-    let chain = encoded
+    let record: Capture = serde_json::from_slice(&raw)?;
+    let presented = sso::sha256_hex(&[token.unwrap_or_default().as_bytes()]);
+    if token.is_none() || !hashes_equal(&presented, &record.token_hash) {
+        return Err(GatewayError::Adapter(AdapterError::Upstream {
+            code: "idcard.capture_mismatch",
+        }));
+    }
+    let chain = record
+        .chain
         .iter()
         .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
         .collect::<Result<Vec<_>, _>>()
@@ -566,6 +594,15 @@ pub async fn take_capture(gw: &Gateway, state: &str) -> Result<Option<Vec<Vec<u8
             })
         })?;
     Ok(Some(chain))
+}
+
+/// Equality of two hex digests in time independent of where they differ.
+fn hashes_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// A certificate named in the audit trail without naming the person: keyed like audit subjects.

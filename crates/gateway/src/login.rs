@@ -267,8 +267,9 @@ async fn upstream_callback(
         } else {
             sso::take_flow(&gw, &headers, &flow_id).await?
         };
-        let captured = if adapter.uses_client_certificate() {
-            crate::idcard::take_capture(&gw, state).await?
+        // An error answer never uses a certificate (the capture expires with its TTL).
+        let captured = if adapter.uses_client_certificate() && !answered_error {
+            crate::idcard::take_capture(&gw, state, http::single(&fields, "capture")?).await?
         } else {
             None
         };

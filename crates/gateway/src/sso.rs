@@ -51,6 +51,10 @@ pub struct FlowRecord {
 pub struct UpstreamFlow {
     pub method: String,
     pub pending: idp_adapters::UpstreamPending,
+    /// SHA-256 of the `state` this attempt was sent upstream with: only the latest attempt's
+    /// state finds the flow (an earlier state, perhaps sent to another upstream, does not).
+    #[serde(default)]
+    pub state_hash: String,
 }
 
 /// What the citizen's single sign-on session remembers.
@@ -414,9 +418,17 @@ pub async fn attach_upstream(
     pending: idp_adapters::UpstreamPending,
 ) -> Result<(), GatewayError> {
     let mut rec = load_flow(gw, headers, flow_id).await?;
+    if let Some(previous) = &rec.upstream {
+        if !previous.state_hash.is_empty() {
+            gw.store
+                .delete(&format!("upstate:{}", previous.state_hash))
+                .await?;
+        }
+    }
     rec.upstream = Some(UpstreamFlow {
         method: method.to_owned(),
         pending,
+        state_hash: sha256_hex(&[state.as_bytes()]),
     });
     let ttl = to_std(gw.settings.flow_ttl);
     gw.store
@@ -445,8 +457,10 @@ pub async fn flow_for_state(
         .await?
         .ok_or(GatewayError::FlowNotFound)?;
     let flow_id = String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)?;
-    // The flow must belong to this browser before the state is used up.
+    // The flow must belong to this browser, and this must be its latest upstream attempt,
+    // before the state is used up.
     let flow = load_flow(gw, headers, &flow_id).await?;
+    check_current_state(&flow, state)?;
     gw.store
         .take(&key)
         .await?
@@ -473,7 +487,17 @@ pub async fn peek_flow_for_state(gw: &Gateway, state: &str) -> Result<FlowRecord
         .get(&flow_key(&flow_id))
         .await?
         .ok_or(GatewayError::FlowNotFound)?;
-    Ok(serde_json::from_slice(&raw)?)
+    let flow: FlowRecord = serde_json::from_slice(&raw)?;
+    check_current_state(&flow, state)?;
+    Ok(flow)
+}
+
+fn check_current_state(flow: &FlowRecord, state: &str) -> Result<(), GatewayError> {
+    let current = flow.upstream.as_ref().map(|u| u.state_hash.as_str());
+    if current != Some(sha256_hex(&[state.as_bytes()]).as_str()) {
+        return Err(GatewayError::FlowNotFound);
+    }
+    Ok(())
 }
 
 pub fn flow_key(flow_id: &str) -> String {
