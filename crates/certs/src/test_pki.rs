@@ -46,6 +46,8 @@ pub struct TestCard {
 
 /// Everything the ID-card tests need. Times are relative to the `now` given to [`Self::generate`].
 pub struct IdCardTestPki {
+    /// The `now` it was generated for.
+    pub generated_at: OffsetDateTime,
     pub root: TestCa,
     pub intermediate: TestCa,
     /// The root's CRL (covers the intermediate; revokes nothing).
@@ -230,6 +232,7 @@ impl IdCardTestPki {
             &[],
         )?;
         Ok(Self {
+            generated_at: now,
             root,
             intermediate,
             constrained_ca: constrained,
@@ -267,6 +270,30 @@ impl IdCardTestPki {
     ) -> Result<Vec<u8>, CertError> {
         self.intermediate
             .crl(this_update, next_update, number, revoked)
+    }
+
+    /// An intermediate CRL the size a national CA publishes: `entries` revoked serials (none of
+    /// them a test card's), for benchmarks.
+    pub fn large_intermediate_crl(
+        &self,
+        now: OffsetDateTime,
+        entries: u32,
+    ) -> Result<Vec<u8>, CertError> {
+        let serials = (0..entries)
+            .map(|i| (0x4000_0000u64 + u64::from(i)).to_be_bytes().to_vec())
+            .collect();
+        self.intermediate.crl_of_serials(
+            now - Duration::minutes(5),
+            now + Duration::days(7),
+            100,
+            serials,
+        )
+    }
+
+    /// A card like `valid` (same SATU) whose givenName is `given`, exactly as given.
+    pub fn card_with_given_name(&self, given: &str) -> Result<TestCard, CertError> {
+        CardSpec::new("custom", 2000, "99900001", given, "Testinen", self.generated_at)
+            .issue(&self.intermediate, &[])
     }
 
     /// Every card, valid and bad, by name.
@@ -457,11 +484,22 @@ impl TestCa {
         number: u64,
         revoked: &[&TestCard],
     ) -> Result<Vec<u8>, CertError> {
+        let serials = revoked.iter().map(|card| card_serial(card)).collect();
+        self.crl_of_serials(this_update, next_update, number, serials)
+    }
+
+    fn crl_of_serials(
+        &self,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        number: u64,
+        serials: Vec<Vec<u8>>,
+    ) -> Result<Vec<u8>, CertError> {
         let err = |e: rcgen::Error| CertError::Generate(e.to_string());
-        let revoked_certs = revoked
+        let revoked_certs = serials
             .iter()
-            .map(|card| RevokedCertParams {
-                serial_number: SerialNumber::from_slice(&card_serial(card)),
+            .map(|serial| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(serial),
                 revocation_time: this_update - Duration::hours(1),
                 reason_code: Some(rcgen::RevocationReason::KeyCompromise),
                 invalidity_date: None,

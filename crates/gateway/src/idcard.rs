@@ -36,7 +36,10 @@ use tower::ServiceExt as _;
 const CAPTURE_TTL: Duration = Duration::from_secs(300);
 /// Largest forwarded-certificate header value (URL-escaped PEM of a chain).
 const MAX_FORWARDED_HEADER: usize = 64 * 1024;
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections the listener serves at once; more are closed at accept (a flood of silent
+/// connections must not use up the process's file descriptors, shared with the main listener).
+const MAX_LISTENER_CONNECTIONS: usize = 512;
 
 /// The ID-card method as configured: the adapter and how its listener runs.
 pub struct IdCardHandle {
@@ -308,6 +311,7 @@ pub async fn serve_listener(listener: tokio::net::TcpListener, gw: Arc<Gateway>)
         return;
     };
     let tls = handle.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_LISTENER_CONNECTIONS));
     let router = Router::new()
         .route(idp_adapters::idcard::LISTENER_LOGIN_PATH, get(capture))
         .route("/healthz", get(|| async { "ok" }))
@@ -321,9 +325,15 @@ pub async fn serve_listener(listener: tokio::net::TcpListener, gw: Arc<Gateway>)
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(peer = %peer.ip(), "certificate listener: at its connection limit");
+            drop(stream);
+            continue;
+        };
         let router = router.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             match tls {
                 Some(acceptor) => {
                     let stream = match tokio::time::timeout(
@@ -334,7 +344,7 @@ pub async fn serve_listener(listener: tokio::net::TcpListener, gw: Arc<Gateway>)
                     {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
-                            tracing::info!(peer = %peer.ip(), error = %e, "certificate listener: TLS handshake failed");
+                            tracing::debug!(peer = %peer.ip(), error = %e, "certificate listener: TLS handshake failed");
                             return;
                         }
                         Err(_) => return,
@@ -624,7 +634,7 @@ fn install_file(
     now: time::OffsetDateTime,
 ) -> Result<(), String> {
     let bytes = read_capped(file)?;
-    install(handle, &bytes, &file.display().to_string(), now)
+    install(&handle.adapter, &bytes, &file.display().to_string(), now)
 }
 
 fn read_capped(file: &PathBuf) -> Result<Vec<u8>, String> {
@@ -638,20 +648,37 @@ fn read_capped(file: &PathBuf) -> Result<Vec<u8>, String> {
 }
 
 fn install(
-    handle: &IdCardHandle,
+    adapter: &IdCard,
     bytes: &[u8],
     source: &str,
     now: time::OffsetDateTime,
 ) -> Result<(), String> {
-    match handle.adapter.install_crl(bytes, now) {
+    match adapter.install_crl(bytes, now) {
         Ok(crl) => {
             tracing::info!(source, issuer = crl.issuer_name(), this_update = %crl.this_update(),
                 next_update = %crl.next_update(), revoked = crl.revoked_count(), "CRL installed");
             Ok(())
         }
-        Err(idp_adapters::idcard::CrlError::Older { .. }) => Ok(()),
+        Err(e @ idp_adapters::idcard::CrlError::Older { .. }) => {
+            // Not a failure of the source's availability, but worth seeing: a replayed old CRL
+            // could un-revoke a card if it were installed.
+            tracing::warn!(source, reason = %e, "an older CRL than the installed one was offered and ignored");
+            Ok(())
+        }
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Parsing and verifying a national CA's CRL takes tens of milliseconds: off the async runtime.
+async fn install_off_runtime(
+    adapter: Arc<IdCard>,
+    bytes: Vec<u8>,
+    source: String,
+    now: time::OffsetDateTime,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || install(&adapter, &bytes, &source, now))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 /// Fetch every CRL source once; the sources that failed, as "source: reason".
@@ -664,12 +691,13 @@ pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
     for file in &handle.crl_files {
         let name = file.display().to_string();
         let file = file.clone();
-        let bytes = tokio::task::spawn_blocking(move || read_capped(&file)).await;
-        let result = match bytes {
-            Ok(Ok(b)) => install(handle, &b, "file", now),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(e.to_string()),
-        };
+        let adapter = handle.adapter.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let bytes = read_capped(&file)?;
+            install(&adapter, &bytes, &file.display().to_string(), now)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
         if let Err(e) = result {
             failed.push(format!("{name}: {e}"));
         }
@@ -679,7 +707,10 @@ pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
             Ok(client) => {
                 for url in &handle.crl_urls {
                     let result = match fetch(&client, url).await {
-                        Ok(bytes) => install(handle, &bytes, url, now),
+                        Ok(bytes) => {
+                            install_off_runtime(handle.adapter.clone(), bytes, url.clone(), now)
+                                .await
+                        }
                         Err(e) => Err(e),
                     };
                     if let Err(e) = result {

@@ -70,6 +70,36 @@ fn bench(c: &mut Criterion) {
     g.bench_function("verify a CRL before install", |b| {
         b.iter(|| VerifiedCrl::verify(black_box(&pki.intermediate_crl), &cas, now).unwrap())
     });
+    // A national CA's CRL: 100,000 entries (about 3 MB).
+    let large = pki.large_intermediate_crl(now, 100_000).unwrap();
+    eprintln!("large CRL: {} bytes", large.len());
+    let big = IdCard::new(
+        IdCardSettings {
+            listener_url: "https://idcard.example".into(),
+            display_name_fi: "Henkilökortti".into(),
+            display_name_sv: "ID-kort".into(),
+            display_name_en: "ID card".into(),
+            require_national_id: true,
+            test_environment: true,
+        },
+        ChainValidator::new(
+            std::slice::from_ref(&pki.root.cert_der),
+            std::slice::from_ref(&pki.intermediate.cert_der),
+            Revocation::Chain,
+        )
+        .unwrap(),
+        Some(Arc::new(FileDirectory::parse(&map).unwrap())),
+        Arc::new(certs::SystemRandomSource),
+    );
+    big.install_crl(&pki.root_crl, now).unwrap();
+    big.install_crl(&large, now).unwrap();
+    g.sample_size(20);
+    g.bench_function("verify P-256 card against a 100,000-entry CRL", |b| {
+        b.iter(|| run(big.verify_presented(black_box(&pki.cards.valid.chain), now)).unwrap())
+    });
+    g.bench_function("verify and install a 100,000-entry CRL", |b| {
+        b.iter(|| VerifiedCrl::verify(black_box(&large), &cas, now).unwrap())
+    });
     g.finish();
 }
 

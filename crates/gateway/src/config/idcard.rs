@@ -156,7 +156,27 @@ impl ProxyRange {
             }
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Self { addr, prefix })
+        if prefix > max {
+            return None;
+        }
+        // Written as an IPv4-mapped IPv6 address (as `ss` shows peers): the IPv4 range it means,
+        // since peers are compared in that form too.
+        match addr {
+            IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+                Some(v4) => Some(Self {
+                    addr: IpAddr::V4(v4),
+                    prefix: prefix - 96,
+                }),
+                None => Some(Self { addr, prefix }),
+            },
+            _ => Some(Self { addr, prefix }),
+        }
+    }
+
+    /// A range so wide it would trust the header from (nearly) anyone: shorter than /8 for
+    /// IPv4 or /32 for IPv6.
+    pub fn too_wide(&self) -> bool {
+        self.prefix < if self.addr.is_ipv4() { 8 } else { 32 }
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -323,11 +343,16 @@ pub(crate) fn check(c: &IdCardConfig, out: &mut Vec<ConfigProblem>) {
         (None, true) => {}
     }
     for (i, p) in c.trusted_proxies.iter().enumerate() {
-        if ProxyRange::parse(p).is_none() {
-            out.push(problem(
+        match ProxyRange::parse(p) {
+            None => out.push(problem(
                 format!("methods.idcard.trusted_proxies[{i}]"),
                 "expected an IP address or CIDR range",
-            ));
+            )),
+            Some(r) if r.too_wide() => out.push(problem(
+                format!("methods.idcard.trusted_proxies[{i}]"),
+                "too wide (shorter than /8 for IPv4, /32 for IPv6): the forwarded certificate would be believed from nearly anyone; list the proxies' addresses",
+            )),
+            Some(_) => {}
         }
     }
 }
@@ -382,5 +407,15 @@ mod tests {
         assert!(ProxyRange::parse("0.0.0.0/0")
             .unwrap()
             .contains("1.2.3.4".parse().unwrap()));
+        assert!(ProxyRange::parse("0.0.0.0/0").unwrap().too_wide());
+        assert!(ProxyRange::parse("::/0").unwrap().too_wide());
+        assert!(!ProxyRange::parse("10.0.0.0/8").unwrap().too_wide());
+        // Written IPv4-mapped, as `ss` prints peers: matches the IPv4 peer.
+        let mapped = ProxyRange::parse("::ffff:10.0.0.5").unwrap();
+        assert!(mapped.contains("10.0.0.5".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.0.0.5".parse().unwrap()));
+        assert!(!mapped.contains("10.0.0.6".parse().unwrap()));
+        let mapped_net = ProxyRange::parse("::ffff:10.1.0.0/112").unwrap();
+        assert!(mapped_net.contains("10.1.2.3".parse().unwrap()));
     }
 }

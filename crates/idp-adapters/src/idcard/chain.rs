@@ -168,12 +168,8 @@ impl ChainValidator {
             .map(|d| CertificateDer::from(d.as_slice()))
             .collect();
         intermediates.extend(self.intermediates.iter().cloned());
-        let owned: Vec<webpki::CertRevocationList<'_>> = crls
-            .iter()
-            .filter_map(|c| webpki::BorrowedCertRevocationList::from_der(c.der()).ok())
-            .map(webpki::CertRevocationList::from)
-            .collect();
-        let refs: Vec<&webpki::CertRevocationList<'_>> = owned.iter().collect();
+        // Parsed at install; webpki still checks each one's signature and nextUpdate here.
+        let refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().map(|c| c.parsed()).collect();
         let revocation = match self.revocation {
             Revocation::Off => None,
             depth => Some(
@@ -255,19 +251,31 @@ fn single_attr(
     if values.next().is_some() {
         return Err(CardError::InvalidSubjectField(field));
     }
+    // Exactly as written: no trimming (a padded value is not the value).
     let text = first
         .as_str()
-        .map_err(|_| CardError::InvalidSubjectField(field))?
-        .trim();
+        .map_err(|_| CardError::InvalidSubjectField(field))?;
     if text.is_empty()
+        || text.trim() != text
         || text.chars().count() > MAX_NAME_CHARS
-        || text
-            .chars()
-            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+        || text.chars().any(invisible_or_control)
     {
         return Err(CardError::InvalidSubjectField(field));
     }
     Ok(text.to_owned())
+}
+
+/// Characters a name must not carry: controls, non-characters, and the invisible format and
+/// separator characters (zero-width, bidirectional overrides, line/paragraph separators) that
+/// would make a released name display differently from what it is.
+fn invisible_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{FFFE}' | '\u{FFFF}' | '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{FEFF}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FFF9}'..='\u{FFFB}')
 }
 
 fn hex_of(bytes: &[u8]) -> String {

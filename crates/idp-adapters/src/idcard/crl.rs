@@ -22,6 +22,9 @@ pub const MAX_CRL_BYTES: usize = 32 * 1024 * 1024;
 #[derive(Clone)]
 pub struct VerifiedCrl {
     der: Arc<[u8]>,
+    /// Parsed once, here: the validator hands this to webpki at every login (a serial lookup
+    /// in a map, instead of re-parsing a CRL that may hold 100,000 entries).
+    parsed: Arc<webpki::CertRevocationList<'static>>,
     issuer: Vec<u8>,
     issuer_name: String,
     this_update: OffsetDateTime,
@@ -59,7 +62,7 @@ impl VerifiedCrl {
             return Err(CrlError::Malformed("trailing data".into()));
         }
         // webpki must be able to use it too; parse it the way the validator will.
-        webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| match e {
+        let parsed = webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| match e {
             webpki::Error::UnsupportedDeltaCrl
             | webpki::Error::UnsupportedIndirectCrl
             | webpki::Error::UnsupportedCrlIssuingDistributionPoint => CrlError::Unsupported,
@@ -105,6 +108,7 @@ impl VerifiedCrl {
         }
         Ok(Self {
             revoked_count: crl.iter_revoked_certificates().count(),
+            parsed: Arc::new(webpki::CertRevocationList::Owned(parsed)),
             der: der.into(),
             issuer,
             issuer_name,
@@ -115,6 +119,11 @@ impl VerifiedCrl {
 
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The CRL as webpki uses it.
+    pub fn parsed(&self) -> &webpki::CertRevocationList<'static> {
+        &self.parsed
     }
 
     pub fn issuer_name(&self) -> &str {

@@ -398,3 +398,25 @@ fn start_redirects_to_the_listener_and_finish_uses_only_the_captured_chain() {
         "idcard.revoked"
     );
 }
+
+#[test]
+fn invisible_characters_and_padding_are_refused_in_subject_names() {
+    let p = pki();
+    // Cards made here with a hostile given name, under the real intermediate.
+    for (given, ok) in [
+        ("Tiina", true),
+        ("Tiina-Maria Öberg", true),
+        ("Ti\u{202E}ina", false),
+        ("Ti\u{200B}ina", false),
+        ("Tiina\u{2028}", false),
+        (" Tiina", false),
+        ("Tiina\u{0085}", false),
+    ] {
+        let card = p.card_with_given_name(given).unwrap();
+        let result = check(&adapter_with(Revocation::Off, &[]), &card);
+        assert_eq!(result.is_ok(), ok, "{given:?}: {result:?}");
+        if !ok {
+            assert_eq!(result.unwrap_err().code(), "idcard.subject_invalid");
+        }
+    }
+}
