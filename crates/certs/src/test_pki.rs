@@ -292,8 +292,15 @@ impl IdCardTestPki {
 
     /// A card like `valid` (same SATU) whose givenName is `given`, exactly as given.
     pub fn card_with_given_name(&self, given: &str) -> Result<TestCard, CertError> {
-        CardSpec::new("custom", 2000, "99900001", given, "Testinen", self.generated_at)
-            .issue(&self.intermediate, &[])
+        CardSpec::new(
+            "custom",
+            2000,
+            "99900001",
+            given,
+            "Testinen",
+            self.generated_at,
+        )
+        .issue(&self.intermediate, &[])
     }
 
     /// Every card, valid and bad, by name.
