@@ -6,6 +6,7 @@
 pub mod bank;
 pub mod browser;
 pub mod harness;
+pub mod idcard;
 pub mod ocsp;
 pub mod peers;
 pub mod testsp;

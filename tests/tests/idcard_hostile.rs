@@ -2,226 +2,12 @@
 //! driven by crafted clients. Every test here asserts a refusal (or a bound) that holds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use certs::test_pki::{IdCardTestPki, TestCard, TlsServerIdentity};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+
 use std::time::{Duration, Instant};
 use tests::bank;
 use tests::browser::{Browser, Page};
-use tests::harness;
-use tests::testsp::{RequestOptions, TestSp};
-
-const HEADER: &str = "X-SSL-Client-Cert";
-const VALID_HETU: &str = "131052-308T";
-const OID_SATU: &str = "urn:oid:1.2.246.22";
-
-fn pki() -> &'static IdCardTestPki {
-    static PKI: OnceLock<IdCardTestPki> = OnceLock::new();
-    PKI.get_or_init(|| IdCardTestPki::generate(time::OffsetDateTime::now_utc()).unwrap())
-}
-
-struct Setup {
-    tls: bool,
-    trusted_proxies: Vec<&'static str>,
-}
-
-struct World {
-    _dir: tempfile::TempDir,
-    base: String,
-    listener: String,
-    card_addr: std::net::SocketAddr,
-    gw: gateway::dev::RunningGateway,
-    sp: TestSp,
-    idp_cert: certs::Certificate,
-    tls: Option<TlsServerIdentity>,
-}
-
-async fn world(setup: Setup) -> World {
-    bank::capture_logs();
-    let addr = harness::reserve_port();
-    let card_addr = harness::reserve_port();
-    let base = format!("http://{addr}");
-    let scheme = if setup.tls { "https" } else { "http" };
-    let listener = format!("{scheme}://{card_addr}");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_owned();
-    let now = time::OffsetDateTime::now_utc();
-    let p = pki();
-    p.write_to(&d.join("pki")).unwrap();
-    std::fs::write(
-        d.join("satu.csv"),
-        format!(
-            "{},{VALID_HETU}\n{},070770-205U\n",
-            p.cards.valid.satu, p.cards.valid_rsa.satu
-        ),
-    )
-    .unwrap();
-    let tls = setup.tls.then(|| {
-        let id = TlsServerIdentity::generate(&["127.0.0.1", "localhost"], now).unwrap();
-        std::fs::write(d.join("listener.crt"), &id.cert_pem).unwrap();
-        std::fs::write(d.join("listener.key"), &id.key_pem).unwrap();
-        id
-    });
-    let idp = certs::SigningIdentity::generate_self_signed("idp", certs::KeyKind::Rsa2048, now, 30)
-        .unwrap();
-    std::fs::write(d.join("idp.key"), idp.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(d.join("idp.crt"), idp.cert.to_pem()).unwrap();
-    std::fs::write(d.join("pairwise.secret"), [7u8; 32]).unwrap();
-    let sp = TestSp::new("hostile-card", &base, false);
-    std::fs::write(d.join("sp.xml"), sp.metadata_xml()).unwrap();
-    let list = |v: &[&str]| {
-        v.iter()
-            .map(|s| format!("\"{s}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let tls_lines = if setup.tls {
-        "tls_cert = \"listener.crt\"\ntls_key = \"listener.key\"\n"
-    } else {
-        ""
-    };
-    let toml = format!(
-        r#"
-[server]
-listen = "{addr}"
-public_url = "{base}"
-[keys]
-signing_key = "idp.key"
-signing_cert = "idp.crt"
-pairwise_secret_file = "pairwise.secret"
-[[service_providers]]
-metadata_file = "sp.xml"
-release = ["national_id", "electronic_id", "given_name", "surname", "common_name", "display_name", "birth_date"]
-[methods.idcard]
-listen = "{card_addr}"
-public_url = "{listener}"
-{tls_lines}trust_anchors = ["pki/root.crt.pem"]
-intermediates = ["pki/intermediate.crt.pem"]
-crl_files = ["pki/root.crl", "pki/intermediate.crl"]
-national_id_map_file = "satu.csv"
-forwarded_cert_header = "{HEADER}"
-trusted_proxies = [{proxies}]
-test_environment = true
-"#,
-        proxies = list(&setup.trusted_proxies),
-    );
-    let cfg_path = d.join("gateway.toml");
-    std::fs::write(&cfg_path, &toml).unwrap();
-    let cfg = gateway::config::load(&cfg_path, std::iter::empty())
-        .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
-    let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let gw = gateway::dev::serve_config(
-        &cfg,
-        tcp,
-        gateway::state::Runtime {
-            clock: Arc::new(certs::SystemClock),
-            rng: Arc::new(certs::SystemRandomSource),
-        },
-    )
-    .await
-    .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}"));
-    World {
-        _dir: dir,
-        base,
-        listener,
-        card_addr,
-        gw,
-        sp,
-        idp_cert: idp.cert,
-        tls,
-    }
-}
-
-impl World {
-    fn sso(&self) -> String {
-        format!("{}/saml/idp/sso", self.base)
-    }
-
-    /// An AuthnRequest in the SP's name up to the selection page; the request ID and the page.
-    async fn start(&self, b: &Browser) -> (String, Page) {
-        let (xml, id) = self.sp.request_xml(&self.sso(), &RequestOptions::default());
-        let page = b
-            .get(&self.sp.redirect_url(&self.sso(), &xml, None, false))
-            .await;
-        assert_eq!(page.status, 303, "{}", page.body);
-        let selection = b.follow(page).await;
-        assert_eq!(selection.status, 200, "{}", selection.body);
-        (id, selection)
-    }
-
-    /// Pick the ID card: the listener URL the gateway redirects to.
-    async fn pick_idcard(&self, b: &Browser, selection: &Page) -> String {
-        let href = selection.method_link("idcard").unwrap();
-        let url = url::Url::parse(&selection.url)
-            .unwrap()
-            .join(&href)
-            .unwrap();
-        let to_listener = b.get(url.as_str()).await;
-        assert_eq!(to_listener.status, 303, "{}", to_listener.body);
-        to_listener.location.unwrap()
-    }
-
-    fn card_client(&self, chain: Option<(&str, &[Vec<u8>])>) -> reqwest::Client {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        if let Some(tls) = &self.tls {
-            builder = builder
-                .tls_certs_only([reqwest::Certificate::from_pem(tls.ca_pem.as_bytes()).unwrap()]);
-        }
-        if let Some((key_pem, chain)) = chain {
-            let mut pem = key_pem.to_owned();
-            for der in chain {
-                pem.push_str(&certs::Certificate::from_der(der).unwrap().to_pem());
-            }
-            builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
-        }
-        builder.build().unwrap()
-    }
-
-    fn client_for(&self, card: Option<&TestCard>) -> reqwest::Client {
-        self.card_client(card.map(|c| (c.key_pem.as_str(), c.chain.as_slice())))
-    }
-
-    async fn at_listener(
-        &self,
-        client: &reqwest::Client,
-        url: &str,
-    ) -> (u16, Option<String>, String) {
-        let resp = client.get(url).send().await.unwrap();
-        let status = resp.status().as_u16();
-        let loc = resp
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
-        (status, loc, resp.text().await.unwrap())
-    }
-
-    fn validate(&self, request_id: &str, page: &Page) -> saml::sp::ValidatedAssertion {
-        let (_, xml, _) = page
-            .saml_response()
-            .unwrap_or_else(|| panic!("no SAMLResponse: {} {}", page.status, page.body));
-        self.sp
-            .validate(
-                &xml,
-                request_id,
-                &format!("{}/saml/idp", self.base),
-                std::slice::from_ref(&self.idp_cert),
-                None,
-            )
-            .unwrap()
-    }
-}
-
-fn state_of(url: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned()
-}
+use tests::idcard::{pki, state_of, world, Setup, OID_SATU, VALID_HETU};
 
 fn attribute(v: &saml::sp::ValidatedAssertion, oid: &str) -> Option<String> {
     v.attributes
@@ -661,6 +447,8 @@ async fn a_trusted_proxy_sending_the_header_twice_in_any_case_is_refused() {
     let w = world(Setup {
         tls: false,
         trusted_proxies: vec!["127.0.0.1"],
+        python_sp: false,
+        ..Setup::tls()
     })
     .await;
     let pem: String = pki()
@@ -688,7 +476,7 @@ async fn a_trusted_proxy_sending_the_header_twice_in_any_case_is_refused() {
         ("X-SSL-Client-Cert", "X-SSL-Client-Cert"),
     ] {
         let b = Browser::new();
-        let (_, selection) = w.start(&b).await;
+        let (_, selection) = w.start_sp(&b).await;
         let url = w.pick_idcard(&b, &selection).await;
         let path = &url[url.find("/idcard/").unwrap()..];
         let response = raw_request(
@@ -721,10 +509,11 @@ async fn a_trusted_proxy_sending_the_header_twice_in_any_case_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // The listener over TLS.
 
+/// The TLS listener, no trusted proxy on loopback, only the crafted Rust SP.
 fn tls_world() -> Setup {
     Setup {
-        tls: true,
-        trusted_proxies: vec!["192.0.2.1"],
+        python_sp: false,
+        ..Setup::tls()
     }
 }
 
@@ -738,10 +527,10 @@ async fn more_than_five_certificates_in_the_handshake_are_refused_at_the_callbac
         chain.push(p.intermediate.cert_der.clone());
     }
     let b = Browser::new();
-    let (_, selection) = w.start(&b).await;
+    let (_, selection) = w.start_sp(&b).await;
     let url = w.pick_idcard(&b, &selection).await;
     let (status, loc, body) = w
-        .at_listener(&w.card_client(Some((&card.key_pem, &chain))), &url)
+        .at_listener(&w.chain_client(Some((&card.key_pem, &chain))), &url, None)
         .await;
     assert_eq!(status, 303, "{body}");
     let page = b.get(&loc.unwrap()).await;
@@ -755,10 +544,10 @@ async fn more_than_five_certificates_in_the_handshake_are_refused_at_the_callbac
 async fn two_captures_racing_for_one_state_yield_one_capture() {
     let w = world(tls_world()).await;
     let b = Browser::new();
-    let (request_id, selection) = w.start(&b).await;
+    let (request_id, selection) = w.start_sp(&b).await;
     let url = w.pick_idcard(&b, &selection).await;
-    let mine = w.client_for(Some(&pki().cards.valid));
-    let other = w.client_for(Some(&pki().cards.valid_rsa));
+    let mine = w.card_client(Some(&pki().cards.valid));
+    let other = w.card_client(Some(&pki().cards.valid_rsa));
     let mut tasks = Vec::new();
     for i in 0..8 {
         let client = if i % 2 == 0 {
@@ -788,7 +577,7 @@ async fn two_captures_racing_for_one_state_yield_one_capture() {
     }
     assert_eq!(won.len(), 1, "exactly one capture per state");
     let page = b.get(&won[0]).await;
-    let v = w.validate(&request_id, &page);
+    let v = w.validate_rust(&request_id, &page);
     let satu = attribute(&v, OID_SATU).unwrap();
     assert!(satu == pki().cards.valid.satu || satu == pki().cards.valid_rsa.satu);
     w.gw.stop().await;
@@ -798,11 +587,11 @@ async fn two_captures_racing_for_one_state_yield_one_capture() {
 async fn the_callback_does_not_log_in_on_an_error_answer_or_a_doubled_state() {
     let w = world(tls_world()).await;
     let b = Browser::new();
-    let (_, selection) = w.start(&b).await;
+    let (_, selection) = w.start_sp(&b).await;
     let url = w.pick_idcard(&b, &selection).await;
     let state = state_of(&url);
     let (_, loc, _) = w
-        .at_listener(&w.client_for(Some(&pki().cards.valid)), &url)
+        .at_listener(&w.card_client(Some(&pki().cards.valid)), &url, None)
         .await;
     assert!(!loc.unwrap().contains("error="));
     // A doubled state is a bad request, and uses nothing up.
@@ -839,7 +628,7 @@ async fn the_callback_does_not_log_in_on_an_error_answer_or_a_doubled_state() {
     assert_eq!(selection.status, 200, "{}", selection.body);
     let url = w.pick_idcard(&b, &selection).await;
     let (_, loc, _) = w
-        .at_listener(&w.client_for(Some(&pki().cards.valid)), &url)
+        .at_listener(&w.card_client(Some(&pki().cards.valid)), &url, None)
         .await;
     let page = b
         .get(&format!("{}&error=access_denied", loc.unwrap()))
@@ -855,10 +644,10 @@ async fn the_callback_does_not_log_in_on_an_error_answer_or_a_doubled_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_redirects_only_to_the_gateway_and_reflects_nothing() {
     let w = world(tls_world()).await;
-    let client = w.client_for(Some(&pki().cards.valid));
+    let client = w.card_client(Some(&pki().cards.valid));
     // A live state, with a hostile Host header and language: the Location is the gateway's.
     let b = Browser::new();
-    let (_, selection) = w.start(&b).await;
+    let (_, selection) = w.start_sp(&b).await;
     let url = w.pick_idcard(&b, &selection).await;
     let resp = client
         .get(format!("{url}&lang=%22%3E%3Cscript%3E"))
@@ -892,7 +681,11 @@ async fn the_listener_redirects_only_to_the_gateway_and_reflects_nothing() {
         format!("state=https://evil.example/{marker}"),
     ] {
         let (status, loc, body) = w
-            .at_listener(&client, &format!("{}/idcard/login?{query}", w.listener))
+            .at_listener(
+                &client,
+                &format!("{}/idcard/login?{query}", w.listener),
+                None,
+            )
             .await;
         assert!((400..500).contains(&status), "{query}: {status}");
         assert!(loc.is_none(), "{query}: {loc:?}");
@@ -941,6 +734,8 @@ async fn slow_headers_and_idle_keep_alive_are_cut_off_on_the_plain_listener() {
     let w = world(Setup {
         tls: false,
         trusted_proxies: vec!["127.0.0.1"],
+        python_sp: false,
+        ..Setup::tls()
     })
     .await;
     // One header byte a second: closed by the header read timeout, not kept open forever.
@@ -991,9 +786,9 @@ async fn nothing_personal_reaches_the_log_on_success_or_refusal() {
     let p = pki();
     for card in [&p.cards.valid, &p.cards.unmapped, &p.cards.revoked] {
         let b = Browser::new();
-        let (_, selection) = w.start(&b).await;
+        let (_, selection) = w.start_sp(&b).await;
         let url = w.pick_idcard(&b, &selection).await;
-        let (_, loc, _) = w.at_listener(&w.client_for(Some(card)), &url).await;
+        let (_, loc, _) = w.at_listener(&w.card_client(Some(card)), &url, None).await;
         let _ = b.get(&loc.unwrap()).await;
     }
     let logs = bank::log_lines().join("\n");
