@@ -99,3 +99,51 @@ pub async fn through_testbank(
 }
 
 pub const PERSON: &str = "150375-213A";
+
+/// A production-mode gateway's own files in `d`: `idp.key`/`idp.crt` (RSA-2048, 30 days) and
+/// `pairwise.secret`, named as the tests' TOML files name them. Returns the IdP identity.
+pub fn write_idp_files(d: &std::path::Path) -> certs::SigningIdentity {
+    let now = time::OffsetDateTime::now_utc();
+    let idp = certs::SigningIdentity::generate_self_signed("idp", certs::KeyKind::Rsa2048, now, 30)
+        .unwrap();
+    std::fs::write(d.join("idp.key"), idp.key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(d.join("idp.crt"), idp.cert.to_pem()).unwrap();
+    std::fs::write(d.join("pairwise.secret"), [7u8; 32]).unwrap();
+    idp
+}
+
+/// A python3-saml SP (unsigned requests, plain assertions) for the gateway at `base`, its files
+/// in `d/python3-saml` and its metadata written to `d/sp.xml`. Needs `d/idp.crt`.
+pub async fn python3_saml_sp(
+    d: &std::path::Path,
+    base: &str,
+    entity_id: &str,
+) -> crate::peers::PeerSp {
+    use crate::peers::{PeerConfig, PeerKind, PeerSp};
+    let now = time::OffsetDateTime::now_utc();
+    let sp_id =
+        certs::SigningIdentity::generate_self_signed("sp", certs::KeyKind::Rsa2048, now, 30)
+            .unwrap();
+    std::fs::write(d.join("sp.key"), sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(d.join("sp.crt"), sp_id.cert.to_pem()).unwrap();
+    let cfg = PeerConfig {
+        entity_id: entity_id.into(),
+        acs_url: "http://127.0.0.1:9/python3-saml/acs".into(),
+        idp_entity_id: format!("{base}/saml/idp"),
+        idp_sso_url: format!("{base}/saml/idp/sso"),
+        idp_cert_pem_file: d.join("idp.crt"),
+        idp_metadata_file: None,
+        sp_key_file: d.join("sp.key"),
+        sp_cert_file: d.join("sp.crt"),
+        authn_requests_signed: false,
+        want_assertions_encrypted: false,
+    };
+    let sp = PeerSp::new(PeerKind::Python3Saml, &d.join("python3-saml"), &cfg).unwrap();
+    let sp2 = sp.clone();
+    let md = tokio::task::spawn_blocking(move || sp2.metadata())
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::write(d.join("sp.xml"), md).unwrap();
+    sp
+}

@@ -6,7 +6,7 @@
 use crate::bank;
 use crate::browser::{Browser, Page};
 use crate::harness;
-use crate::peers::{self, AuthnOptions, Binding, PeerConfig, PeerKind, PeerSp, Validated};
+use crate::peers::{self, AuthnOptions, Binding, PeerSp, Validated};
 use crate::testsp::{RequestOptions, TestSp};
 use certs::test_pki::{IdCardTestPki, TestCard, TlsServerIdentity};
 use std::path::PathBuf;
@@ -112,11 +112,7 @@ pub async fn world(setup: Setup) -> World {
         id
     });
 
-    let idp = certs::SigningIdentity::generate_self_signed("idp", certs::KeyKind::Rsa2048, now, 30)
-        .unwrap();
-    std::fs::write(d.join("idp.key"), idp.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(d.join("idp.crt"), idp.cert.to_pem()).unwrap();
-    std::fs::write(d.join("pairwise.secret"), [7u8; 32]).unwrap();
+    let idp = harness::write_idp_files(&d);
     let (sp, crafted) = if setup.python_sp {
         let (sp, crafted) = python_sp(&d, &base).await;
         (Some(sp), crafted)
@@ -229,37 +225,12 @@ test_environment = true
     }
 }
 
-/// A python3-saml SP in `d/python3-saml`, its metadata in `d/sp.xml`, and a crafted SP in its
-/// name (for requests its driver cannot make).
+/// A python3-saml SP and a crafted SP in its name (for requests its driver cannot make).
 async fn python_sp(d: &std::path::Path, base: &str) -> (PeerSp, TestSp) {
-    let now = time::OffsetDateTime::now_utc();
-    let sp_id =
-        certs::SigningIdentity::generate_self_signed("card-sp", certs::KeyKind::Rsa2048, now, 30)
-            .unwrap();
-    std::fs::write(d.join("sp.key"), sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(d.join("sp.crt"), sp_id.cert.to_pem()).unwrap();
-    let sp_cfg = PeerConfig {
-        entity_id: "https://python3-saml.idcard.example/sp".into(),
-        acs_url: "http://127.0.0.1:9/python3-saml/acs".into(),
-        idp_entity_id: format!("{base}/saml/idp"),
-        idp_sso_url: format!("{base}/saml/idp/sso"),
-        idp_cert_pem_file: d.join("idp.crt"),
-        idp_metadata_file: None,
-        sp_key_file: d.join("sp.key"),
-        sp_cert_file: d.join("sp.crt"),
-        authn_requests_signed: false,
-        want_assertions_encrypted: false,
-    };
-    let sp = PeerSp::new(PeerKind::Python3Saml, &d.join("python3-saml"), &sp_cfg).unwrap();
-    let sp2 = sp.clone();
-    let md = tokio::task::spawn_blocking(move || sp2.metadata())
-        .await
-        .unwrap()
-        .unwrap();
-    std::fs::write(d.join("sp.xml"), md).unwrap();
+    let sp = harness::python3_saml_sp(d, base, "https://python3-saml.idcard.example/sp").await;
     let crafted = TestSp {
-        entity_id: sp_cfg.entity_id.clone(),
-        acs_url: sp_cfg.acs_url.clone(),
+        entity_id: sp.config.entity_id.clone(),
+        acs_url: sp.config.acs_url.clone(),
         ..TestSp::new("crafted", base, false)
     };
     (sp, crafted)

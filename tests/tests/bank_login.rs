@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tests::bank::{self, BankClient, BankOptions, StandInBank};
 use tests::browser::{Browser, Page};
 use tests::harness;
-use tests::peers::{self, AuthnOptions, Binding, PeerConfig, PeerKind, PeerSp, Validated};
+use tests::peers::{self, AuthnOptions, Binding, PeerSp, Validated};
 use tests::testsp::{RequestOptions, TestSp};
 
 const OID_HETU: &str = "urn:oid:1.2.246.21";
@@ -111,36 +111,10 @@ async fn world(specs: &[BankSpec]) -> World {
         banks.push(Some(b));
     }
 
-    let now = time::OffsetDateTime::now_utc();
-    let idp = certs::SigningIdentity::generate_self_signed("idp", certs::KeyKind::Rsa2048, now, 30)
-        .unwrap();
-    std::fs::write(d.join("idp.key"), idp.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(d.join("idp.crt"), idp.cert.to_pem()).unwrap();
-    std::fs::write(d.join("pairwise.secret"), [5u8; 32]).unwrap();
-    let sp_id =
-        certs::SigningIdentity::generate_self_signed("bank-sp", certs::KeyKind::Rsa2048, now, 30)
-            .unwrap();
-    std::fs::write(d.join("sp.key"), sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(d.join("sp.crt"), sp_id.cert.to_pem()).unwrap();
-    let sp_cfg = PeerConfig {
-        entity_id: "https://python3-saml.bank-login.example/sp".into(),
-        acs_url: "http://127.0.0.1:9/python3-saml/acs".into(),
-        idp_entity_id: format!("{base}/saml/idp"),
-        idp_sso_url: format!("{base}/saml/idp/sso"),
-        idp_cert_pem_file: d.join("idp.crt"),
-        idp_metadata_file: None,
-        sp_key_file: d.join("sp.key"),
-        sp_cert_file: d.join("sp.crt"),
-        authn_requests_signed: false,
-        want_assertions_encrypted: false,
-    };
-    let sp = PeerSp::new(PeerKind::Python3Saml, &d.join("python3-saml"), &sp_cfg).unwrap();
-    let sp2 = sp.clone();
-    let md = tokio::task::spawn_blocking(move || sp2.metadata())
-        .await
-        .unwrap()
-        .unwrap();
-    std::fs::write(d.join("sp.xml"), md).unwrap();
+    harness::write_idp_files(&d);
+    let sp =
+        harness::python3_saml_sp(&d, &base, "https://python3-saml.bank-login.example/sp").await;
+    let sp_cfg = sp.config.clone();
 
     let mut toml = format!(
         r#"

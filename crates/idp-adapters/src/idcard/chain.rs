@@ -25,7 +25,7 @@ const MAX_NAME_CHARS: usize = 200;
 
 /// Signature algorithms accepted in the chain: no SHA-1, no Ed25519 or post-quantum schemes a
 /// citizen CA does not use.
-static ALGORITHMS: &[&dyn pki_types::SignatureVerificationAlgorithm] = &[
+pub(crate) static ALGORITHMS: &[&dyn pki_types::SignatureVerificationAlgorithm] = &[
     webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
     webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
     webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,

@@ -499,7 +499,7 @@ fn authorized_responder(
     ));
     responder
         .verify_for_usage(
-            CERT_ALGORITHMS,
+            super::chain::ALGORITHMS,
             &[anchor],
             &[],
             time,
@@ -532,20 +532,6 @@ fn signature_algorithms(
         _ => None,
     }
 }
-
-/// For the delegated responder's certificate: the chain validator's set.
-static CERT_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-    webpki::aws_lc_rs::ECDSA_P256_SHA256,
-    webpki::aws_lc_rs::ECDSA_P256_SHA384,
-    webpki::aws_lc_rs::ECDSA_P384_SHA256,
-    webpki::aws_lc_rs::ECDSA_P384_SHA384,
-];
 
 fn parse_cert(der: &[u8]) -> Option<X509Certificate<'_>> {
     if der.len() > MAX_CERT_BYTES {
