@@ -127,15 +127,18 @@ fn the_valid_card_seed_names_its_holder() {
     );
 }
 
-/// Writes the trust data and the named seeds when `WRITE_IDCARD_SEEDS=1`; otherwise does nothing.
-/// Run it alone (the other tests replay against the harness as it was built):
+/// With `WRITE_IDCARD_SEEDS=1`, writes the trust data and the named seeds. Otherwise checks that
+/// the committed corpus has a named seed for every card of the test PKI (a card added to
+/// `certs::test_pki` without a seed, or without an expectation here, fails). Regenerate alone
+/// (the other tests replay against the harness as it was built):
 /// `WRITE_IDCARD_SEEDS=1 cargo test -p idp-adapters --test idcard_fuzz_corpus regenerate_seeds_when_asked`
 #[test]
 fn regenerate_seeds_when_asked() {
-    if std::env::var_os("WRITE_IDCARD_SEEDS").is_none_or(|v| v != "1") {
+    if std::env::var_os("WRITE_IDCARD_SEEDS").is_some_and(|v| v == "1") {
+        seeds::write_all(&fuzz_dir());
         return;
     }
-    seeds::write_all(&fuzz_dir());
+    seeds::check_every_card_has_a_seed(&fuzz_dir().join("corpus/idcard_chain"));
 }
 
 mod seeds {
@@ -160,6 +163,23 @@ mod seeds {
             "name_constraint_violation" => Some("idcard.name_constraints"),
             "huge_san" => Some("idcard.too_large"),
             other => panic!("no expectation for test card {other}: add it here"),
+        }
+    }
+
+    /// Every card of the test PKI has its named seed (`valid-card-<name>` or
+    /// `hostile-<code>-<name>`) in `dir`.
+    pub fn check_every_card_has_a_seed(dir: &Path) {
+        let pki = IdCardTestPki::generate(NOW).unwrap();
+        for card in pki.all_cards() {
+            let name = match card_code(card.name) {
+                None => format!("valid-card-{}", card.name),
+                Some(code) => format!("hostile-{code}-{}", card.name),
+            };
+            assert!(
+                dir.join(&name).is_file(),
+                "no seed {name} for test card {}: run the generator",
+                card.name
+            );
         }
     }
 
