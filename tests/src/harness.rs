@@ -147,3 +147,27 @@ pub async fn python3_saml_sp(
     std::fs::write(d.join("sp.xml"), md).unwrap();
     sp
 }
+
+/// Write `toml` to `d/gateway.toml` and serve it as `gateway serve` would, on `addr` (its
+/// `server.listen`), with the system clock and randomness. Panics with the problems if refused.
+pub async fn serve_toml(
+    d: &std::path::Path,
+    addr: std::net::SocketAddr,
+    toml: &str,
+) -> gateway::dev::RunningGateway {
+    let cfg_path = d.join("gateway.toml");
+    std::fs::write(&cfg_path, toml).unwrap();
+    let cfg = gateway::config::load(&cfg_path, std::iter::empty())
+        .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    gateway::dev::serve_config(
+        &cfg,
+        listener,
+        gateway::state::Runtime {
+            clock: std::sync::Arc::new(certs::SystemClock),
+            rng: std::sync::Arc::new(certs::SystemRandomSource),
+        },
+    )
+    .await
+    .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}"))
+}

@@ -10,7 +10,7 @@ use crate::peers::{self, AuthnOptions, Binding, PeerSp, Validated};
 use crate::testsp::{RequestOptions, TestSp};
 use certs::test_pki::{IdCardTestPki, TestCard, TlsServerIdentity};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 pub const OID_HETU: &str = "urn:oid:1.2.246.21";
 pub const OID_SATU: &str = "urn:oid:1.2.246.22";
@@ -196,21 +196,7 @@ test_environment = true
         .unwrap();
         toml.push_str("[methods.idcard.national_id_table]\nsqlite_file = \"gateway.sqlite\"\n");
     }
-    let cfg_path = d.join("gateway.toml");
-    std::fs::write(&cfg_path, &toml).unwrap();
-    let cfg = gateway::config::load(&cfg_path, std::iter::empty())
-        .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
-    let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let gw = gateway::dev::serve_config(
-        &cfg,
-        tcp,
-        gateway::state::Runtime {
-            clock: Arc::new(certs::SystemClock),
-            rng: Arc::new(certs::SystemRandomSource),
-        },
-    )
-    .await
-    .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}"));
+    let gw = harness::serve_toml(&d, addr, &toml).await;
     World {
         _dir: dir,
         dir: d,

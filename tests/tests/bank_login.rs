@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use saml::authn_request::{Comparison, RequestedAuthnContext};
-use std::sync::Arc;
 use tests::bank::{self, BankClient, BankOptions, StandInBank};
 use tests::browser::{Browser, Page};
 use tests::harness;
@@ -157,21 +156,7 @@ timeout_seconds = 10
             userinfo = spec.userinfo,
         ));
     }
-    let cfg_path = d.join("gateway.toml");
-    std::fs::write(&cfg_path, &toml).unwrap();
-    let cfg = gateway::config::load(&cfg_path, std::iter::empty())
-        .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let gw = gateway::dev::serve_config(
-        &cfg,
-        listener,
-        gateway::state::Runtime {
-            clock: Arc::new(certs::SystemClock),
-            rng: Arc::new(certs::SystemRandomSource),
-        },
-    )
-    .await
-    .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}"));
+    let gw = harness::serve_toml(&d, addr, &toml).await;
     // `serve_config` refreshed every bank once: the reachable ones are ready.
     for (spec, h) in specs.iter().zip(&gw.state.banks) {
         assert_eq!(h.id(), spec.id);
