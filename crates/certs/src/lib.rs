@@ -5,6 +5,7 @@
 mod algorithms;
 mod cert;
 mod clock;
+mod constant_time;
 mod devkeys;
 mod encryption;
 mod error;
@@ -16,6 +17,7 @@ pub mod test_pki;
 pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};
 pub use cert::Certificate;
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use constant_time::constant_time_eq;
 pub use encryption::{
     rsa_oaep_encrypt, rsa_oaep_encrypt_to_spki, CbcHmacCipher, CbcHmacSealed, ContentCipher,
     DecryptionKey, KeyTransport,

@@ -588,7 +588,9 @@ pub async fn take_capture(
     };
     let record: Capture = serde_json::from_slice(&raw)?;
     let presented = sso::sha256_hex(&[token.unwrap_or_default().as_bytes()]);
-    if token.is_none() || !hashes_equal(&presented, &record.token_hash) {
+    if token.is_none()
+        || !certs::constant_time_eq(presented.as_bytes(), record.token_hash.as_bytes())
+    {
         return Err(GatewayError::Adapter(AdapterError::Upstream {
             code: "idcard.capture_mismatch",
         }));
@@ -604,15 +606,6 @@ pub async fn take_capture(
             })
         })?;
     Ok(Some(chain))
-}
-
-/// Equality of two hex digests in time independent of where they differ.
-fn hashes_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// A certificate named in the audit trail without naming the person: keyed like audit subjects.

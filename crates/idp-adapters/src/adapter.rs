@@ -224,16 +224,6 @@ impl fmt::Debug for CallbackInput {
     }
 }
 
-/// Equality that takes the same time wherever the first difference is, for comparing a
-/// submitted value with a secret-ish one (flow ids, state).
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -257,14 +247,6 @@ mod tests {
         let debug = format!("{input:?}");
         assert!(debug.contains("national_id"), "{debug}");
         assert!(!debug.contains("131052"), "{debug}");
-    }
-
-    #[test]
-    fn constant_time_eq_compares() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "ab"));
-        assert!(constant_time_eq("", ""));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! valid personal identity code and names. Labelled as a test method; never enable it in production.
 
 use crate::adapter::{
-    constant_time_eq, AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext,
-    Language, StartAction, StartContext, TestBankPage, TestPerson,
+    AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, Language, StartAction,
+    StartContext, TestBankPage, TestPerson,
 };
 use crate::hetu::{PersonalIdentityCode, HETU_LEN};
 use crate::identity::{IdentityParts, NationalId, VerifiedIdentity};
@@ -122,7 +122,7 @@ impl TestBank {
         input: &CallbackInput,
     ) -> Result<VerifiedIdentity, AdapterError> {
         match input.single("flow")? {
-            Some(flow) if constant_time_eq(flow, ctx.flow_id) => {}
+            Some(flow) if certs::constant_time_eq(flow.as_bytes(), ctx.flow_id.as_bytes()) => {}
             _ => return Err(AdapterError::FlowMismatch),
         }
         if input.has("cancel") {

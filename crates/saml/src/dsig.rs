@@ -65,7 +65,7 @@ pub fn verify_enveloped(
     }
     let canonical = canonicalize(element, Some(sig.id()), &parts.reference_prefixes);
     let digest = parts.digest_alg.digest(canonical.as_bytes());
-    if !constant_time_eq(&digest, &parts.digest_value) {
+    if !certs::constant_time_eq(&digest, &parts.digest_value) {
         return Err(SamlError::DigestMismatch);
     }
     let signed_info = canonicalize(parts.signed_info, None, &parts.signed_info_prefixes);
@@ -294,10 +294,6 @@ fn decode_b64(text: &str, what: &'static str) -> Result<Vec<u8>, SamlError> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     B64.decode(compact.as_bytes())
         .map_err(|_| SamlError::Base64(what))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

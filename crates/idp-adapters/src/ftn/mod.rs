@@ -24,8 +24,8 @@ use jose::{Claims, JwkSet, JwsAlg};
 use time::{Duration, OffsetDateTime};
 
 use crate::adapter::{
-    constant_time_eq, AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext,
-    Language, StartAction, StartContext,
+    AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, Language, StartAction,
+    StartContext,
 };
 use crate::identity::VerifiedIdentity;
 use crate::loa::LevelOfAssurance;
@@ -282,7 +282,7 @@ impl FtnBank {
             return Err(FtnError::FlowMismatch.into());
         }
         match input.single("state")? {
-            Some(state) if constant_time_eq(state, &pending.state) => {}
+            Some(state) if certs::constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
             _ => return Err(FtnError::StateMismatch.into()),
         }
         let state = self

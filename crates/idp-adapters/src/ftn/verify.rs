@@ -9,7 +9,6 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::adapter::constant_time_eq;
 use crate::ftn::config::FtnBankConfig;
 use crate::ftn::error::FtnError;
 use crate::ftn::http::HttpResponse;
@@ -200,7 +199,7 @@ pub(crate) fn check_id_token(
         }
     }
     match claims.get_str("nonce") {
-        Some(got) if constant_time_eq(got, nonce) => {}
+        Some(got) if certs::constant_time_eq(got.as_bytes(), nonce.as_bytes()) => {}
         _ => return Err(FtnError::NonceMismatch),
     }
     let loa = claims
