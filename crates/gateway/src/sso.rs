@@ -447,22 +447,13 @@ pub async fn flow_for_state(
     headers: &HeaderMap,
     state: &str,
 ) -> Result<(String, FlowRecord), GatewayError> {
-    if state.is_empty() || state.len() > 256 {
-        return Err(GatewayError::FlowNotFound);
-    }
-    let key = upstream_state_key(state);
-    let raw = gw
-        .store
-        .get(&key)
-        .await?
-        .ok_or(GatewayError::FlowNotFound)?;
-    let flow_id = String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)?;
+    let flow_id = flow_id_for_state(gw, state).await?;
     // The flow must belong to this browser, and this must be its latest upstream attempt,
     // before the state is used up.
     let flow = load_flow(gw, headers, &flow_id).await?;
     check_current_state(&flow, state)?;
     gw.store
-        .take(&key)
+        .take(&upstream_state_key(state))
         .await?
         .ok_or(GatewayError::FlowNotFound)?;
     Ok((flow_id, flow))
@@ -473,6 +464,14 @@ pub async fn flow_for_state(
 /// browser-binding cookie belongs to. It only learns whether the state is live and for which
 /// method; the callback on the gateway's origin does the binding check and consumes the state.
 pub async fn peek_flow_for_state(gw: &Gateway, state: &str) -> Result<FlowRecord, GatewayError> {
+    let flow_id = flow_id_for_state(gw, state).await?;
+    let flow = read_flow(gw, &flow_id).await?;
+    check_current_state(&flow, state)?;
+    Ok(flow)
+}
+
+/// The flow ID the index for `state` points at (nothing is consumed).
+async fn flow_id_for_state(gw: &Gateway, state: &str) -> Result<String, GatewayError> {
     if state.is_empty() || state.len() > 256 {
         return Err(GatewayError::FlowNotFound);
     }
@@ -481,15 +480,7 @@ pub async fn peek_flow_for_state(gw: &Gateway, state: &str) -> Result<FlowRecord
         .get(&upstream_state_key(state))
         .await?
         .ok_or(GatewayError::FlowNotFound)?;
-    let flow_id = String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)?;
-    let raw = gw
-        .store
-        .get(&flow_key(&flow_id))
-        .await?
-        .ok_or(GatewayError::FlowNotFound)?;
-    let flow: FlowRecord = serde_json::from_slice(&raw)?;
-    check_current_state(&flow, state)?;
-    Ok(flow)
+    String::from_utf8(raw).map_err(|_| GatewayError::FlowNotFound)
 }
 
 fn check_current_state(flow: &FlowRecord, state: &str) -> Result<(), GatewayError> {
@@ -514,6 +505,13 @@ pub async fn load_flow(
     headers: &HeaderMap,
     flow_id: &str,
 ) -> Result<FlowRecord, GatewayError> {
+    let rec = read_flow(gw, flow_id).await?;
+    check_browser(&rec, headers)?;
+    Ok(rec)
+}
+
+/// The flow record, whoever asks (callers check the browser, or say why they need not).
+async fn read_flow(gw: &Gateway, flow_id: &str) -> Result<FlowRecord, GatewayError> {
     if flow_id.len() != 43 {
         return Err(GatewayError::FlowNotFound);
     }
@@ -522,9 +520,7 @@ pub async fn load_flow(
         .get(&flow_key(flow_id))
         .await?
         .ok_or(GatewayError::FlowNotFound)?;
-    let rec: FlowRecord = serde_json::from_slice(&raw)?;
-    check_browser(&rec, headers)?;
-    Ok(rec)
+    Ok(serde_json::from_slice(&raw)?)
 }
 
 /// Consume the flow record: of two concurrent finishes, one proceeds.
