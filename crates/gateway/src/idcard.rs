@@ -128,16 +128,16 @@ pub fn from_config(
     let (Some(validator), Some(listen), true) = (validator, listen, problems.is_empty()) else {
         return Err(problems);
     };
-    let settings = IdCardSettings {
-        listener_url: c.public_url.trim_end_matches('/').to_owned(),
-        display_name_fi: names
-            .as_ref()
-            .map_or("Henkilökortti".into(), |n| n.fi.clone()),
-        display_name_sv: names.as_ref().map_or("ID-kort".into(), |n| n.sv.clone()),
-        display_name_en: names.as_ref().map_or("ID card".into(), |n| n.en.clone()),
+    let mut settings = IdCardSettings {
         require_national_id: c.require_national_id,
         test_environment: c.test_environment,
+        ..IdCardSettings::new(c.public_url.trim_end_matches('/'))
     };
+    if let Some(n) = names {
+        settings.display_name_fi = n.fi;
+        settings.display_name_sv = n.sv;
+        settings.display_name_en = n.en;
+    }
     let mut card = IdCard::new(settings, validator, directory, rng.clone());
     if let Some(url) = &c.ocsp_responder_url {
         let checker = signed_content_client(idp_adapters::idcard::MAX_OCSP_RESPONSE_BYTES)

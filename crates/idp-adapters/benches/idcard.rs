@@ -25,30 +25,28 @@ fn run<F: std::future::Future>(future: F) -> F::Output {
 fn bench(c: &mut Criterion) {
     let now = datetime!(2030-03-01 08:00:00 UTC);
     let pki = IdCardTestPki::generate(now).unwrap();
-    let validator = ChainValidator::new(
-        std::slice::from_ref(&pki.root.cert_der),
-        std::slice::from_ref(&pki.intermediate.cert_der),
-        Revocation::Chain,
-    )
-    .unwrap();
     let map = format!(
         "{},131052-308T\n{},070770-205U\n",
         pki.cards.valid.satu, pki.cards.valid_rsa.satu
     );
-    let card = IdCard::new(
-        IdCardSettings {
-            listener_url: "https://idcard.example".into(),
-            display_name_fi: "Henkilökortti".into(),
-            display_name_sv: "ID-kort".into(),
-            display_name_en: "ID card".into(),
-            require_national_id: true,
-            test_environment: true,
-        },
-        validator,
-        Some(Arc::new(FileDirectory::parse(&map).unwrap())),
-        Arc::new(certs::SystemRandomSource),
-    );
-    card.install_crl(&pki.root_crl, now).unwrap();
+    // The production shape: chain revocation, the mapping file, the root's CRL installed.
+    let adapter = || {
+        let validator = ChainValidator::new(
+            std::slice::from_ref(&pki.root.cert_der),
+            std::slice::from_ref(&pki.intermediate.cert_der),
+            Revocation::Chain,
+        )
+        .unwrap();
+        let card = IdCard::new(
+            IdCardSettings::new("https://idcard.example"),
+            validator,
+            Some(Arc::new(FileDirectory::parse(&map).unwrap())),
+            Arc::new(certs::SystemRandomSource),
+        );
+        card.install_crl(&pki.root_crl, now).unwrap();
+        card
+    };
+    let card = adapter();
     card.install_crl(&pki.intermediate_crl, now).unwrap();
 
     let mut g = c.benchmark_group("idcard");
@@ -73,25 +71,7 @@ fn bench(c: &mut Criterion) {
     // A national CA's CRL: 100,000 entries (about 3 MB).
     let large = pki.large_intermediate_crl(now, 100_000).unwrap();
     eprintln!("large CRL: {} bytes", large.len());
-    let big = IdCard::new(
-        IdCardSettings {
-            listener_url: "https://idcard.example".into(),
-            display_name_fi: "Henkilökortti".into(),
-            display_name_sv: "ID-kort".into(),
-            display_name_en: "ID card".into(),
-            require_national_id: true,
-            test_environment: true,
-        },
-        ChainValidator::new(
-            std::slice::from_ref(&pki.root.cert_der),
-            std::slice::from_ref(&pki.intermediate.cert_der),
-            Revocation::Chain,
-        )
-        .unwrap(),
-        Some(Arc::new(FileDirectory::parse(&map).unwrap())),
-        Arc::new(certs::SystemRandomSource),
-    );
-    big.install_crl(&pki.root_crl, now).unwrap();
+    let big = adapter();
     big.install_crl(&large, now).unwrap();
     g.sample_size(20);
     g.bench_function("verify P-256 card against a 100,000-entry CRL", |b| {

@@ -199,12 +199,8 @@ fn build_trust() -> Result<Trust, String> {
         Arc::new(FileDirectory::parse(&mapping).map_err(|e| e.to_string())?);
     let card = IdCard::new(
         IdCardSettings {
-            listener_url: "https://idcard.fuzz.example:8443".into(),
-            display_name_fi: "Henkilökortti".into(),
-            display_name_sv: "ID-kort".into(),
-            display_name_en: "ID card".into(),
-            require_national_id: true,
             test_environment: true,
+            ..IdCardSettings::new("https://idcard.fuzz.example:8443")
         },
         validator,
         Some(directory),

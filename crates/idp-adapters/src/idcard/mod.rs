@@ -64,6 +64,21 @@ pub struct IdCardSettings {
     pub test_environment: bool,
 }
 
+impl IdCardSettings {
+    /// The method's usual names (Henkilökortti / ID-kort / ID card), the national id required,
+    /// not a test method.
+    pub fn new(listener_url: impl Into<String>) -> Self {
+        Self {
+            listener_url: listener_url.into(),
+            display_name_fi: "Henkilökortti".into(),
+            display_name_sv: "ID-kort".into(),
+            display_name_en: "ID card".into(),
+            require_national_id: true,
+            test_environment: false,
+        }
+    }
+}
+
 /// The ID-card adapter. CRLs are replaced while it serves ([`IdCard::install_crl`]).
 pub struct IdCard {
     settings: IdCardSettings,

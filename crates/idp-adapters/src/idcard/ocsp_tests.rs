@@ -1013,12 +1013,9 @@ fn http_failures_fail_closed() {
 
 fn settings() -> IdCardSettings {
     IdCardSettings {
-        listener_url: "https://idcard.gateway.test:8443/".into(),
-        display_name_fi: "Henkilökortti".into(),
-        display_name_sv: "ID-kort".into(),
-        display_name_en: "ID card".into(),
         require_national_id: false,
         test_environment: true,
+        ..IdCardSettings::new("https://idcard.gateway.test:8443/")
     }
 }
 

@@ -22,12 +22,8 @@ fn pki() -> &'static IdCardTestPki {
 
 fn settings() -> IdCardSettings {
     IdCardSettings {
-        listener_url: "https://idcard.gateway.test:8443/".into(),
-        display_name_fi: "Henkilökortti".into(),
-        display_name_sv: "ID-kort".into(),
-        display_name_en: "ID card".into(),
-        require_national_id: true,
         test_environment: true,
+        ..IdCardSettings::new("https://idcard.gateway.test:8443/")
     }
 }
 
@@ -420,3 +416,4 @@ fn invisible_characters_and_padding_are_refused_in_subject_names() {
         }
     }
 }
+
