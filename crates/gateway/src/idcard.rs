@@ -647,7 +647,11 @@ fn install(
     now: time::OffsetDateTime,
 ) -> Result<(), String> {
     match adapter.install_crl(bytes, now) {
-        Ok(crl) => {
+        Ok((crl, idp_adapters::idcard::Installed::Unchanged)) => {
+            tracing::debug!(source, issuer = crl.issuer_name(), "CRL unchanged");
+            Ok(())
+        }
+        Ok((crl, _)) => {
             tracing::info!(source, issuer = crl.issuer_name(), this_update = %crl.this_update(),
                 next_update = %crl.next_update(), revoked = crl.revoked_count(), "CRL installed");
             Ok(())

@@ -122,14 +122,27 @@ impl IdCard {
     }
 
     /// Verify a fetched CRL against the configured CAs and install it (replacing an older one
-    /// for the same issuer). On any error the installed CRLs stay as they were.
-    pub fn install_crl(&self, bytes: &[u8], now: OffsetDateTime) -> Result<VerifiedCrl, CrlError> {
+    /// for the same issuer). On any error the installed CRLs stay as they were. A source that
+    /// offers exactly the CRL already installed, still current, is not parsed and verified
+    /// again (every refresh re-reads every source; a national CA's CRL takes tens of ms).
+    pub fn install_crl(
+        &self,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(VerifiedCrl, Installed), CrlError> {
+        if let Some(same) = self
+            .crls()
+            .iter()
+            .find(|c| c.der() == bytes && c.next_update() > now)
+        {
+            return Ok((same.clone(), Installed::Unchanged));
+        }
         let crl = VerifiedCrl::verify(bytes, self.validator.ca_certs(), now)?;
         let mut guard = self.crls.write().unwrap_or_else(|p| p.into_inner());
         let mut next = CrlSet::clone(&guard);
-        next.install(crl.clone())?;
+        let installed = next.install(crl.clone())?;
         *guard = Arc::new(next);
-        Ok(crl)
+        Ok((crl, installed))
     }
 
     /// The CRLs in use now.

@@ -417,3 +417,18 @@ fn invisible_characters_and_padding_are_refused_in_subject_names() {
     }
 }
 
+#[test]
+fn the_same_current_crl_offered_again_is_unchanged_and_a_stale_one_is_still_refused() {
+    let p = pki();
+    let card = adapter();
+    let (_, installed) = card.install_crl(&p.intermediate_crl, NOW).unwrap();
+    assert_eq!(installed, Installed::Unchanged);
+    // Past its nextUpdate the same bytes are verified again, and refused as stale.
+    assert!(matches!(
+        card.install_crl(&p.intermediate_crl, NOW + Duration::days(8)),
+        Err(CrlError::Stale { .. })
+    ));
+    // A newer CRL still replaces it.
+    let (_, installed) = card.install_crl(&p.later_crl_revoking_valid, NOW).unwrap();
+    assert_eq!(installed, Installed::Replaced);
+}
