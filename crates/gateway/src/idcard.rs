@@ -728,22 +728,19 @@ pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
 /// minute after a failure.
 pub fn spawn_crl_refresh(gw: &Arc<Gateway>) -> Option<tokio::task::JoinHandle<()>> {
     let handle = gw.idcard.as_ref()?;
-    let max = handle.crl_refresh_max;
+    let (adapter, max) = (handle.adapter.clone(), handle.crl_refresh_max);
     let gw = gw.clone();
     Some(tokio::spawn(async move {
         let mut failed = false;
         loop {
             let now = gw.clock.now();
-            let crls = gw.idcard.as_ref().map(|h| h.adapter.crls());
             let next = if failed {
                 now + time::Duration::minutes(1)
             } else {
-                crls.iter()
-                    .flat_map(|set| {
-                        set.iter()
-                            .map(|c| c.refresh_due(now, max))
-                            .collect::<Vec<_>>()
-                    })
+                adapter
+                    .crls()
+                    .iter()
+                    .map(|c| c.refresh_due(now, max))
                     .min()
                     .unwrap_or(now + max)
             };
