@@ -242,6 +242,24 @@ pub fn audit_line(error_id: &str) -> Option<String> {
         .find(|l| l.contains(" audit:") && l.contains(&id))
 }
 
+/// A refusal as the operator sees it: no SAMLResponse on `page`, an error ID on it, and an audit
+/// line carrying that error ID and `code`. Returns the error ID and the line.
+pub fn assert_audited_refusal(page: &Page, code: &str, what: &str) -> (String, String) {
+    assert!(!page.has_saml_response(), "{what}: {}", page.body);
+    let id = error_id(page).unwrap_or_else(|| panic!("{what}: no error ID: {}", page.body));
+    let line = audit_line(&id).unwrap_or_else(|| {
+        panic!(
+            "{what}: no audit line with error_id={id}:\n{}",
+            log_lines().join("\n")
+        )
+    });
+    assert!(
+        line.contains(&format!("code=\"{code}\"")),
+        "{what}: the audit line should name {code}: {line}"
+    );
+    (id, line)
+}
+
 /// The error ID shown on a gateway error page.
 pub fn error_id(page: &Page) -> Option<String> {
     let marker = "<code id=\"error-id\">";

@@ -182,15 +182,19 @@ impl Page {
             .cloned()
     }
 
+    /// The SAMLResponse field this page auto-posts, as sent (base64).
+    pub fn saml_response_b64(&self) -> Option<String> {
+        let form = self.form(Some("saml"))?;
+        form.fields
+            .into_iter()
+            .find(|(k, _)| k == "SAMLResponse")
+            .map(|(_, v)| v)
+    }
+
     /// The SAMLResponse this page auto-posts, decoded, with its RelayState and target.
     pub fn saml_response(&self) -> Option<(String, String, Option<String>)> {
         let form = self.form(Some("saml"))?;
-        let v = form
-            .fields
-            .iter()
-            .find(|(k, _)| k == "SAMLResponse")?
-            .1
-            .clone();
+        let v = self.saml_response_b64()?;
         let xml = saml::binding::decode_post(&v, &saml::binding::BindingLimits::default()).ok()?;
         let rs = form
             .fields

@@ -359,22 +359,8 @@ impl World {
     }
 
     pub async fn validate(&self, request_id: &str, autopost: &Page) -> Result<Validated, String> {
-        let form = autopost
-            .form(Some("saml"))
-            .unwrap_or_else(|| panic!("no auto-post form: {} {}", autopost.status, autopost.body));
-        let b64 = form
-            .fields
-            .iter()
-            .find(|(k, _)| k == "SAMLResponse")
-            .unwrap()
-            .1
-            .clone();
-        let sp = self.sp.clone().expect("a world with the python3-saml SP");
-        let id = request_id.to_owned();
-        tokio::task::spawn_blocking(move || sp.validate(&id, &b64, None))
-            .await
-            .unwrap()
-            .map_err(|r| r.error)
+        let sp = self.sp.as_ref().expect("a world with the python3-saml SP");
+        sp.validate_autopost(request_id, autopost).await
     }
 }
 
@@ -403,18 +389,7 @@ pub fn assert_card_holder(v: &Validated, card: &TestCard, hetu: &str) {
 /// no SAMLResponse, and an audit line with that error ID and `code`.
 pub fn assert_refused(page: &Page, status: u16, code: &str, what: &str) {
     assert_eq!(page.status, status, "{what}: {}", page.body);
-    assert!(!page.has_saml_response(), "{what}: {}", page.body);
-    let id = bank::error_id(page).unwrap_or_else(|| panic!("{what}: no error ID: {}", page.body));
-    let line = bank::audit_line(&id).unwrap_or_else(|| {
-        panic!(
-            "{what}: no audit line with error_id={id}:\n{}",
-            bank::log_lines().join("\n")
-        )
-    });
-    assert!(
-        line.contains(&format!("code=\"{code}\"")),
-        "{what}: the audit line should name {code}: {line}"
-    );
+    let (_, line) = bank::assert_audited_refusal(page, code, what);
     assert!(
         !line.contains(&pki().cards.valid.satu) && !line.contains(VALID_HETU),
         "{what}: no SATU or national id in the log: {line}"

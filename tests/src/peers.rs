@@ -421,6 +421,25 @@ impl PeerSp {
     ///
     /// Panics when the driver crashes, hangs or breaks the contract: a broken peer must never
     /// look like a refusal.
+    /// The Response an auto-post page sends to this SP (which must be its ACS), validated off
+    /// the async runtime; the refusal's error text otherwise.
+    pub async fn validate_autopost(
+        &self,
+        request_id: &str,
+        autopost: &crate::browser::Page,
+    ) -> Result<Validated, String> {
+        let form = autopost
+            .form(Some("saml"))
+            .unwrap_or_else(|| panic!("no auto-post form: {} {}", autopost.status, autopost.body));
+        assert_eq!(form.action, self.config.acs_url, "posted to the SP's ACS");
+        let b64 = autopost.saml_response_b64().unwrap();
+        let (sp, id) = (self.clone(), request_id.to_owned());
+        tokio::task::spawn_blocking(move || sp.validate(&id, &b64, None))
+            .await
+            .unwrap()
+            .map_err(|r| r.error)
+    }
+
     pub fn validate(
         &self,
         request_id: &str,

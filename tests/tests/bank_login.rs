@@ -270,23 +270,7 @@ impl World {
 
     /// Hand the auto-post page's SAMLResponse to python3-saml.
     async fn validate(&self, request_id: &str, autopost: &Page) -> Result<Validated, String> {
-        let form = autopost
-            .form(Some("saml"))
-            .unwrap_or_else(|| panic!("no auto-post form: {} {}", autopost.status, autopost.body));
-        assert_eq!(form.action, self.sp.config.acs_url);
-        let b64 = form
-            .fields
-            .iter()
-            .find(|(k, _)| k == "SAMLResponse")
-            .unwrap()
-            .1
-            .clone();
-        let sp = self.sp.clone();
-        let id = request_id.to_owned();
-        tokio::task::spawn_blocking(move || sp.validate(&id, &b64, None))
-            .await
-            .unwrap()
-            .map_err(|r| r.error)
+        self.sp.validate_autopost(request_id, autopost).await
     }
 }
 
@@ -299,18 +283,7 @@ fn assert_refused(page: &Page, code: &str, what: &str) -> String {
         page.status,
         page.body
     );
-    assert!(!page.has_saml_response(), "{what}: {}", page.body);
-    let id = bank::error_id(page).unwrap_or_else(|| panic!("{what}: no error ID: {}", page.body));
-    let line = bank::audit_line(&id).unwrap_or_else(|| {
-        panic!(
-            "{what}: no audit line with error_id={id}:\n{}",
-            bank::log_lines().join("\n")
-        )
-    });
-    assert!(
-        line.contains(&format!("code=\"{code}\"")),
-        "{what}: the audit line should name {code}: {line}"
-    );
+    let (id, line) = bank::assert_audited_refusal(page, code, what);
     eprintln!("{what}: {line}");
     id
 }

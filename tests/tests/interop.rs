@@ -145,13 +145,7 @@ async fn independent_sps_log_in_through_the_gateway() {
                 form.action, p.sp.config.acs_url,
                 "{what}: posted to the registered ACS"
             );
-            let b64 = form
-                .fields
-                .iter()
-                .find(|(k, _)| k == "SAMLResponse")
-                .unwrap()
-                .1
-                .clone();
+            let b64 = autopost.saml_response_b64().unwrap();
             let sent = autopost.saml_response().unwrap().1;
             if p.sp.config.want_assertions_encrypted {
                 assert!(
