@@ -10,7 +10,7 @@ use std::process::Command;
 use tests::peers;
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/jose/tests/vectors/node")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../jose/tests/vectors/node")
 }
 
 fn read(name: &str) -> String {

@@ -112,7 +112,7 @@ fn run() -> Result<Value, String> {
         allow_idp_initiated: false,
         // samael 0.0.22 has an allowlist (checked on every ds:Signature before xmlsec runs, and the
         // Reference DigestMethods must match). SHA-256 only; ECDSA-SHA256 too because the gateway
-        // can be configured with a P-256 signing key (crates/certs/src/algorithms.rs).
+        // can be configured with a P-256 signing key (certs/src/algorithms.rs).
         allowed_signature_algorithms: Some(vec![
             AllowedSignatureAlgorithm::RsaSha256,
             AllowedSignatureAlgorithm::EcdsaSha256,

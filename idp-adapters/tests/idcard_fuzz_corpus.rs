@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 const TARGET: &str = "idcard_chain";
 
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {

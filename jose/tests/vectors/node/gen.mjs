@@ -1,6 +1,6 @@
 // Generates the node `jose` interop vectors in this folder: keys, a bank-style JWK set, and tokens that
 // `tests/interop_node.rs` must verify and decrypt. Run from tests/peers (where `jose` is installed):
-//   cd tests/peers && node ../../crates/jose/tests/vectors/node/gen.mjs
+//   cd tests/peers && node ../../jose/tests/vectors/node/gen.mjs
 // Keys and tokens are random, so every run rewrites all files; commit them together.
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';

@@ -67,7 +67,7 @@ mod trust_data {
         ($file:literal) => {
             include_bytes!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../fuzz/seed-pki/idcard/",
+                "/../fuzz/seed-pki/idcard/",
                 $file
             ))
         };

@@ -1,6 +1,6 @@
 // The other direction of the interop check: node `jose` must verify and decrypt what we make.
 //   run by tests/tests/jose_node.rs (cargo test -p tests --test jose_node), which writes the tokens file
-//   and runs: cd tests/peers && node ../../crates/jose/tests/vectors/node/check-ours.mjs FILE
+//   and runs: cd tests/peers && node ../../jose/tests/vectors/node/check-ours.mjs FILE
 // Exits non-zero on the first token node refuses.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';

@@ -831,7 +831,7 @@ token_endpoint = "https://isb.op.fi/token"
 
     #[test]
     fn the_readme_example_is_a_valid_config() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../README.md");
         let start = readme.find("```toml\n[server]").unwrap() + "```toml\n".len();
         let end = start + readme[start..].find("```").unwrap();
         let c = parse(&readme[start..end], no_env(), Path::new("/etc/gw")).unwrap();

@@ -155,7 +155,7 @@ const EXPECTED_CODES: &[(&str, &str, &str)] = &[
 ];
 
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
 /// Runs one input the way the target's fuzz harness does; `Ok` when an entry point accepted it,

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     seeds::write_all(&dir);
 }
 
