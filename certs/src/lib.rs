@@ -16,7 +16,7 @@ pub mod test_pki;
 
 pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};
 pub use cert::Certificate;
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use constant_time::constant_time_eq;
 pub use encryption::{
     rsa_oaep_encrypt, rsa_oaep_encrypt_to_spki, CbcHmacCipher, CbcHmacSealed, ContentCipher,

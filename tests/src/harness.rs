@@ -1,6 +1,7 @@
 //! Start a real gateway on a free loopback port, each with its own data directory.
 
-use gateway::dev::{start_dev, DevOptions, RunningGateway};
+use gateway::dev::{start_dev, DevOptions};
+use gateway::serve::RunningGateway;
 use std::path::PathBuf;
 
 pub struct TestGateway {
@@ -22,12 +23,12 @@ impl TestGateway {
     pub fn idp_certs(&self) -> Vec<certs::Certificate> {
         self.gw
             .state
-            .keys
+            .idp.keys
             .published(time::OffsetDateTime::now_utc())
     }
     pub fn idp_cert_pem_file(&self) -> PathBuf {
         let p = self.dir.path().join("idp-cert.pem");
-        std::fs::write(&p, self.gw.state.keys.rsa.active().cert.to_pem()).unwrap();
+        std::fs::write(&p, self.gw.state.idp.keys.rsa.active().cert.to_pem()).unwrap();
         p
     }
 }
@@ -154,13 +155,13 @@ pub async fn serve_toml(
     d: &std::path::Path,
     addr: std::net::SocketAddr,
     toml: &str,
-) -> gateway::dev::RunningGateway {
+) -> RunningGateway {
     let cfg_path = d.join("gateway.toml");
     std::fs::write(&cfg_path, toml).unwrap();
     let cfg = gateway::config::load(&cfg_path, std::iter::empty())
         .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    gateway::dev::serve_config(
+    gateway::serve::serve_config(
         &cfg,
         listener,
         gateway::state::Runtime {

@@ -66,7 +66,7 @@ pub struct World {
     pub base: String,
     pub listener: String,
     pub card_addr: std::net::SocketAddr,
-    pub gw: gateway::dev::RunningGateway,
+    pub gw: gateway::serve::RunningGateway,
     /// The python3-saml SP (when `Setup::python_sp`).
     pub sp: Option<PeerSp>,
     /// Crafted AuthnRequests in the registered SP's name (python3-saml's, or its own).

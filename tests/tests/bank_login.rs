@@ -62,7 +62,7 @@ impl BankSpec {
 struct World {
     _dir: tempfile::TempDir,
     base: String,
-    gw: gateway::dev::RunningGateway,
+    gw: gateway::serve::RunningGateway,
     banks: Vec<Option<StandInBank>>,
     /// python3-saml, the SP that validates every Response.
     sp: PeerSp,
@@ -530,7 +530,7 @@ async fn several_banks_are_offered_and_a_callback_cannot_cross_banks() {
     assert!(page.status >= 400, "{} {}", page.status, page.body);
     assert!(!page.has_saml_response());
     assert!(bank::error_id(&page).is_some(), "{}", page.body);
-    let failed = gateway::bank::refresh_banks(&w.gw.state).await;
+    let failed = w.gw.state.refresh_banks().await;
     assert_eq!(failed, vec!["suljettu".to_owned()]);
 
     // Bank A's answer delivered to bank B's callback: refused, and that flow is over.

@@ -377,7 +377,7 @@ fn proxy_ranges_at_their_edges() {
 
 #[test]
 fn parse_forwarded_refuses_hostile_values_quickly_and_without_panicking() {
-    use gateway::idcard::parse_forwarded;
+    use gateway::upstream::idcard::parse_forwarded;
     use idp_adapters::idcard::CardError;
     let begin = "-----BEGIN CERTIFICATE-----";
     let end = "-----END CERTIFICATE-----";

@@ -435,7 +435,7 @@ async fn crls_are_fetched_from_urls_refreshed_and_never_replaced_by_bad_or_older
 
     // The CA publishes a newer CRL that revokes the valid card: after a refresh it is refused.
     *served.lock().unwrap() = p.later_crl_revoking_valid.clone();
-    assert!(gateway::idcard::refresh_crls(&w.gw.state).await.is_empty());
+    assert!(w.gw.state.refresh_crls().await.is_empty());
     assert_refused(
         &login(&p.cards.valid).await,
         403,
@@ -445,10 +445,10 @@ async fn crls_are_fetched_from_urls_refreshed_and_never_replaced_by_bad_or_older
 
     // A forged CRL (wrong key) and a replayed older one change nothing.
     *served.lock().unwrap() = p.wrong_key_crl.clone();
-    let failed = gateway::idcard::refresh_crls(&w.gw.state).await;
+    let failed = w.gw.state.refresh_crls().await;
     assert_eq!(failed.len(), 1, "{failed:?}");
     *served.lock().unwrap() = p.intermediate_crl.clone();
-    assert!(gateway::idcard::refresh_crls(&w.gw.state).await.is_empty());
+    assert!(w.gw.state.refresh_crls().await.is_empty());
     assert_refused(
         &login(&p.cards.valid).await,
         403,

@@ -10,7 +10,7 @@ use tests::ocsp::{write_ca_files, OpensslResponder};
 
 use certs::test_pki::IdCardTestPki;
 use certs::SystemRandomSource;
-use gateway::bank_http::{ReqwestHttp, Timeouts};
+use gateway::upstream::http_client::{ReqwestHttp, Timeouts};
 use idp_adapters::idcard::{
     CardError, ChainValidator, IdCard, IdCardSettings, NonceMode, OcspChecker, OcspSettings,
     OcspSigner, Revocation,

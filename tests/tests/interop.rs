@@ -88,7 +88,7 @@ async fn independent_sps_log_in_through_the_gateway() {
     }
     let gw = harness::start_in(dir, md_files, Some(addr)).await;
     assert_eq!(
-        gw.gw.state.keys.rsa.active().cert,
+        gw.gw.state.idp.keys.rsa.active().cert,
         idp.cert,
         "the gateway uses the prepared key"
     );

@@ -82,9 +82,9 @@ async fn single_sign_on_to_a_second_sp_and_force_authn() {
         .await;
     let autopost = through_testbank(&b, sso, &[("national_id", PERSON)]).await;
     let sso_cookie = autopost
-        .cookie("gw_sso")
+        .cookie("__Host-gw_sso")
         .expect("session cookie set at login");
-    for flag in ["Secure", "HttpOnly", "SameSite=None"] {
+    for flag in ["Secure", "HttpOnly", "SameSite=None", "Path=/"] {
         assert!(sso_cookie.contains(flag), "{sso_cookie}");
     }
     let (action, resp, rs) = autopost.saml_response().unwrap();
@@ -130,7 +130,7 @@ async fn single_sign_on_to_a_second_sp_and_force_authn() {
         "ForceAuthn must not be answered from the session"
     );
     let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
-    let new_cookie = autopost.cookie("gw_sso").unwrap();
+    let new_cookie = autopost.cookie("__Host-gw_sso").unwrap();
     assert_ne!(new_cookie, sso_cookie, "a login issues a new session ID");
     let (_, resp, _) = autopost.saml_response().unwrap();
     sp2.validate(&resp, &id3, &gw.entity_id(), &gw.idp_certs(), None)
@@ -376,7 +376,7 @@ async fn ecdsa_signature_for_an_sp_whose_metadata_asks_for_it() {
     ec_sp
         .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
         .unwrap();
-    let ec_cert = gw.gw.state.keys.ec.as_ref().unwrap().cert.clone();
+    let ec_cert = gw.gw.state.idp.keys.ec.as_ref().unwrap().cert.clone();
     ec_sp
         .validate(
             &resp,

@@ -102,9 +102,9 @@ async fn release_policy_and_signed_response_from_config() {
         dir: _dir,
     } = s;
     let gw = load_gateway(&cfg_path);
-    assert!(gw.demo.is_none(), "no demo SP in production mode");
+    assert!(gw.web.demo.is_none(), "no demo SP in production mode");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::http::serve(listener, gw.clone(), async move {
+    let server = tokio::spawn(gateway::web::serve(listener, gw.web.clone(), async move {
         let _ = rx.await;
     }));
     let sso = format!("{base}/saml/idp/sso");
@@ -170,7 +170,7 @@ async fn gateway_policy_can_require_signed_requests_from_every_sp() {
         ..
     } = s;
     let gw = load_gateway(&cfg_path);
-    let server = tokio::spawn(gateway::http::serve(listener, gw, std::future::pending()));
+    let server = tokio::spawn(gateway::web::serve(listener, gw.web.clone(), std::future::pending()));
     let sso = format!("{base}/saml/idp/sso");
     let b = Browser::new();
     // This SP's metadata does not ask for signed requests; the gateway's policy does.

@@ -1,100 +1,90 @@
-//! The gateway's shared state, built once at start from the config (or dev defaults). Keys are
-//! loaded here and nowhere else; requests only borrow them.
+//! The gateway's state, built once at start from the config (or dev defaults). Keys are loaded
+//! here and nowhere else; requests only borrow them.
 
-use crate::config::{Config, ConfigProblem};
-use crate::store::{MemoryStore, SessionStore};
-use certs::{Certificate, Clock, KeySet, RandomSource, SignatureAlgorithm, SigningIdentity};
+use super::config::{Config, ConfigProblem};
+use super::methods::{banks_from_config, idcard_from_config};
+use crate::flows::{Idp, IdpKeys, Settings};
+use crate::stores::{KeyLayout, MemoryStore};
+use crate::upstream::banks::{self, BankHandle};
+use crate::upstream::idcard::{self as idcard_listener, IdCardHandle};
+use crate::web::{DemoSp, WebState};
+use certs::{Certificate, Clock, KeySet, RandomSource, SigningIdentity};
 use idp_adapters::AuthAdapter;
 use metadata::{ReleasePolicy, ServiceProvider, SpRegistry, SpRegistryHandle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use time::Duration;
 
-/// The IdP's signing keys: an RSA key set (active, next, retired) and an optional ECDSA key for
-/// SPs that ask for it.
-pub struct IdpKeys {
-    pub rsa: KeySet,
-    pub ec: Option<SigningIdentity>,
-}
+/// How many records the in-memory store holds.
+const MEMORY_STORE_ENTRIES: usize = 1_000_000;
 
-impl IdpKeys {
-    pub fn available_algorithms(&self) -> Vec<SignatureAlgorithm> {
-        let mut v = vec![self.rsa.active().key.algorithm()];
-        if let Some(ec) = &self.ec {
-            v.push(ec.key.algorithm());
-        }
-        v
-    }
-
-    pub fn signer_for(&self, alg: SignatureAlgorithm) -> &SigningIdentity {
-        match &self.ec {
-            Some(ec) if ec.key.algorithm() == alg => ec,
-            _ => self.rsa.active(),
-        }
-    }
-
-    /// Certificates an SP should trust now.
-    pub fn published(&self, now: time::OffsetDateTime) -> Vec<Certificate> {
-        let mut v: Vec<Certificate> = self
-            .rsa
-            .published_certificates(now)
-            .into_iter()
-            .cloned()
-            .collect();
-        if let Some(ec) = &self.ec {
-            v.push(ec.cert.clone());
-        }
-        v
-    }
-}
-
-pub struct Settings {
-    pub clock_skew: Duration,
-    pub max_request_age: Duration,
-    pub assertion_lifetime: Duration,
-    pub sso_session_ttl: Duration,
-    pub flow_ttl: Duration,
-    pub require_signed_requests: bool,
-    pub organization_name: String,
-}
-
-/// The built-in demo SP (dev mode): it logs in through the gateway like any SP would.
-pub struct DemoSp {
-    pub entity_id: String,
-    pub acs_url: String,
-    pub identity: SigningIdentity,
-    /// The same RSA key, for decrypting the assertions the gateway encrypts to the demo SP.
-    pub decryption_key: certs::DecryptionKey,
-}
-
+/// A gateway ready to serve: the flows' [`Idp`], what the web layer serves, and the upstream
+/// methods that need background work (bank refresh, the certificate listener, CRL refresh).
 pub struct Gateway {
-    pub base_url: String,
-    pub entity_id: String,
-    pub sso_url: String,
-    pub keys: IdpKeys,
-    pub registry: SpRegistryHandle,
-    pub store: Arc<dyn SessionStore>,
-    pub adapters: Vec<Arc<dyn AuthAdapter>>,
-    pub clock: Arc<dyn Clock>,
-    pub rng: Arc<dyn RandomSource>,
-    /// Keys pairwise persistent NameIDs and the audit trail's subject hashes.
-    pub pairwise_key: aws_lc_rs::hmac::Key,
-    pub settings: Settings,
-    pub demo: Option<DemoSp>,
-    /// The signed IdP metadata document, made once at start.
-    pub idp_metadata: String,
-    /// The configured banks (their adapters are also in `adapters`), refreshed by
-    /// [`crate::bank::refresh_banks`] and [`crate::bank::spawn_bank_refresh`].
-    pub banks: Vec<crate::bank::BankHandle>,
-    /// The relying-party JWKS served at `/oidc/jwks` (when OIDC keys are configured).
-    pub rp_jwks: Option<String>,
-    /// ID-card login (its adapter is also in `adapters`) and its certificate listener.
-    pub idcard: Option<crate::idcard::IdCardHandle>,
+    pub idp: Arc<Idp>,
+    pub web: Arc<WebState>,
+    pub banks: Vec<BankHandle>,
+    pub idcard: Option<Arc<IdCardHandle>>,
 }
 
 impl Gateway {
-    pub fn adapter(&self, id: &str) -> Option<&Arc<dyn AuthAdapter>> {
-        self.adapters.iter().find(|a| a.id() == id)
+    /// Refresh every bank once; the ids of those that failed.
+    pub async fn refresh_banks(&self) -> Vec<String> {
+        banks::refresh_banks(&self.banks, &self.idp.clock).await
+    }
+
+    /// Fetch every CRL source once; the sources that failed.
+    pub async fn refresh_crls(&self) -> Vec<String> {
+        match &self.idcard {
+            Some(h) => idcard_listener::refresh_crls(h, self.idp.clock.as_ref()).await,
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A gateway being put together: dev mode adds banks and the ID card before [`Parts::finish`].
+pub struct Parts {
+    pub idp: Idp,
+    pub demo: Option<DemoSp>,
+    pub banks: Vec<BankHandle>,
+    pub rp_jwks: Option<String>,
+    pub idcard: Option<IdCardHandle>,
+}
+
+impl Parts {
+    /// Sign the IdP metadata and freeze the state.
+    pub fn finish(self) -> Result<Gateway, String> {
+        let idp = self.idp;
+        let now = idp.clock.now();
+        let published = idp.keys.published(now);
+        let refs: Vec<&Certificate> = published.iter().collect();
+        let doc_id = certs::random_id(idp.rng.as_ref()).map_err(|e| e.to_string())?;
+        let idp_metadata = metadata::idp_metadata_xml(
+            &metadata::IdpMetadataParams {
+                entity_id: &idp.entity_id,
+                sso_url: &idp.sso_url,
+                signing_certificates: &refs,
+                want_authn_requests_signed: idp.settings.require_signed_requests,
+                valid_until: now + Duration::days(7),
+                document_id: &doc_id,
+                organization_name: &idp.settings.organization_name,
+            },
+            &idp.keys.rsa.active().key,
+            &idp.keys.rsa.active().cert,
+        )
+        .map_err(|e| e.to_string())?;
+        let idp = Arc::new(idp);
+        Ok(Gateway {
+            web: Arc::new(WebState {
+                idp: idp.clone(),
+                demo: self.demo,
+                idp_metadata,
+                rp_jwks: self.rp_jwks,
+            }),
+            idp,
+            banks: self.banks,
+            idcard: self.idcard.map(Arc::new),
+        })
     }
 }
 
@@ -107,6 +97,16 @@ pub struct Runtime {
 /// Build the state from a checked config, loading every key and metadata file. All problems
 /// are collected and returned together.
 pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProblem>> {
+    parts_from_config(cfg, rt)?.finish().map_err(|e| {
+        vec![ConfigProblem {
+            path: "keys".into(),
+            message: e,
+        }]
+    })
+}
+
+/// The parts a config describes, every key and metadata file loaded.
+pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigProblem>> {
     let now = rt.clock.now();
     let mut problems = Vec::new();
     let mut note = |path: &str, msg: String| {
@@ -174,11 +174,11 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
             note("keys.signing_cert", e.to_string());
         }
     }
-    let banks = crate::bank::from_config(cfg, rt.rng.clone())
+    let banks = banks_from_config(cfg, rt.rng.clone())
         .map_err(|p| problems.extend(p))
         .ok();
     let idcard = match &cfg.methods.idcard {
-        Some(c) => crate::idcard::from_config(c, rt.rng.clone(), now)
+        Some(c) => idcard_from_config(c, rt.rng.clone(), now)
             .map(Some)
             .map_err(|p| problems.extend(p))
             .ok(),
@@ -218,7 +218,7 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
         require_signed_requests: cfg.saml.require_signed_requests,
         organization_name: cfg.saml.organization_name.clone(),
     };
-    build(
+    let idp = build_idp(
         base_url,
         entity_id,
         IdpKeys { rsa: keyset, ec },
@@ -226,25 +226,21 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
         adapters,
         &pairwise,
         settings,
-        None,
+        KeyLayout::new(cfg.session.key_prefix.clone()),
         rt,
-    )
-    .map(|mut gw| {
-        gw.banks = banks.handles;
-        gw.rp_jwks = banks.jwks;
-        gw.idcard = idcard;
-        gw
-    })
-    .map_err(|e| {
-        vec![ConfigProblem {
-            path: "keys".into(),
-            message: e,
-        }]
+    );
+    Ok(Parts {
+        idp,
+        demo: None,
+        banks: banks.handles,
+        rp_jwks: banks.jwks,
+        idcard,
     })
 }
 
+/// The flows' state from its parts; the store is the bounded in-memory one on the same clock.
 #[allow(clippy::too_many_arguments)]
-pub fn build(
+pub fn build_idp(
     base_url: String,
     entity_id: String,
     keys: IdpKeys,
@@ -252,46 +248,23 @@ pub fn build(
     adapters: Vec<Arc<dyn AuthAdapter>>,
     pairwise_secret: &[u8],
     settings: Settings,
-    demo: Option<DemoSp>,
+    layout: KeyLayout,
     rt: Runtime,
-) -> Result<Gateway, String> {
-    let now = rt.clock.now();
-    let sso_url = format!("{base_url}/saml/idp/sso");
-    let published = keys.published(now);
-    let refs: Vec<&Certificate> = published.iter().collect();
-    let doc_id = certs::random_id(rt.rng.as_ref()).map_err(|e| e.to_string())?;
-    let idp_metadata = metadata::idp_metadata_xml(
-        &metadata::IdpMetadataParams {
-            entity_id: &entity_id,
-            sso_url: &sso_url,
-            signing_certificates: &refs,
-            want_authn_requests_signed: settings.require_signed_requests,
-            valid_until: now + Duration::days(7),
-            document_id: &doc_id,
-            organization_name: &settings.organization_name,
-        },
-        &keys.rsa.active().key,
-        &keys.rsa.active().cert,
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(Gateway {
+) -> Idp {
+    Idp {
+        sso_url: format!("{base_url}/saml/idp/sso"),
         base_url,
         entity_id,
-        sso_url,
         keys,
         registry: SpRegistryHandle::new(registry),
-        store: Arc::new(MemoryStore::new(1_000_000)),
+        store: Arc::new(MemoryStore::new(MEMORY_STORE_ENTRIES, rt.clock.clone())),
+        layout,
         adapters,
         clock: rt.clock,
         rng: rt.rng,
         pairwise_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pairwise_secret),
         settings,
-        demo,
-        idp_metadata,
-        banks: Vec::new(),
-        rp_jwks: None,
-        idcard: None,
-    })
+    }
 }
 
 pub fn load_sp_file(

@@ -2,10 +2,10 @@
 //! gateway's default durable store), read at each login so the operator's updates apply at once.
 //! Read-only connection; the blocking query runs off the async runtime.
 
-use crate::config::NationalIdTable;
 use idp_adapters::idcard::{MappingError, NationalIdDirectory, Satu};
 use idp_adapters::{AdapterFuture, NationalId, PersonalIdentityCode};
 use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,23 +17,27 @@ pub struct SqliteDirectory {
 impl SqliteDirectory {
     /// Open the database read-only and check that the query compiles (the table and both
     /// columns exist). Identifiers were checked by the config to be plain SQL names.
-    pub fn open(t: &NationalIdTable) -> Result<Self, String> {
+    pub fn open(
+        sqlite_file: &Path,
+        table: &str,
+        satu_column: &str,
+        national_id_column: &str,
+    ) -> Result<Self, String> {
         let conn = Connection::open_with_flags(
-            &t.sqlite_file,
+            sqlite_file,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| format!("{}: {e}", t.sqlite_file.display()))?;
+        .map_err(|e| format!("{}: {e}", sqlite_file.display()))?;
         conn.busy_timeout(Duration::from_secs(2))
             .map_err(|e| e.to_string())?;
         // Unquoted on purpose: SQLite reads an unknown "double-quoted" name as a string literal,
         // so a misspelt column would compile and silently match nothing. The names are plain
         // identifiers (checked by the config), so they need no quoting.
         let query = format!(
-            "SELECT {} FROM {} WHERE {} = ?1 LIMIT 2",
-            t.national_id_column, t.table, t.satu_column
+            "SELECT {national_id_column} FROM {table} WHERE {satu_column} = ?1 LIMIT 2"
         );
         conn.prepare(&query)
-            .map_err(|e| format!("{}: {e}", t.sqlite_file.display()))?;
+            .map_err(|e| format!("{}: {e}", sqlite_file.display()))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             query: query.into(),
@@ -88,6 +92,18 @@ fn lookup_blocking(
 mod tests {
     use super::*;
 
+    #[derive(Clone)]
+    struct NationalIdTable {
+        sqlite_file: std::path::PathBuf,
+        table: String,
+        satu_column: String,
+        national_id_column: String,
+    }
+
+    fn open(t: &NationalIdTable) -> Result<SqliteDirectory, String> {
+        SqliteDirectory::open(&t.sqlite_file, &t.table, &t.satu_column, &t.national_id_column)
+    }
+
     fn table(dir: &std::path::Path, rows: &[(&str, &str)]) -> NationalIdTable {
         let path = dir.join("map.sqlite");
         let c = Connection::open(&path).unwrap();
@@ -121,7 +137,7 @@ mod tests {
                 (&twice, "131052-308T"),
             ],
         );
-        let d = SqliteDirectory::open(&t).unwrap();
+        let d = open(&t).unwrap();
         let lookup = |s: &str| d.lookup_owned(Satu::parse(s).unwrap());
         assert_eq!(
             lookup("10000001N").await.unwrap().unwrap().expose(),
@@ -132,13 +148,13 @@ mod tests {
         assert!(lookup(&twice).await.is_err());
         let mut wrong = t.clone();
         wrong.table = "missing".into();
-        assert!(SqliteDirectory::open(&wrong).is_err());
+        assert!(open(&wrong).is_err());
         let mut wrong = t.clone();
         wrong.national_id_column = "hetu".into();
-        assert!(SqliteDirectory::open(&wrong).is_err());
+        assert!(open(&wrong).is_err());
         let mut wrong = t;
         wrong.satu_column = "serial".into();
-        assert!(SqliteDirectory::open(&wrong).is_err());
+        assert!(open(&wrong).is_err());
     }
 
     impl SqliteDirectory {

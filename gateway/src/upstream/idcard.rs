@@ -8,11 +8,9 @@
 //! where the ordinary upstream callback checks the browser binding, consumes the flow and hands
 //! the captured chain to the adapter, which validates it.
 
-use crate::config::{ConfigProblem, IdCardConfig, ProxyRange};
-use crate::error::GatewayError;
-use crate::http;
-use crate::sso;
-use crate::state::Gateway;
+use crate::flows::{self, FlowError, Idp, UpstreamFailure};
+use crate::web::http;
+use crate::web::proxy::ProxyRange;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, Request};
@@ -20,9 +18,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use base64::Engine as _;
+use certs::Clock;
 use idp_adapters::idcard::{
-    CardError, ChainValidator, FileDirectory, IdCard, IdCardSettings, NationalIdDirectory,
-    MAX_CERT_BYTES, MAX_CHAIN_LEN, MAX_CRL_BYTES, NO_CERTIFICATE,
+    CardError, ChainValidator, IdCard, MAX_CERT_BYTES, MAX_CHAIN_LEN, MAX_CRL_BYTES,
+    NO_CERTIFICATE,
 };
 use idp_adapters::AdapterError;
 use pki_types::pem::PemObject;
@@ -32,8 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
 
-/// How long a captured chain waits for the browser to reach the callback.
-const CAPTURE_TTL: Duration = Duration::from_secs(300);
 /// Largest forwarded-certificate header value (URL-escaped PEM of a chain).
 const MAX_FORWARDED_HEADER: usize = 64 * 1024;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,129 +58,9 @@ struct Connection {
     tls_chain: Option<Arc<Vec<Vec<u8>>>>,
 }
 
-/// Build the handle from `[methods.idcard]`: CA files, mapping file, TLS key; every problem
-/// with its path. CRL files are read here too (a bad one is logged, not fatal: logins then fail
-/// closed until a good CRL arrives).
-pub fn from_config(
-    c: &IdCardConfig,
-    rng: Arc<dyn certs::RandomSource>,
-    now: time::OffsetDateTime,
-) -> Result<IdCardHandle, Vec<ConfigProblem>> {
-    let mut problems = Vec::new();
-    let mut note = |path: String, message: String| problems.push(ConfigProblem { path, message });
-    let read_certs = |files: &[PathBuf], key: &str, note: &mut dyn FnMut(String, String)| {
-        let mut out = Vec::new();
-        for (i, file) in files.iter().enumerate() {
-            match std::fs::read_to_string(file)
-                .map_err(|e| e.to_string())
-                .and_then(|t| certs::Certificate::from_pem(&t).map_err(|e| e.to_string()))
-            {
-                Ok(list) => out.extend(list.iter().map(|c| c.der().to_vec())),
-                Err(e) => note(
-                    format!("methods.idcard.{key}[{i}]"),
-                    format!("{}: {e}", file.display()),
-                ),
-            }
-        }
-        out
-    };
-    let anchors = read_certs(&c.trust_anchors, "trust_anchors", &mut note);
-    let intermediates = read_certs(&c.intermediates, "intermediates", &mut note);
-    let revocation = crate::config::revocation_mode(&c.revocation)
-        .unwrap_or(idp_adapters::idcard::Revocation::Chain);
-    let validator = ChainValidator::new(&anchors, &intermediates, revocation)
-        .map_err(|e| note("methods.idcard.trust_anchors".into(), e))
-        .ok();
-    let directory: Option<Arc<dyn NationalIdDirectory>> =
-        match (&c.national_id_map_file, &c.national_id_table) {
-            (_, Some(table)) => crate::idcard_table::SqliteDirectory::open(table)
-                .map_err(|e| note("methods.idcard.national_id_table".into(), e))
-                .ok()
-                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
-            (Some(file), None) => std::fs::read_to_string(file)
-                .map_err(|e| e.to_string())
-                .and_then(|t| FileDirectory::parse(&t).map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    note(
-                        "methods.idcard.national_id_map_file".into(),
-                        format!("{}: {e}", file.display()),
-                    )
-                })
-                .ok()
-                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
-            (None, None) => None,
-        };
-    let tls = match (&c.tls_cert, &c.tls_key, &validator) {
-        (Some(cert), Some(key), Some(v)) => server_tls(cert, key, v, &intermediates)
-            .map_err(|e| note("methods.idcard.tls_cert".into(), e))
-            .ok(),
-        _ => None,
-    };
-    let listen = c.listen.parse::<SocketAddr>().ok();
-    let header = c
-        .forwarded_cert_header
-        .as_deref()
-        .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok());
-    let names = c.display_name.clone();
-    let (Some(validator), Some(listen), true) = (validator, listen, problems.is_empty()) else {
-        return Err(problems);
-    };
-    let mut settings = IdCardSettings {
-        require_national_id: c.require_national_id,
-        test_environment: c.test_environment,
-        ..IdCardSettings::new(c.public_url.trim_end_matches('/'))
-    };
-    if let Some(n) = names {
-        settings.display_name_fi = n.fi;
-        settings.display_name_sv = n.sv;
-        settings.display_name_en = n.en;
-    }
-    let mut card = IdCard::new(settings, validator, directory, rng.clone());
-    if let Some(url) = &c.ocsp_responder_url {
-        let checker = signed_content_client(idp_adapters::idcard::MAX_OCSP_RESPONSE_BYTES)
-            .and_then(|http| {
-                idp_adapters::idcard::OcspChecker::new(
-                    idp_adapters::idcard::OcspSettings::responder(url.clone()),
-                    Arc::new(http),
-                    rng,
-                )
-            });
-        match checker {
-            Ok(checker) => card = card.with_ocsp(checker),
-            Err(e) => {
-                return Err(vec![ConfigProblem {
-                    path: "methods.idcard.ocsp_responder_url".into(),
-                    message: e,
-                }])
-            }
-        }
-    }
-    let adapter = Arc::new(card);
-    let handle = IdCardHandle {
-        adapter,
-        listen,
-        tls,
-        forwarded_header: header,
-        trusted_proxies: c
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| ProxyRange::parse(p))
-            .collect(),
-        crl_files: c.crl_files.clone(),
-        crl_urls: c.crl_urls.clone(),
-        crl_refresh_max: time::Duration::seconds(c.crl_refresh_max_seconds.into()),
-    };
-    for file in &handle.crl_files {
-        if let Err(e) = install_file(&handle, file, now) {
-            tracing::warn!(file = %file.display(), error = %e, "CRL not installed");
-        }
-    }
-    Ok(handle)
-}
-
 /// The listener's TLS: its server certificate, and a client certificate requested (not
 /// required) with the trusted CAs named as hints so the browser offers the card.
-fn server_tls(
+pub fn server_tls(
     cert: &PathBuf,
     key: &PathBuf,
     validator: &ChainValidator,
@@ -305,17 +182,24 @@ mod accept_any_client_certificate {
     }
 }
 
+/// What the listener's handler needs.
+struct ListenerState {
+    idp: Arc<Idp>,
+    handle: Arc<IdCardHandle>,
+}
+
 /// Serve the certificate listener until the task is aborted.
-pub async fn serve_listener(listener: tokio::net::TcpListener, gw: Arc<Gateway>) {
-    let Some(handle) = gw.idcard.as_ref() else {
-        return;
-    };
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    handle: Arc<IdCardHandle>,
+    idp: Arc<Idp>,
+) {
     let tls = handle.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_LISTENER_CONNECTIONS));
     let router = Router::new()
         .route(idp_adapters::idcard::LISTENER_LOGIN_PATH, get(capture))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(gw.clone());
+        .with_state(Arc::new(ListenerState { idp, handle }));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -394,7 +278,7 @@ where
 /// `GET <listener>/idcard/login?state=..&lang=..`: capture the presented chain for this state
 /// and send the browser back to the gateway's callback.
 async fn capture(
-    State(gw): State<Arc<Gateway>>,
+    State(st): State<Arc<ListenerState>>,
     Extension(conn): Extension<Connection>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -405,56 +289,34 @@ async fn capture(
         .iter()
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.as_str());
-    let lang = http::language(&headers, lang_field, None);
+    let lang = http::language(&headers, lang_field).chosen;
+    let idp = st.idp.as_ref();
     let result = async {
         if query.len() > 1024 {
-            return Err(GatewayError::BadForm("listener query"));
+            return Err(FlowError::BadForm("listener query"));
         }
-        let handle = gw
-            .idcard
-            .as_ref()
-            .ok_or_else(|| GatewayError::MethodUnavailable("idcard".into()))?;
-        let state = http::single(&fields, "state")?.ok_or(GatewayError::FlowNotFound)?;
-        let flow = sso::peek_flow_for_state(&gw, state).await?;
+        let state = flows::single_field(&fields, "state")?.ok_or(FlowError::FlowNotFound)?;
+        let flow = flows::peek_flow_for_state(idp, state).await?;
         if flow.upstream.as_ref().map(|u| u.method.as_str()) != Some(idp_adapters::idcard::IDCARD_ID) {
-            return Err(GatewayError::Adapter(AdapterError::FlowMismatch));
+            return Err(refused(AdapterError::FlowMismatch));
         }
-        let (chain, source) = presented_chain(handle, &conn, &headers)?;
+        let (chain, source) = presented_chain(&st.handle, &conn, &headers)?;
         // The capture is bound to the browser that presented the certificate, not only to the
         // state (which the browser that started the flow knows too, and could have sent to
-        // someone else's browser to present their card): this token goes only into this
+        // someone else's browser to present their card): the grant's token goes only into this
         // response's redirect, and the callback must bring it back.
-        let token = certs::random_token(gw.rng.as_ref())?;
-        let record = Capture {
-            chain: chain
-                .iter()
-                .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
-                .collect(),
-            token_hash: sso::sha256_hex(&[token.as_bytes()]),
-        };
-        let fresh = gw
-            .store
-            .insert_if_absent(
-                &capture_key(state),
-                serde_json::to_vec(&record)?,
-                CAPTURE_TTL,
-            )
-            .await?;
-        if !fresh {
-            return Err(GatewayError::Adapter(AdapterError::Upstream {
-                code: "idcard.capture_replayed",
-            }));
-        }
+        let grant = flows::record_capture(idp, state, &chain).await?;
         let certificate = chain
             .first()
-            .map(|leaf| keyed_fingerprint(&gw, leaf))
+            .map(|leaf| keyed_fingerprint(idp, leaf))
             .unwrap_or_else(|| "none".into());
         tracing::info!(target: "audit", event = "idcard_presented", source, certificates = chain.len(),
             certificate = %certificate, peer = %conn.peer.ip());
         let mut to = format!(
-            "{}/login/idcard/callback?state={}&capture={token}",
-            gw.base_url,
-            percent_encoding::utf8_percent_encode(state, percent_encoding::NON_ALPHANUMERIC)
+            "{}/login/idcard/callback?state={}&capture={}",
+            idp.base_url,
+            percent_encoding::utf8_percent_encode(state, percent_encoding::NON_ALPHANUMERIC),
+            grant.token
         );
         if chain.is_empty() {
             to.push_str(&format!("&error={NO_CERTIFICATE}"));
@@ -462,14 +324,11 @@ async fn capture(
         Ok(http::see_other(to))
     }
     .await;
-    let result = result.map_err(|e| match e {
-        GatewayError::Adapter(error) => GatewayError::UpstreamFailed {
-            method: idp_adapters::idcard::IDCARD_ID.into(),
-            error,
-        },
-        other => other,
-    });
-    result.unwrap_or_else(|e| e.into_page(lang, gw.rng.as_ref()))
+    result.unwrap_or_else(|e| crate::web::error_page(e, lang, idp.rng.as_ref()))
+}
+
+fn refused(e: AdapterError) -> FlowError {
+    FlowError::upstream(idp_adapters::idcard::IDCARD_ID, UpstreamFailure::Adapter(e))
 }
 
 /// The chain this request presented: from the forwarded header when the peer is a trusted
@@ -479,8 +338,8 @@ fn presented_chain(
     handle: &IdCardHandle,
     conn: &Connection,
     headers: &HeaderMap,
-) -> Result<(Vec<Vec<u8>>, &'static str), GatewayError> {
-    let refused = |e: CardError| GatewayError::Adapter(AdapterError::Upstream { code: e.code() });
+) -> Result<(Vec<Vec<u8>>, &'static str), FlowError> {
+    let refused = |e: CardError| refused(AdapterError::Card(e));
     if let Some(name) = &handle.forwarded_header {
         let trusted = handle
             .trusted_proxies
@@ -563,56 +422,11 @@ pub fn parse_forwarded(value: &str) -> Result<Vec<Vec<u8>>, CardError> {
     Ok(chain)
 }
 
-/// What the listener stores for a state: the presented chain (base64 DER) and the hash of the
-/// token only the presenting browser received.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Capture {
-    chain: Vec<String>,
-    token_hash: String,
-}
-
-fn capture_key(state: &str) -> String {
-    format!("idcert:{}", sso::sha256_hex(&[state.as_bytes()]))
-}
-
-/// The chain the listener captured for this state, taken once, if `token` is the one the
-/// listener gave the presenting browser. `Ok(None)`: nothing captured (the browser did not pass
-/// the listener).
-pub async fn take_capture(
-    gw: &Gateway,
-    state: &str,
-    token: Option<&str>,
-) -> Result<Option<Vec<Vec<u8>>>, GatewayError> {
-    let Some(raw) = gw.store.take(&capture_key(state)).await? else {
-        return Ok(None);
-    };
-    let record: Capture = serde_json::from_slice(&raw)?;
-    let presented = sso::sha256_hex(&[token.unwrap_or_default().as_bytes()]);
-    if token.is_none()
-        || !certs::constant_time_eq(presented.as_bytes(), record.token_hash.as_bytes())
-    {
-        return Err(GatewayError::Adapter(AdapterError::Upstream {
-            code: "idcard.capture_mismatch",
-        }));
-    }
-    let chain = record
-        .chain
-        .iter()
-        .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| {
-            GatewayError::Adapter(AdapterError::Upstream {
-                code: "idcard.capture_unreadable",
-            })
-        })?;
-    Ok(Some(chain))
-}
-
 /// A certificate named in the audit trail without naming the person: keyed like audit subjects.
-fn keyed_fingerprint(gw: &Gateway, der: &[u8]) -> String {
-    let digest = sso::sha256_hex(&[der]);
+fn keyed_fingerprint(idp: &Idp, der: &[u8]) -> String {
+    let digest = flows::sha256_hex(&[der]);
     let tag = aws_lc_rs::hmac::sign(
-        &gw.pairwise_key,
+        &idp.pairwise_key,
         format!("certificate\0{digest}").as_bytes(),
     );
     hex::encode(&tag.as_ref()[..12])
@@ -621,7 +435,7 @@ fn keyed_fingerprint(gw: &Gateway, der: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // CRLs
 
-fn install_file(
+pub fn install_file(
     handle: &IdCardHandle,
     file: &PathBuf,
     now: time::OffsetDateTime,
@@ -679,12 +493,9 @@ async fn install_off_runtime(
 }
 
 /// Fetch every CRL source once; the sources that failed, as "source: reason".
-pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
-    let Some(handle) = gw.idcard.as_ref() else {
-        return Vec::new();
-    };
+pub async fn refresh_crls(handle: &IdCardHandle, clock: &dyn Clock) -> Vec<String> {
     let mut failed = Vec::new();
-    let now = gw.clock.now();
+    let now = clock.now();
     for file in &handle.crl_files {
         let name = file.display().to_string();
         let file = file.clone();
@@ -726,14 +537,15 @@ pub async fn refresh_crls(gw: &Gateway) -> Vec<String> {
 
 /// Refresh the CRLs before their nextUpdate, at least every `crl_refresh_max_seconds`, and a
 /// minute after a failure.
-pub fn spawn_crl_refresh(gw: &Arc<Gateway>) -> Option<tokio::task::JoinHandle<()>> {
-    let handle = gw.idcard.as_ref()?;
+pub fn spawn_crl_refresh(
+    handle: Arc<IdCardHandle>,
+    clock: Arc<dyn Clock>,
+) -> tokio::task::JoinHandle<()> {
     let (adapter, max) = (handle.adapter.clone(), handle.crl_refresh_max);
-    let gw = gw.clone();
-    Some(tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut failed = false;
         loop {
-            let now = gw.clock.now();
+            let now = clock.now();
             let next = if failed {
                 now + time::Duration::minutes(1)
             } else {
@@ -746,16 +558,16 @@ pub fn spawn_crl_refresh(gw: &Arc<Gateway>) -> Option<tokio::task::JoinHandle<()
             };
             let wait = (next - now).max(time::Duration::seconds(1));
             tokio::time::sleep(Duration::from_secs(wait.whole_seconds().unsigned_abs())).await;
-            failed = !refresh_crls(&gw).await.is_empty();
+            failed = !refresh_crls(&handle, clock.as_ref()).await.is_empty();
         }
-    }))
+    })
 }
 
 /// The client for CRLs and OCSP: plain http allowed (the content is signed), no redirects, no
 /// proxy, short timeouts, a size cap. Made once per use site, never per request.
-fn signed_content_client(max_body: usize) -> Result<crate::bank_http::ReqwestHttp, String> {
-    crate::bank_http::ReqwestHttp::for_signed_responses(
-        crate::bank_http::Timeouts {
+pub fn signed_content_client(max_body: usize) -> Result<crate::upstream::http_client::ReqwestHttp, String> {
+    crate::upstream::http_client::ReqwestHttp::for_signed_responses(
+        crate::upstream::http_client::Timeouts {
             connect: Duration::from_secs(5),
             total: Duration::from_secs(30),
         },
@@ -763,7 +575,7 @@ fn signed_content_client(max_body: usize) -> Result<crate::bank_http::ReqwestHtt
     )
 }
 
-async fn fetch(http: &crate::bank_http::ReqwestHttp, url: &str) -> Result<Vec<u8>, String> {
+async fn fetch(http: &crate::upstream::http_client::ReqwestHttp, url: &str) -> Result<Vec<u8>, String> {
     use idp_adapters::ftn::{HttpClient as _, HttpMethod, HttpRequest};
     let resp = http
         .send(HttpRequest {

@@ -192,7 +192,7 @@ pub(crate) const BANK_SCHEMA: &[(&str, Kind)] = &[
 /// What the gateway needs of one bank besides the adapter's settings.
 #[derive(Clone, Debug)]
 pub struct BankRuntime {
-    pub timeouts: crate::bank_http::Timeouts,
+    pub timeouts: crate::upstream::http_client::Timeouts,
     pub refresh_every: std::time::Duration,
 }
 
@@ -380,7 +380,7 @@ pub fn bank_settings(
             .collect());
     }
     let runtime = BankRuntime {
-        timeouts: crate::bank_http::Timeouts {
+        timeouts: crate::upstream::http_client::Timeouts {
             connect: std::time::Duration::from_secs(b.connect_timeout_seconds.into()),
             total: std::time::Duration::from_secs(b.timeout_seconds.into()),
         },

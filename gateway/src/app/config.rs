@@ -101,6 +101,9 @@ pub enum StoreKind {
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     pub store: StoreKind,
+    /// Put before every key the gateway stores (`gw:` by default), so that gateways or tests
+    /// sharing one store keep apart.
+    pub key_prefix: String,
     pub sso_session_minutes: u32,
     pub flow_minutes: u32,
 }
@@ -109,6 +112,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             store: StoreKind::Memory,
+            key_prefix: crate::stores::KeyLayout::DEFAULT_PREFIX.into(),
             sso_session_minutes: 480,
             flow_minutes: 15,
         }
@@ -299,6 +303,7 @@ const SCHEMA: Kind = Kind::Table(&[
         "session",
         Kind::Table(&[
             ("store", Kind::Str),
+            ("key_prefix", Kind::Str),
             ("sso_session_minutes", Kind::Int),
             ("flow_minutes", Kind::Int),
         ]),
@@ -831,7 +836,7 @@ token_endpoint = "https://isb.op.fi/token"
 
     #[test]
     fn the_readme_example_is_a_valid_config() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme.find("```toml\n[server]").unwrap() + "```toml\n".len();
         let end = start + readme[start..].find("```").unwrap();
         let c = parse(&readme[start..end], no_env(), Path::new("/etc/gw")).unwrap();

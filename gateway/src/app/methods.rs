@@ -1,54 +1,24 @@
-//! Bank login in the gateway: the relying-party keys and their published JWKS, one
-//! [`FtnBank`] adapter per `[[methods.banks]]` entry, and keeping each bank's discovery document
-//! and keys fresh (once at start, then periodically in the background).
-//!
-//! The login itself runs through the generic upstream flow (`login::start_method`,
-//! `login::bank_callback`); nothing bank-specific happens in the handlers.
+//! The upstream methods built from the config: the relying-party keys and their JWKS, one
+//! bank adapter per `[[methods.banks]]`, and the ID card's adapter and listener settings. Reads
+//! key and CA files; no network.
 
-use crate::bank_http::ReqwestHttp;
-use crate::config::{bank_settings, Config, ConfigProblem};
-use crate::state::Gateway;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use certs::{Clock, DecryptionKey, PublicKeyKind, RandomSource, SignatureAlgorithm, SigningKey};
+use super::config::{bank_settings, revocation_mode, Config, ConfigProblem, IdCardConfig, ProxyRange};
+use crate::upstream::banks::{BankHandle, Banks};
+use crate::upstream::http_client::ReqwestHttp;
+use crate::upstream::idcard::{install_file, server_tls, signed_content_client, IdCardHandle};
+use crate::upstream::idcard_table::SqliteDirectory;
+use axum::http::HeaderName;
+use idp_adapters::idcard::{ChainValidator, FileDirectory, IdCard, IdCardSettings, NationalIdDirectory};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use certs::{DecryptionKey, PublicKeyKind, RandomSource, SignatureAlgorithm, SigningKey};
 use idp_adapters::ftn::{FtnBank, RpKeys};
 use jose::{JweAlg, JweDecryptionKey, JwsAlg, KeyPurpose};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// One configured bank, with how often it is refreshed.
-pub struct BankHandle {
-    pub bank: Arc<FtnBank>,
-    pub refresh_every: Duration,
-}
-
-impl BankHandle {
-    /// The bank's configured id (the method is `bank:<id>`).
-    pub fn id(&self) -> &str {
-        &self.bank.config().id
-    }
-}
-
-/// The banks and the RP keys built from a config: the adapters go into `Gateway::adapters`
-/// (and so onto the selection page), the handles into `Gateway::banks`.
-pub struct Banks {
-    pub handles: Vec<BankHandle>,
-    pub jwks: Option<String>,
-}
-
-impl Banks {
-    pub fn none() -> Self {
-        Banks {
-            handles: Vec::new(),
-            jwks: None,
-        }
-    }
-}
 
 /// Build the RP keys (when configured) and one adapter per bank. Reads key files; no network.
-pub fn from_config(cfg: &Config, rng: Arc<dyn RandomSource>) -> Result<Banks, Vec<ConfigProblem>> {
+pub fn banks_from_config(cfg: &Config, rng: Arc<dyn RandomSource>) -> Result<Banks, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
     let mut settings = Vec::new();
     for (i, b) in cfg.methods.banks.iter().enumerate() {
@@ -252,93 +222,136 @@ pub fn load_rp_keys(
     result.map_err(|e| vec![problem("keys.oidc_encryption_key", e)])
 }
 
-/// `GET /oidc/jwks`: the gateway's public relying-party keys, for the banks.
-pub async fn jwks(State(gw): State<Arc<Gateway>>) -> Response {
-    match &gw.rp_jwks {
-        Some(doc) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "application/json"),
-                (header::CACHE_CONTROL, "public, max-age=3600"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            doc.clone(),
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no relying-party keys configured").into_response(),
-    }
-}
-
-/// Refresh one bank (discovery and keys) and log the outcome.
-async fn refresh_one(bank: &FtnBank, clock: &dyn Clock) -> bool {
-    let id = bank.config().id.clone();
-    match bank.refresh(clock.now()).await {
-        Ok(()) => {
-            tracing::info!(bank = %id, "bank discovery and keys refreshed");
-            true
+/// Build the handle from `[methods.idcard]`: CA files, mapping file, TLS key; every problem
+/// with its path. CRL files are read here too (a bad one is logged, not fatal: logins then fail
+/// closed until a good CRL arrives).
+pub fn idcard_from_config(
+    c: &IdCardConfig,
+    rng: Arc<dyn certs::RandomSource>,
+    now: time::OffsetDateTime,
+) -> Result<IdCardHandle, Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    let mut note = |path: String, message: String| problems.push(ConfigProblem { path, message });
+    let read_certs = |files: &[PathBuf], key: &str, note: &mut dyn FnMut(String, String)| {
+        let mut out = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            match std::fs::read_to_string(file)
+                .map_err(|e| e.to_string())
+                .and_then(|t| certs::Certificate::from_pem(&t).map_err(|e| e.to_string()))
+            {
+                Ok(list) => out.extend(list.iter().map(|c| c.der().to_vec())),
+                Err(e) => note(
+                    format!("methods.idcard.{key}[{i}]"),
+                    format!("{}: {e}", file.display()),
+                ),
+            }
         }
-        Err(e) => {
-            tracing::warn!(bank = %id, code = e.code(), error = %e,
-                "bank refresh failed; the bank keeps its previous endpoints and keys (none before the first success)");
-            false
+        out
+    };
+    let anchors = read_certs(&c.trust_anchors, "trust_anchors", &mut note);
+    let intermediates = read_certs(&c.intermediates, "intermediates", &mut note);
+    let revocation = revocation_mode(&c.revocation)
+        .unwrap_or(idp_adapters::idcard::Revocation::Chain);
+    let validator = ChainValidator::new(&anchors, &intermediates, revocation)
+        .map_err(|e| note("methods.idcard.trust_anchors".into(), e))
+        .ok();
+    let directory: Option<Arc<dyn NationalIdDirectory>> =
+        match (&c.national_id_map_file, &c.national_id_table) {
+            (_, Some(table)) => SqliteDirectory::open(
+                &table.sqlite_file,
+                &table.table,
+                &table.satu_column,
+                &table.national_id_column,
+            )
+                .map_err(|e| note("methods.idcard.national_id_table".into(), e))
+                .ok()
+                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
+            (Some(file), None) => std::fs::read_to_string(file)
+                .map_err(|e| e.to_string())
+                .and_then(|t| FileDirectory::parse(&t).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    note(
+                        "methods.idcard.national_id_map_file".into(),
+                        format!("{}: {e}", file.display()),
+                    )
+                })
+                .ok()
+                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
+            (None, None) => None,
+        };
+    let tls = match (&c.tls_cert, &c.tls_key, &validator) {
+        (Some(cert), Some(key), Some(v)) => server_tls(cert, key, v, &intermediates)
+            .map_err(|e| note("methods.idcard.tls_cert".into(), e))
+            .ok(),
+        _ => None,
+    };
+    let listen = c.listen.parse::<SocketAddr>().ok();
+    let header = c
+        .forwarded_cert_header
+        .as_deref()
+        .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok());
+    let names = c.display_name.clone();
+    let (Some(validator), Some(listen), true) = (validator, listen, problems.is_empty()) else {
+        return Err(problems);
+    };
+    let mut settings = IdCardSettings {
+        require_national_id: c.require_national_id,
+        test_environment: c.test_environment,
+        ..IdCardSettings::new(c.public_url.trim_end_matches('/'))
+    };
+    if let Some(n) = names {
+        settings.display_name_fi = n.fi;
+        settings.display_name_sv = n.sv;
+        settings.display_name_en = n.en;
+    }
+    let mut card = IdCard::new(settings, validator, directory, rng.clone());
+    if let Some(url) = &c.ocsp_responder_url {
+        let checker = signed_content_client(idp_adapters::idcard::MAX_OCSP_RESPONSE_BYTES)
+            .and_then(|http| {
+                idp_adapters::idcard::OcspChecker::new(
+                    idp_adapters::idcard::OcspSettings::responder(url.clone()),
+                    Arc::new(http),
+                    rng,
+                )
+            });
+        match checker {
+            Ok(checker) => card = card.with_ocsp(checker),
+            Err(e) => {
+                return Err(vec![ConfigProblem {
+                    path: "methods.idcard.ocsp_responder_url".into(),
+                    message: e,
+                }])
+            }
         }
     }
-}
-
-/// Refresh every bank once, concurrently; a failure is logged and does not stop the others.
-/// Returns the ids of the banks that failed.
-pub async fn refresh_banks(gw: &Gateway) -> Vec<String> {
-    let mut set = tokio::task::JoinSet::new();
-    for h in &gw.banks {
-        let bank = h.bank.clone();
-        let clock = gw.clock.clone();
-        set.spawn(async move {
-            let ok = refresh_one(&bank, clock.as_ref()).await;
-            (bank.config().id.clone(), ok)
-        });
-    }
-    let mut failed = Vec::new();
-    while let Some(r) = set.join_next().await {
-        match r {
-            Ok((_, true)) => {}
-            Ok((id, false)) => failed.push(id),
-            Err(e) => tracing::error!(error = %e, "bank refresh task failed"),
+    let adapter = Arc::new(card);
+    let handle = IdCardHandle {
+        adapter,
+        listen,
+        tls,
+        forwarded_header: header,
+        trusted_proxies: c
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| ProxyRange::parse(p))
+            .collect(),
+        crl_files: c.crl_files.clone(),
+        crl_urls: c.crl_urls.clone(),
+        crl_refresh_max: time::Duration::seconds(c.crl_refresh_max_seconds.into()),
+    };
+    for file in &handle.crl_files {
+        if let Err(e) = install_file(&handle, file, now) {
+            tracing::warn!(file = %file.display(), error = %e, "CRL not installed");
         }
     }
-    failed
-}
-
-/// How soon a bank that has never been refreshed successfully is tried again.
-const RETRY_UNREADY: Duration = Duration::from_secs(30);
-
-/// Keep every bank fresh in the background: one task per bank, refreshing every
-/// `refresh_minutes` (sooner while the bank has no endpoints yet). Abort the handles to stop.
-pub fn spawn_bank_refresh(gw: &Gateway) -> Vec<tokio::task::JoinHandle<()>> {
-    gw.banks
-        .iter()
-        .map(|h| {
-            let bank = h.bank.clone();
-            let clock = gw.clock.clone();
-            let every = h.refresh_every;
-            tokio::spawn(async move {
-                loop {
-                    let wait = if bank.is_ready() {
-                        every
-                    } else {
-                        every.min(RETRY_UNREADY)
-                    };
-                    tokio::time::sleep(wait).await;
-                    refresh_one(&bank, clock.as_ref()).await;
-                }
-            })
-        })
-        .collect()
+    Ok(handle)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::app::state::Gateway;
     use certs::KeyKind;
 
     struct Files {
@@ -387,10 +400,10 @@ pairwise_secret_file = "pairwise.secret"
 {banks}
 "#
             );
-            let cfg = crate::config::parse(&text, std::iter::empty(), self.dir.path())?;
-            crate::state::from_config(
+            let cfg = crate::app::config::parse(&text, std::iter::empty(), self.dir.path())?;
+            crate::app::state::from_config(
                 &cfg,
-                crate::state::Runtime {
+                crate::app::state::Runtime {
                     clock: Arc::new(certs::SystemClock),
                     rng: Arc::new(certs::SystemRandomSource),
                 },
@@ -426,15 +439,15 @@ client_id = "gw"
                     )),
             )
             .unwrap();
-        let ids: Vec<&str> = gw.adapters.iter().map(|a| a.id()).collect();
+        let ids: Vec<&str> = gw.idp.adapters.iter().map(|a| a.id()).collect();
         assert_eq!(ids, vec!["bank:a", "bank:b"]);
         assert_eq!(gw.banks.len(), 2);
         assert!(!gw.banks[0].bank.is_ready(), "no network before a refresh");
         assert_eq!(
-            gw.adapters[1].display_name(idp_adapters::Language::Sv),
+            gw.idp.adapters[1].display_name(idp_adapters::Language::Sv),
             "Banken b"
         );
-        let jwks: serde_json::Value = serde_json::from_str(gw.rp_jwks.as_deref().unwrap()).unwrap();
+        let jwks: serde_json::Value = serde_json::from_str(gw.web.rp_jwks.as_deref().unwrap()).unwrap();
         let keys = jwks["keys"].as_array().unwrap();
         let summary: Vec<(String, String)> = keys
             .iter()
@@ -515,7 +528,7 @@ client_id = "gw"
                 ),
             )
             .unwrap();
-        assert!(gw.rp_jwks.unwrap().contains("\"ES256\""));
+        assert!(gw.web.rp_jwks.clone().unwrap().contains("\"ES256\""));
         // PKCS#1 is not PKCS#8; a missing file is named.
         let pkcs1 = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
         std::fs::write(f.path("pkcs1.pem"), pkcs1).unwrap();
@@ -537,9 +550,9 @@ client_id = "gw"
     fn without_banks_there_is_no_jwks_unless_keys_are_given() {
         let f = Files::new();
         let gw = f.config("", "").unwrap();
-        assert!(gw.rp_jwks.is_none() && gw.banks.is_empty());
+        assert!(gw.web.rp_jwks.is_none() && gw.banks.is_empty());
         let gw = f.config(KEYS, "").unwrap();
-        let jwks = gw.rp_jwks.unwrap();
+        let jwks = gw.web.rp_jwks.clone().unwrap();
         assert!(
             jwks.contains("\"RS256\"") && jwks.contains("\"RSA-OAEP\""),
             "{jwks}"

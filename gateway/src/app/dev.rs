@@ -1,8 +1,13 @@
 //! Zero-config development mode: generated keys (kept in a data directory and reused), the
 //! in-memory store, the test bank, and the demo SP. Also how the test suite starts a gateway.
 
-use crate::config::{Config, ConfigProblem, SamlConfig, SessionConfig};
-use crate::state::{self, DemoSp, Gateway, IdpKeys, Runtime, Settings};
+use super::config::{ConfigProblem, SamlConfig, SessionConfig};
+use super::methods::{banks_from_config, idcard_from_config};
+use super::serve::{launch, RunningGateway};
+use super::state::{self, Parts, Runtime};
+use crate::flows::{IdpKeys, Settings};
+use crate::stores::KeyLayout;
+use crate::web::DemoSp;
 use certs::{KeyKind, KeySet, SigningIdentity, SystemClock, SystemRandomSource};
 use idp_adapters::AuthAdapter;
 use metadata::{ReleasePolicy, SpRegistry};
@@ -27,109 +32,6 @@ pub struct DevOptions {
 
 /// The client id dev mode uses at every bank.
 pub const DEV_BANK_CLIENT_ID: &str = "gateway-dev";
-
-/// A gateway serving in the background; dropping it (or `stop`) shuts it down.
-pub struct RunningGateway {
-    pub base_url: String,
-    pub addr: SocketAddr,
-    pub state: Arc<Gateway>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    /// Background work that ends with the server (the banks' periodic refresh).
-    background: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl RunningGateway {
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        for t in self.background.drain(..) {
-            t.abort();
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-
-    /// Serve until `signal` resolves, then stop gracefully (in-flight requests finish).
-    pub async fn run_until(
-        mut self,
-        signal: impl std::future::Future<Output = ()>,
-    ) -> std::io::Result<()> {
-        let Some(mut task) = self.task.take() else {
-            return Ok(());
-        };
-        tokio::select! {
-            r = &mut task => return r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            _ = signal => {}
-        }
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        for t in self.background.drain(..) {
-            t.abort();
-        }
-        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
-    }
-
-    /// Serve until the task ends.
-    pub async fn wait(mut self) -> std::io::Result<()> {
-        match self.task.take() {
-            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RunningGateway {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        for t in self.background.drain(..) {
-            t.abort();
-        }
-    }
-}
-
-/// Production mode from a checked config, as `gateway serve` runs it: the state is built from
-/// the file (every key and metadata file loaded), every bank is refreshed once (a failure is
-/// logged and that bank shows an error page until a later refresh succeeds), the periodic bank
-/// refresh starts, and the gateway serves on `listener`.
-pub async fn serve_config(
-    cfg: &Config,
-    listener: tokio::net::TcpListener,
-    rt: Runtime,
-) -> Result<RunningGateway, Vec<ConfigProblem>> {
-    let addr = listener.local_addr().map_err(|e| {
-        vec![ConfigProblem {
-            path: "server.listen".into(),
-            message: e.to_string(),
-        }]
-    })?;
-    let owned = cfg.clone();
-    let gw = tokio::task::spawn_blocking(move || state::from_config(&owned, rt))
-        .await
-        .map_err(|e| {
-            vec![ConfigProblem {
-                path: "(state)".into(),
-                message: e.to_string(),
-            }]
-        })??;
-    // The certificate listener's address is bound here so that a taken port is reported like
-    // any other config problem, before anything serves.
-    let idcard_listener = match &gw.idcard {
-        Some(h) => Some(tokio::net::TcpListener::bind(h.listen).await.map_err(|e| {
-            vec![ConfigProblem {
-                path: "methods.idcard.listen".into(),
-                message: format!("cannot listen on {}: {e}", h.listen),
-            }]
-        })?),
-        None => None,
-    };
-    Ok(launch(gw, listener, addr, idcard_listener).await)
-}
 
 pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -159,69 +61,30 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
         .transpose()?;
     // Key generation and file reads are blocking work: keep them off the async runtime.
     let gw = tokio::task::spawn_blocking(move || {
-        let mut gw = build_dev_state(&base, &data_dir, &sp_files)?;
+        let mut parts = build_dev_state(&base, &data_dir, &sp_files)?;
         if !banks.is_empty() {
-            add_dev_banks(&mut gw, &base, &data_dir, &banks)?;
+            add_dev_banks(&mut parts, &base, &data_dir, &banks)?;
         }
         if let Some(a) = idcard_addr {
-            add_dev_idcard(&mut gw, &base, &data_dir, a)?;
+            add_dev_idcard(&mut parts, &base, &data_dir, a)?;
         }
-        Ok::<_, String>(gw)
+        parts.finish()
     })
     .await
     .map_err(|e| e.to_string())??;
     Ok(launch(gw, listener, addr, idcard_listener).await)
 }
 
-/// Refresh the banks once (a bank that cannot be reached is retried in the background), start
-/// their periodic refresh, and serve.
-async fn launch(
-    gw: Gateway,
-    listener: tokio::net::TcpListener,
-    addr: SocketAddr,
-    idcard_listener: Option<tokio::net::TcpListener>,
-) -> RunningGateway {
-    let failed = crate::bank::refresh_banks(&gw).await;
-    if !failed.is_empty() {
-        tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
-    }
-    let failed = crate::idcard::refresh_crls(&gw).await;
-    if !failed.is_empty() {
-        tracing::warn!(sources = ?failed, "some CRLs could not be loaded at start; ID-card logins under those CAs fail closed until they load");
-    }
-    let mut background = crate::bank::spawn_bank_refresh(&gw);
-    let gw = Arc::new(gw);
-    background.extend(crate::idcard::spawn_crl_refresh(&gw));
-    if let Some(l) = idcard_listener {
-        if let Ok(a) = l.local_addr() {
-            tracing::info!(listen = %a, "ID-card certificate listener serving");
-        }
-        background.push(tokio::spawn(crate::idcard::serve_listener(l, gw.clone())));
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::http::serve(listener, gw.clone(), async move {
-        let _ = rx.await;
-    }));
-    RunningGateway {
-        base_url: gw.base_url.clone(),
-        addr,
-        state: gw,
-        shutdown: Some(tx),
-        task: Some(task),
-        background,
-    }
-}
-
 /// Offer banks in dev mode through the same configuration path as production: RP keys are
 /// generated into the data directory, and a config naming them and the banks is checked and
 /// built like any `gateway.toml`.
 fn add_dev_banks(
-    gw: &mut Gateway,
+    gw: &mut Parts,
     base_url: &str,
     data_dir: &Path,
     banks: &[(String, String)],
 ) -> Result<(), String> {
-    let now = gw.clock.now();
+    let now = gw.idp.clock.now();
     for name in ["oidc-signing", "oidc-encryption"] {
         SigningIdentity::load_or_generate(
             data_dir,
@@ -261,10 +124,10 @@ fn add_dev_banks(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let cfg = crate::config::parse(&text, std::iter::empty(), data_dir).map_err(report)?;
-    let built = crate::bank::from_config(&cfg, gw.rng.clone()).map_err(report)?;
+    let cfg = super::config::parse(&text, std::iter::empty(), data_dir).map_err(report)?;
+    let built = banks_from_config(&cfg, gw.idp.rng.clone()).map_err(report)?;
     for h in &built.handles {
-        gw.adapters.push(h.bank.clone());
+        gw.idp.adapters.push(h.bank.clone());
     }
     gw.banks = built.handles;
     gw.rp_jwks = built.jwks;
@@ -276,12 +139,12 @@ fn add_dev_banks(
 /// TLS certificate for the listener made at every start, revocation off (a test CA), all
 /// through the same `[methods.idcard]` path as production.
 fn add_dev_idcard(
-    gw: &mut Gateway,
+    gw: &mut Parts,
     base_url: &str,
     data_dir: &Path,
     listen: SocketAddr,
 ) -> Result<(), String> {
-    let now = gw.clock.now();
+    let now = gw.idp.clock.now();
     let dir = data_dir.join("idcard");
     let io = |e: std::io::Error| format!("{}: {e}", dir.display());
     if !dir.join("root.crt.pem").exists() {
@@ -326,12 +189,12 @@ fn add_dev_idcard(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let cfg = crate::config::parse(&text, std::iter::empty(), data_dir).map_err(report)?;
+    let cfg = super::config::parse(&text, std::iter::empty(), data_dir).map_err(report)?;
     let Some(c) = &cfg.methods.idcard else {
         return Err("--idcard-listen: no [methods.idcard]".into());
     };
-    let handle = crate::idcard::from_config(c, gw.rng.clone(), now).map_err(report)?;
-    gw.adapters.push(handle.adapter.clone());
+    let handle = idcard_from_config(c, gw.idp.rng.clone(), now).map_err(report)?;
+    gw.idp.adapters.push(handle.adapter.clone());
     gw.idcard = Some(handle);
     Ok(())
 }
@@ -343,7 +206,7 @@ pub fn build_dev_state(
     base_url: &str,
     data_dir: &Path,
     sp_files: &[PathBuf],
-) -> Result<Gateway, String> {
+) -> Result<Parts, String> {
     let rt = Runtime {
         clock: Arc::new(SystemClock),
         rng: Arc::new(SystemRandomSource),
@@ -377,7 +240,7 @@ pub fn build_dev_state(
     };
     let all = ReleasePolicy::all();
     let demo_md =
-        crate::demo::demo_sp_metadata(&demo.entity_id, &demo.acs_url, &demo.identity.cert);
+        crate::web::demo::demo_sp_metadata(&demo.entity_id, &demo.acs_url, &demo.identity.cert);
     let mut sps: Vec<(String, Arc<metadata::ServiceProvider>)> =
         metadata::parse_sp_metadata(&demo_md, "demo SP", &all, now)
             .map_err(|e| e.to_string())?
@@ -402,7 +265,7 @@ pub fn build_dev_state(
         require_signed_requests: false,
         organization_name: "Identity gateway (development)".into(),
     };
-    state::build(
+    let idp = state::build_idp(
         base_url.to_owned(),
         format!("{base_url}/saml/idp"),
         IdpKeys {
@@ -413,9 +276,16 @@ pub fn build_dev_state(
         adapters,
         &pairwise,
         settings,
-        Some(demo),
+        KeyLayout::new(session.key_prefix.clone()),
         rt,
-    )
+    );
+    Ok(Parts {
+        idp,
+        demo: Some(demo),
+        banks: Vec::new(),
+        rp_jwks: None,
+        idcard: None,
+    })
 }
 
 fn load_or_create_secret(path: &Path, rng: &dyn certs::RandomSource) -> Result<Vec<u8>, String> {

@@ -1,6 +1,7 @@
 //! HTML pages. Every value from outside is escaped with `esc`; pages work without JavaScript.
 
-use crate::i18n::{texts, Texts};
+use super::i18n::{texts, Texts};
+use crate::flows::{Notice, SelectionView};
 use idp_adapters::{Language, TestBankPage};
 use saml::xml::escape_html as esc;
 
@@ -12,13 +13,6 @@ h1{font-size:1.5rem}a,button{font-size:1rem}.methods{list-style:none;padding:0}.
 label{display:block;margin-top:.8rem;font-weight:600}input,select{font-size:1rem;padding:.3rem;width:100%;max-width:20rem}
 .hint{font-size:.9rem;color:#555}nav.lang a{margin-right:1rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}
 .persons form{display:inline}"#;
-
-/// A method offered on the selection page.
-pub struct MethodLink {
-    pub id: String,
-    pub name: String,
-    pub is_test: bool,
-}
 
 fn page(t: &Texts, title: &str, lang_links: Option<&str>, body: &str) -> String {
     let nav = lang_links.map(|q| language_nav(t, q)).unwrap_or_default();
@@ -51,15 +45,14 @@ fn language_nav(t: &Texts, query: &str) -> String {
     s
 }
 
-pub fn selection_page(
-    lang: Language,
-    flow_id: &str,
-    sp_name: &str,
-    methods: &[MethodLink],
-    notice: Option<&str>,
-) -> String {
-    let t = texts(lang);
+pub fn selection_page(view: &SelectionView) -> String {
+    let t = texts(view.lang);
+    let (flow_id, sp_name, methods) = (&view.flow_id, &view.sp_name, &view.methods);
     let mut body = String::new();
+    let notice = view.notice.map(|n| match n {
+        Notice::CancelledAtMethod => t.cancelled_at_method,
+        Notice::NoCertificate => t.no_certificate,
+    });
     if let Some(n) = notice {
         body.push_str(&format!("<p class=\"warn\" role=\"status\">{}</p>", esc(n)));
     }
@@ -218,15 +211,22 @@ mod tests {
 
     #[test]
     fn selection_page_has_data_method_and_language() {
-        let m = [MethodLink {
-            id: "testbank".into(),
-            name: "Testipankki".into(),
-            is_test: true,
-        }];
-        let html = selection_page(Language::Fi, "F1", "<SP>", &m, None);
+        let view = SelectionView {
+            flow_id: "F1".into(),
+            lang: Language::Fi,
+            sp_name: "<SP>".into(),
+            methods: vec![crate::flows::MethodChoice {
+                id: "testbank".into(),
+                name: "Testipankki".into(),
+                is_test: true,
+            }],
+            notice: Some(Notice::NoCertificate),
+        };
+        let html = selection_page(&view);
         assert!(html.contains("data-method=\"testbank\""));
         assert!(html.contains("lang=\"fi\""));
         assert!(html.contains("&lt;SP&gt;"));
         assert!(html.contains("class=\"badge\""));
+        assert!(html.contains(crate::web::i18n::texts(Language::Fi).no_certificate));
     }
 }

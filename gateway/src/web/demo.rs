@@ -1,8 +1,8 @@
 //! The built-in demo service provider (dev mode). It talks to the gateway only through SAML, as
 //! any SP would: a signed AuthnRequest out, and a Response validated strictly on the way back.
 
-use crate::http::{self, cookie, set_cookie};
-use crate::state::Gateway;
+use super::http::{self, cookie, set_cookie};
+use super::WebState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -14,6 +14,15 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 const REQUEST_COOKIE: &str = "demo_request";
+
+/// The built-in demo SP (dev mode): it logs in through the gateway like any SP would.
+pub struct DemoSp {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub identity: certs::SigningIdentity,
+    /// The same RSA key, for decrypting the assertions the gateway encrypts to the demo SP.
+    pub decryption_key: certs::DecryptionKey,
+}
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -34,11 +43,11 @@ pub async fn home() -> Response {
 <li><a id="login-passive" href="/demo/login?passive=1">Passive check (IsPassive)</a></li>
 <li><a id="login-persistent" href="/demo/login?persistent=1">Log in with a persistent pseudonym</a></li>
 </ul><p><a href="/demo/metadata">Demo SP metadata</a> · <a href="/saml/idp/metadata">Gateway IdP metadata</a></p>"#;
-    http::html_page(StatusCode::OK, crate::ui::demo_page("Demo e-service", body))
+    http::html_page(StatusCode::OK, super::pages::demo_page("Demo e-service", body))
 }
 
-pub async fn metadata(State(gw): State<Arc<Gateway>>) -> Response {
-    match &gw.demo {
+pub async fn metadata(State(state): State<Arc<WebState>>) -> Response {
+    match &state.demo {
         Some(d) => (
             [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
             demo_sp_metadata(&d.entity_id, &d.acs_url, &d.identity.cert),
@@ -93,12 +102,12 @@ pub fn demo_sp_metadata(entity_id: &str, acs_url: &str, cert: &certs::Certificat
     w.finish()
 }
 
-pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) -> Response {
-    let Some(demo) = &gw.demo else {
+pub async fn login(State(state): State<Arc<WebState>>, Query(q): Query<LoginQuery>) -> Response {
+    let Some(demo) = &state.demo else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let result = (|| {
-        let id = certs::random_id(gw.rng.as_ref())?;
+        let id = certs::random_id(state.idp.rng.as_ref())?;
         let rac = q.loa.as_deref().map(|l| RequestedAuthnContext {
             comparison: Comparison::Minimum,
             class_refs: vec![if l == "loa3" {
@@ -111,8 +120,8 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
         let xml = AuthnRequestDraft {
             id: &id,
             issuer: &demo.entity_id,
-            destination: &gw.sso_url,
-            issue_instant: gw.clock.now(),
+            destination: &state.idp.sso_url,
+            issue_instant: state.idp.clock.now(),
             acs_url: Some(&demo.acs_url),
             acs_index: None,
             force_authn: q.force.is_some(),
@@ -129,10 +138,10 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
         let mut resp = if q.binding.as_deref() == Some("post") {
             let signed = saml::dsig::sign_enveloped(&xml, &demo.identity.key, &demo.identity.cert)
                 .map_err(|e| e.to_string())?;
-            let nonce = certs::random_token(gw.rng.as_ref())?;
-            let html = crate::ui::autopost_page(
+            let nonce = certs::random_token(state.idp.rng.as_ref())?;
+            let html = super::pages::autopost_page(
                 idp_adapters::Language::En,
-                &gw.sso_url,
+                &state.idp.sso_url,
                 "SAMLRequest",
                 &saml::binding::encode_post(&signed),
                 Some(&relay),
@@ -143,7 +152,7 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
             r
         } else {
             let url = saml::binding::encode_redirect(
-                &gw.sso_url,
+                &state.idp.sso_url,
                 &xml,
                 saml::binding::MessageParam::SamlRequest,
                 Some(&relay),
@@ -165,17 +174,17 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
 }
 
 pub async fn acs(
-    State(gw): State<Arc<Gateway>>,
+    State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(demo) = &gw.demo else {
+    let Some(demo) = &state.demo else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let outcome = (|| {
         let body = body.map_err(|_| "request body too large".to_owned())?;
         let fields = http::form_fields(&body);
-        let encoded = http::single(&fields, "SAMLResponse")
+        let encoded = crate::flows::single_field(&fields, "SAMLResponse")
             .ok()
             .flatten()
             .ok_or("no SAMLResponse")?;
@@ -183,18 +192,18 @@ pub async fn acs(
             .map_err(|e| e.to_string())?;
         let expected =
             cookie(&headers, REQUEST_COOKIE).ok_or("no login in progress in this browser")?;
-        let now = gw.clock.now();
-        let idp_certs = gw.keys.published(now);
+        let now = state.idp.clock.now();
+        let idp_certs = state.idp.keys.published(now);
         saml::sp::validate_response(
             &xml,
             &saml::sp::ResponseExpectations {
                 sp_entity_id: &demo.entity_id,
                 acs_url: &demo.acs_url,
-                idp_entity_id: &gw.entity_id,
+                idp_entity_id: &state.idp.entity_id,
                 idp_certificates: &idp_certs,
                 in_response_to: Some(expected),
                 now,
-                clock_skew: gw.settings.clock_skew,
+                clock_skew: state.idp.settings.clock_skew,
                 decryption_key: Some(&demo.decryption_key),
             },
         )
@@ -236,14 +245,14 @@ pub async fn acs(
             );
             (
                 StatusCode::OK,
-                crate::ui::demo_page("Demo e-service: logged in", &body),
+                super::pages::demo_page("Demo e-service: logged in", &body),
             )
         }
         Err(msg) => {
             let body = format!("<p id=\"result\" data-result=\"refused\" class=\"err\">{}</p><p><a href=\"/demo\">Back to the demo</a></p>", esc(&msg));
             (
                 StatusCode::BAD_REQUEST,
-                crate::ui::demo_page("Demo e-service: not logged in", &body),
+                super::pages::demo_page("Demo e-service: not logged in", &body),
             )
         }
     };

@@ -1,0 +1,211 @@
+//! The command line: `gateway serve | check-config | dev`.
+
+use super::{config, dev, serve, state};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about = "Federated identity gateway (SAML 2.0 IdP)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run in production mode from a TOML config file (GATEWAY__SECTION__KEY variables overlay it).
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config file (and every key and metadata file it names); exit 0 if it is good.
+    CheckConfig { file: PathBuf },
+    /// Zero-config development mode: generated keys, the test bank and a demo service.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Register one more service provider from its SAML metadata file (repeatable).
+        #[arg(long = "sp-metadata")]
+        sp_metadata: Vec<PathBuf>,
+        /// Where development keys are generated on first start and reused afterwards.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// The URL browsers use, if not http://<listen>.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Offer a bank (OpenID Connect provider) as ID=ISSUER, repeatable; the gateway is its
+        /// client `gateway-dev` with redirect URI <url>/login/bank/ID/callback and JWKS <url>/oidc/jwks.
+        #[arg(long = "bank", value_parser = parse_bank)]
+        banks: Vec<(String, String)>,
+        /// Offer ID-card login with a generated test PKI (in <data-dir>/idcard); its TLS
+        /// certificate listener listens here, e.g. 127.0.0.1:8443.
+        #[arg(long = "idcard-listen")]
+        idcard_listen: Option<SocketAddr>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(cmd: Command) -> ExitCode {
+    match cmd {
+        Command::CheckConfig { file } => match load_state(&file) {
+            Ok(gw) => {
+                println!(
+                    "{}: OK ({} service providers, {} banks, ID card {}, entity ID {})",
+                    file.display(),
+                    gw.idp.registry.snapshot().len(),
+                    gw.banks.len(),
+                    if gw.idcard.is_some() { "on" } else { "off" },
+                    gw.idp.entity_id
+                );
+                ExitCode::SUCCESS
+            }
+            Err(problems) => report(&file, &problems),
+        },
+        Command::Serve { config } => {
+            let cfg = match config::load(&config, std::env::vars()) {
+                Ok(c) => c,
+                Err(problems) => return report(&config, &problems),
+            };
+            let listener = match tokio::net::TcpListener::bind(&cfg.server.listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: cannot listen on {}: {e}", cfg.server.listen);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let running = match serve::serve_config(&cfg, listener, runtime_parts()).await {
+                Ok(r) => r,
+                Err(problems) => return report(&config, &problems),
+            };
+            tracing::info!(listen = %cfg.server.listen, entity_id = %running.state.idp.entity_id,
+                banks = running.state.banks.len(), "gateway serving");
+            match running.run_until(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Dev {
+            listen,
+            sp_metadata,
+            data_dir,
+            public_url,
+            banks,
+            idcard_listen,
+        } => {
+            let running = match dev::start_dev(dev::DevOptions {
+                listen,
+                sp_metadata,
+                data_dir: data_dir.clone(),
+                public_url,
+                banks,
+                idcard_listen,
+            })
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let b = &running.base_url;
+            println!(
+                "Gateway running in DEVELOPMENT mode (test bank enabled, development keys in {}).",
+                data_dir.display()
+            );
+            println!();
+            println!("  Open the demo e-service:  {b}/demo");
+            println!("  IdP metadata:             {b}/saml/idp/metadata");
+            println!("  SSO endpoint:             {b}/saml/idp/sso");
+            if let Some(card) = &running.state.idcard {
+                let dir = data_dir.join("idcard");
+                println!(
+                    "  ID-card listener:         {} (test CA; cards in {})",
+                    card.adapter.settings().listener_url,
+                    dir.join("cards").display()
+                );
+                println!(
+                    "    present a test card:    curl --cacert {} --cert {} --key {} '<the listener URL the login redirects to>'",
+                    dir.join("listener-ca.crt.pem").display(),
+                    dir.join("cards/valid.crt.pem").display(),
+                    dir.join("cards/valid.key.pem").display()
+                );
+            }
+            println!();
+            println!("Press Ctrl-C to stop.");
+            tokio::select! {
+                r = running.wait() => match r {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => { eprintln!("error: {e}"); ExitCode::FAILURE }
+                },
+                _ = shutdown_signal() => ExitCode::SUCCESS,
+            }
+        }
+    }
+}
+
+fn runtime_parts() -> state::Runtime {
+    state::Runtime {
+        clock: Arc::new(certs::SystemClock),
+        rng: Arc::new(certs::SystemRandomSource),
+    }
+}
+
+fn load_state(file: &std::path::Path) -> Result<state::Gateway, Vec<config::ConfigProblem>> {
+    let cfg = config::load(file, std::env::vars())?;
+    state::from_config(&cfg, runtime_parts())
+}
+
+fn report(file: &std::path::Path, problems: &[config::ConfigProblem]) -> ExitCode {
+    eprintln!("{}: {} problem(s):", file.display(), problems.len());
+    for p in problems {
+        eprintln!("  {p}");
+    }
+    ExitCode::FAILURE
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `--bank ID=ISSUER`.
+fn parse_bank(s: &str) -> Result<(String, String), String> {
+    let (id, issuer) = s
+        .split_once('=')
+        .ok_or("expected ID=ISSUER, e.g. testpankki=http://127.0.0.1:9000")?;
+    if id.is_empty() || issuer.is_empty() {
+        return Err("expected ID=ISSUER".into());
+    }
+    Ok((id.to_owned(), issuer.to_owned()))
+}

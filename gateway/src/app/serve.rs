@@ -1,0 +1,157 @@
+//! Serving: a gateway launched in the background (its listeners, bank and CRL refresh), as
+//! `gateway serve`, dev mode and the tests run it.
+
+use super::config::{Config, ConfigProblem};
+use super::state::{self, Gateway, Runtime};
+use crate::upstream::{banks, idcard};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A gateway serving in the background; dropping it (or `stop`) shuts it down.
+pub struct RunningGateway {
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub state: Arc<Gateway>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Background work that ends with the server (the banks' periodic refresh).
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningGateway {
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Serve until `signal` resolves, then stop gracefully (in-flight requests finish).
+    pub async fn run_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        tokio::select! {
+            r = &mut task => return r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            _ = signal => {}
+        }
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
+        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Serve until the task ends.
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match self.task.take() {
+            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// Production mode from a checked config, as `gateway serve` runs it: the state is built from
+/// the file (every key and metadata file loaded), every bank is refreshed once (a failure is
+/// logged and that bank shows an error page until a later refresh succeeds), the periodic bank
+/// refresh starts, and the gateway serves on `listener`.
+pub async fn serve_config(
+    cfg: &Config,
+    listener: tokio::net::TcpListener,
+    rt: Runtime,
+) -> Result<RunningGateway, Vec<ConfigProblem>> {
+    let addr = listener.local_addr().map_err(|e| {
+        vec![ConfigProblem {
+            path: "server.listen".into(),
+            message: e.to_string(),
+        }]
+    })?;
+    let owned = cfg.clone();
+    let gw = tokio::task::spawn_blocking(move || state::from_config(&owned, rt))
+        .await
+        .map_err(|e| {
+            vec![ConfigProblem {
+                path: "(state)".into(),
+                message: e.to_string(),
+            }]
+        })??;
+    // The certificate listener's address is bound here so that a taken port is reported like
+    // any other config problem, before anything serves.
+    let idcard_listener = match &gw.idcard {
+        Some(h) => Some(tokio::net::TcpListener::bind(h.listen).await.map_err(|e| {
+            vec![ConfigProblem {
+                path: "methods.idcard.listen".into(),
+                message: format!("cannot listen on {}: {e}", h.listen),
+            }]
+        })?),
+        None => None,
+    };
+    Ok(launch(gw, listener, addr, idcard_listener).await)
+}
+
+/// Refresh the banks once (a bank that cannot be reached is retried in the background), start
+/// their periodic refresh, and serve.
+pub(super) async fn launch(
+    gw: Gateway,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    idcard_listener: Option<tokio::net::TcpListener>,
+) -> RunningGateway {
+    let failed = gw.refresh_banks().await;
+    if !failed.is_empty() {
+        tracing::warn!(banks = ?failed, "some banks could not be reached at start; retrying in the background");
+    }
+    let failed = gw.refresh_crls().await;
+    if !failed.is_empty() {
+        tracing::warn!(sources = ?failed, "some CRLs could not be loaded at start; ID-card logins under those CAs fail closed until they load");
+    }
+    let mut background = banks::spawn_bank_refresh(&gw.banks, &gw.idp.clock);
+    if let Some(h) = &gw.idcard {
+        background.push(idcard::spawn_crl_refresh(h.clone(), gw.idp.clock.clone()));
+        if let Some(l) = idcard_listener {
+            if let Ok(a) = l.local_addr() {
+                tracing::info!(listen = %a, "ID-card certificate listener serving");
+            }
+            background.push(tokio::spawn(idcard::serve_listener(
+                l,
+                h.clone(),
+                gw.idp.clone(),
+            )));
+        }
+    }
+    let gw = Arc::new(gw);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::web::serve(listener, gw.web.clone(), async move {
+        let _ = rx.await;
+    }));
+    RunningGateway {
+        base_url: gw.idp.base_url.clone(),
+        addr,
+        state: gw,
+        shutdown: Some(tx),
+        task: Some(task),
+        background,
+    }
+}
+

@@ -1,0 +1,105 @@
+//! Every way a flow can fail, as values the compiler checks. The web layer maps each variant to
+//! a page (no catch-all arm); the `Display` text is the private cause, for the log line only.
+
+use idp_adapters::AdapterError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("request refused at intake: {0}")]
+    Intake(#[from] saml::authn_request::IntakeError),
+    #[error("binding: {0}")]
+    Binding(saml::SamlError),
+    #[error("assertion consumer service: {0}")]
+    Acs(#[from] metadata::AcsError),
+    #[error("request ID was already used")]
+    Replay,
+    #[error("login flow not found or expired")]
+    FlowNotFound,
+    #[error("login flow belongs to another browser")]
+    BrowserMismatch,
+    /// The method named in the URL (cut to a bounded length) is not offered for this flow.
+    #[error("method {0:?} is not available")]
+    MethodUnavailable(String),
+    #[error("bad form: {0}")]
+    BadForm(&'static str),
+    /// The citizen's input to a form of ours (the test bank) was refused.
+    #[error("input refused: {0}")]
+    InvalidInput(AdapterError),
+    /// A login at an upstream (a bank, the ID card) failed.
+    #[error("login at {method} failed: {failure}")]
+    Upstream {
+        method: String,
+        failure: UpstreamFailure,
+    },
+    #[error("session store: {0}")]
+    Store(#[from] crate::stores::StoreError),
+    #[error("building the response failed: {0}")]
+    Build(saml::SamlError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] certs::CertError),
+    #[error("stored record unreadable: {0}")]
+    Record(#[from] serde_json::Error),
+}
+
+/// Why an upstream login failed: the adapter's verdict, or a check the gateway makes around it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamFailure {
+    #[error("{0}")]
+    Adapter(AdapterError),
+    #[error("the callback carries no state")]
+    StateMissing,
+    #[error("the upstream's level of assurance is below the request's")]
+    AcrTooLow,
+    #[error("the upstream answered with an error and an identity")]
+    ErrorWithIdentity,
+    #[error("a certificate was already captured for this state")]
+    CaptureReplayed,
+    #[error("the capture token does not match the presenting browser's")]
+    CaptureMismatch,
+    #[error("the captured certificate record is unreadable")]
+    CaptureUnreadable,
+}
+
+impl UpstreamFailure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            UpstreamFailure::Adapter(e) => e.code(),
+            UpstreamFailure::StateMissing => "state_missing",
+            UpstreamFailure::AcrTooLow => "acr_too_low",
+            UpstreamFailure::ErrorWithIdentity => "error_with_identity",
+            UpstreamFailure::CaptureReplayed => "idcard.capture_replayed",
+            UpstreamFailure::CaptureMismatch => "idcard.capture_mismatch",
+            UpstreamFailure::CaptureUnreadable => "idcard.capture_unreadable",
+        }
+    }
+}
+
+impl FlowError {
+    /// A failure at `method`.
+    pub fn upstream(method: &str, failure: UpstreamFailure) -> FlowError {
+        FlowError::Upstream {
+            method: super::bounded(method),
+            failure,
+        }
+    }
+
+    /// The stable code, for the audit line and the tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FlowError::Intake(e) => e.code(),
+            FlowError::Binding(e) => e.code(),
+            FlowError::Acs(e) => e.code(),
+            FlowError::Replay => "gateway.replay",
+            FlowError::FlowNotFound => "gateway.flow_not_found",
+            FlowError::BrowserMismatch => "gateway.browser_mismatch",
+            FlowError::MethodUnavailable(_) => "gateway.method_unavailable",
+            FlowError::BadForm(_) => "gateway.bad_form",
+            FlowError::InvalidInput(e) => e.code(),
+            FlowError::Upstream { failure, .. } => failure.code(),
+            FlowError::Store(_) => "gateway.store",
+            FlowError::Build(e) => e.code(),
+            FlowError::Crypto(e) => e.code(),
+            FlowError::Record(_) => "gateway.record",
+        }
+    }
+}

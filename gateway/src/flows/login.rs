@@ -1,0 +1,364 @@
+//! The citizen's side of a login: the method selection, starting a method, the test bank's
+//! form, cancelling, and an upstream's callback.
+
+use super::capture::{take_capture, CaptureFailure};
+use super::response::{complete_login, status_response};
+use super::session::{attach_upstream, flow_for_state, load_flow, take_flow};
+use super::{
+    bounded, single_field, Answer, Browser, FlowError, FlowRecord, Idp, Step, UpstreamFailure,
+};
+use idp_adapters::{
+    AdapterError, CallbackInput, FinishContext, Language, StartAction, StartContext,
+};
+
+/// The citizen's language as the request states it, and the one chosen so far. A flow's own
+/// language takes over from Accept-Language once the flow is known, never from an explicit
+/// choice.
+#[derive(Clone, Copy, Debug)]
+pub struct LanguageChoice {
+    explicit: Option<Language>,
+    accepted: Option<Language>,
+    pub chosen: Language,
+}
+
+impl LanguageChoice {
+    pub fn new(explicit: Option<Language>, accepted: Option<Language>) -> Self {
+        LanguageChoice {
+            explicit,
+            accepted,
+            chosen: explicit.or(accepted).unwrap_or(Language::Fi),
+        }
+    }
+
+    fn with_flow(&mut self, flow: Language) -> Language {
+        self.chosen = self.explicit.unwrap_or(flow);
+        self.chosen
+    }
+
+    /// An explicit choice made in the request, else Accept-Language.
+    pub fn accepted(&self) -> Option<Language> {
+        self.explicit.or(self.accepted)
+    }
+}
+
+/// What the selection page shows.
+#[derive(Debug)]
+pub struct SelectionView {
+    pub flow_id: String,
+    pub lang: Language,
+    pub sp_name: String,
+    pub methods: Vec<MethodChoice>,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Debug)]
+pub struct MethodChoice {
+    pub id: String,
+    pub name: String,
+    pub is_test: bool,
+}
+
+/// Why the citizen is back at the selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    CancelledAtMethod,
+    NoCertificate,
+}
+
+impl Notice {
+    pub fn parse(s: &str) -> Option<Notice> {
+        match s {
+            "cancelled" => Some(Notice::CancelledAtMethod),
+            "no_certificate" => Some(Notice::NoCertificate),
+            _ => None,
+        }
+    }
+
+    fn as_param(self) -> &'static str {
+        match self {
+            Notice::CancelledAtMethod => "cancelled",
+            Notice::NoCertificate => "no_certificate",
+        }
+    }
+}
+
+/// The methods that can meet this flow's request.
+pub async fn method_selection(
+    idp: &Idp,
+    browser: &Browser,
+    flow_id: Option<&str>,
+    notice: Option<Notice>,
+    lang: &mut LanguageChoice,
+) -> Result<SelectionView, FlowError> {
+    let flow_id = flow_id.ok_or(FlowError::FlowNotFound)?;
+    let flow = load_flow(idp, browser, flow_id).await?;
+    let l = lang.with_flow(flow.request.lang());
+    let methods = idp
+        .adapters
+        .iter()
+        .filter(|a| a.max_loa().rank() >= flow.request.requirement.min_rank)
+        .map(|a| MethodChoice {
+            id: a.id().to_owned(),
+            name: a.display_name(l),
+            is_test: a.is_test_method(),
+        })
+        .collect();
+    let sp_name = idp
+        .registry
+        .snapshot()
+        .get(&flow.request.sp_entity_id)
+        .map(|sp| sp.display_name(l.code()).to_owned())
+        .unwrap_or_else(|| flow.request.sp_entity_id.clone());
+    Ok(SelectionView {
+        flow_id: flow_id.to_owned(),
+        lang: l,
+        sp_name,
+        methods,
+        notice,
+    })
+}
+
+/// Start `method` for the flow: the test bank's page, or a redirect upstream (the adapter's
+/// secrets kept in the flow record).
+pub async fn start_method(
+    idp: &Idp,
+    browser: &Browser,
+    flow_id: Option<&str>,
+    method: &str,
+    lang: &mut LanguageChoice,
+) -> Result<Answer, FlowError> {
+    let flow_id = flow_id.ok_or(FlowError::FlowNotFound)?;
+    let flow = load_flow(idp, browser, flow_id).await?;
+    let l = lang.with_flow(flow.request.lang());
+    let adapter = idp
+        .adapter(method)
+        .filter(|a| a.max_loa().rank() >= flow.request.requirement.min_rank)
+        .ok_or_else(|| FlowError::MethodUnavailable(bounded(method)))?;
+    let ctx = StartContext {
+        flow_id,
+        language: l,
+        requested_loa: flow.request.requirement.as_level(),
+        now: idp.clock.now(),
+    };
+    let action = adapter
+        .start(&ctx)
+        .map_err(|e| FlowError::upstream(adapter.id(), UpstreamFailure::Adapter(e)))?;
+    Ok(Answer::step(match action {
+        StartAction::RenderTestBank(page) => Step::TestBank {
+            page,
+            lang: l,
+            error: None,
+        },
+        StartAction::RedirectUpstream {
+            url,
+            state,
+            pending,
+        } => {
+            attach_upstream(idp, browser, flow_id, adapter.id(), &state, pending).await?;
+            Step::Redirect(url)
+        }
+        StartAction::Redirect { url } => Step::Redirect(url),
+    }))
+}
+
+/// The test bank's form post. Input mistakes show the form again (the flow stays); success
+/// consumes the flow exactly once.
+pub async fn finish_test_bank(
+    idp: &Idp,
+    browser: &Browser,
+    fields: Vec<(String, String)>,
+    lang: &mut LanguageChoice,
+) -> Result<Answer, FlowError> {
+    let flow_id = single_field(&fields, "flow")?
+        .ok_or(FlowError::FlowNotFound)?
+        .to_owned();
+    let explicit = single_field(&fields, "lang")?.and_then(Language::parse);
+    let flow = load_flow(idp, browser, &flow_id).await?;
+    let l = match explicit {
+        Some(l) => {
+            lang.chosen = l;
+            l
+        }
+        None => lang.with_flow(flow.request.lang()),
+    };
+    let adapter = idp
+        .adapter("testbank")
+        .ok_or_else(|| FlowError::MethodUnavailable("testbank".into()))?;
+    let now = idp.clock.now();
+    let ctx = FinishContext {
+        pending: None,
+        client_certificates: None,
+        flow_id: &flow_id,
+        requested_loa: flow.request.requirement.as_level(),
+        now,
+    };
+    let input = CallbackInput::new(fields.clone());
+    match adapter.finish(&ctx, &input).await {
+        Ok(identity) => {
+            if !flow.request.requirement.satisfied_by(identity.loa()) {
+                return Err(FlowError::InvalidInput(AdapterError::InvalidField {
+                    field: "loa",
+                }));
+            }
+            let mut flow = take_flow(idp, browser, &flow_id).await?;
+            flow.request.language = l.code().to_owned();
+            complete_login(idp, browser, flow, identity, now).await
+        }
+        Err(AdapterError::Cancelled) => Ok(Answer::step(Step::Redirect(format!(
+            "/login?flow={flow_id}&notice={}&lang={}",
+            Notice::CancelledAtMethod.as_param(),
+            l.code()
+        )))),
+        Err(e) => {
+            tracing::info!(code = e.code(), "test bank input refused");
+            let start = adapter
+                .start(&StartContext {
+                    flow_id: &flow_id,
+                    language: l,
+                    requested_loa: ctx.requested_loa,
+                    now,
+                })
+                .map_err(FlowError::InvalidInput)?;
+            let StartAction::RenderTestBank(page) = start else {
+                return Err(FlowError::InvalidInput(e));
+            };
+            Ok(Answer::step(Step::TestBank {
+                page,
+                lang: l,
+                error: Some(e),
+            }))
+        }
+    }
+}
+
+/// The citizen gives up: the SP gets AuthnFailed.
+pub async fn cancel(
+    idp: &Idp,
+    browser: &Browser,
+    fields: &[(String, String)],
+) -> Result<Answer, FlowError> {
+    let flow_id = single_field(fields, "flow")?.ok_or(FlowError::FlowNotFound)?;
+    let FlowRecord { mut request, .. } = take_flow(idp, browser, flow_id).await?;
+    if let Some(l) = single_field(fields, "lang")?.and_then(Language::parse) {
+        request.language = l.code().to_owned();
+    }
+    let sp = idp
+        .registry
+        .snapshot()
+        .get(&request.sp_entity_id)
+        .ok_or(FlowError::FlowNotFound)?;
+    status_response(
+        idp,
+        &sp,
+        &request,
+        saml::STATUS_RESPONDER,
+        Some(saml::STATUS_AUTHN_FAILED),
+        idp.clock.now(),
+    )
+}
+
+/// An upstream's answer, as the web layer received it.
+pub struct CallbackQuery {
+    /// The method the callback URL names (`bank:<id>`, `idcard`).
+    pub method: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The upstream callback, in this order: the state finds its flow once (a replayed state finds
+/// nothing), the flow belongs to this browser and to this method, the flow is consumed before
+/// the upstream is asked anything, and only then does the adapter verify. A cancel at the
+/// upstream keeps the flow and returns the citizen to the method selection. Every failure here
+/// is a failed login at that upstream.
+pub async fn upstream_callback(
+    idp: &Idp,
+    browser: &Browser,
+    query: CallbackQuery,
+    lang: &mut LanguageChoice,
+) -> Result<Answer, FlowError> {
+    let method = bounded(&query.method);
+    let as_upstream = |e: FlowError| match e {
+        FlowError::InvalidInput(error) => {
+            FlowError::upstream(&method, UpstreamFailure::Adapter(error))
+        }
+        other => other,
+    };
+    callback_steps(idp, browser, &method, query.fields, lang)
+        .await
+        .map_err(as_upstream)
+}
+
+async fn callback_steps(
+    idp: &Idp,
+    browser: &Browser,
+    method: &str,
+    fields: Vec<(String, String)>,
+    lang: &mut LanguageChoice,
+) -> Result<Answer, FlowError> {
+    let failed = |f: UpstreamFailure| FlowError::upstream(method, f);
+    let state = single_field(&fields, "state")?.ok_or(failed(UpstreamFailure::StateMissing))?;
+    let (flow_id, flow) = flow_for_state(idp, browser, state).await?;
+    lang.chosen = flow.request.lang();
+    let upstream = flow.upstream.clone().ok_or(FlowError::FlowNotFound)?;
+    if upstream.method != method {
+        return Err(failed(UpstreamFailure::Adapter(AdapterError::FlowMismatch)));
+    }
+    let adapter = idp
+        .adapter(method)
+        .ok_or_else(|| FlowError::MethodUnavailable(method.to_owned()))?;
+    let answered_error = single_field(&fields, "error")?.is_some();
+    let flow = if answered_error {
+        flow
+    } else {
+        take_flow(idp, browser, &flow_id).await?
+    };
+    // An error answer never uses a certificate (the capture expires with its TTL).
+    let captured = if adapter.uses_client_certificate() && !answered_error {
+        take_capture(idp, state, single_field(&fields, "capture")?)
+            .await
+            .map_err(|f| match f {
+                CaptureFailure::Store(e) => FlowError::from(e),
+                CaptureFailure::Refused(f) => failed(f),
+            })?
+    } else {
+        None
+    };
+    let now = idp.clock.now();
+    let ctx = FinishContext {
+        flow_id: &flow_id,
+        requested_loa: flow.request.requirement.as_level(),
+        now,
+        pending: Some(&upstream.pending),
+        client_certificates: captured.as_deref(),
+    };
+    let input = CallbackInput::new(fields.clone());
+    match adapter.finish(&ctx, &input).await {
+        Ok(identity) if !answered_error => {
+            if !flow.request.requirement.satisfied_by(identity.loa()) {
+                return Err(failed(UpstreamFailure::AcrTooLow));
+            }
+            complete_login(idp, browser, flow, identity, now).await
+        }
+        Ok(_) => Err(failed(UpstreamFailure::ErrorWithIdentity)),
+        // The flow is kept (an upstream's answer, not consumed): another method may be chosen.
+        Err(e @ (AdapterError::Cancelled | AdapterError::NoCertificate)) if answered_error => {
+            let notice = if e == AdapterError::Cancelled {
+                Notice::CancelledAtMethod
+            } else {
+                Notice::NoCertificate
+            };
+            tracing::info!(target: "audit", event = "upstream_cancelled", method = %method, reason = notice.as_param());
+            Ok(Answer::step(Step::Redirect(format!(
+                "/login?flow={flow_id}&notice={}&lang={}",
+                notice.as_param(),
+                lang.chosen.code()
+            ))))
+        }
+        Err(e) => {
+            if answered_error {
+                // The upstream refused for another reason: this flow is over.
+                let _ = take_flow(idp, browser, &flow_id).await;
+            }
+            Err(failed(UpstreamFailure::Adapter(e)))
+        }
+    }
+}

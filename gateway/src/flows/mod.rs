@@ -1,0 +1,193 @@
+//! The login flows as plain functions: SAML intake, method choice, the upstream callback, SSO
+//! sessions and the signed Response. Inputs are plain values (the browser's cookie values, form
+//! fields, the raw query), the clock and the store come from [`Idp`], and every function returns
+//! an outcome value ([`Answer`]) or a [`FlowError`]; the web layer turns either into HTTP.
+//!
+//! Nothing here names axum or http types (a test in `tests/module_boundaries.rs` checks it).
+
+mod capture;
+mod error;
+mod intake;
+mod login;
+mod records;
+mod response;
+mod session;
+
+
+pub use capture::{record_capture, CaptureGrant};
+pub use error::{FlowError, UpstreamFailure};
+pub use intake::{receive_authn_request, IncomingRequest};
+pub use login::{
+    cancel, finish_test_bank, method_selection, start_method, upstream_callback, CallbackQuery,
+    LanguageChoice, MethodChoice, Notice, SelectionView,
+};
+pub use records::{
+    requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession,
+    UpstreamFlow,
+};
+pub use session::{peek_flow_for_state, sha256_hex};
+
+use certs::{Certificate, Clock, KeySet, RandomSource, SignatureAlgorithm, SigningIdentity};
+use idp_adapters::{AuthAdapter, Language, TestBankPage};
+use metadata::SpRegistryHandle;
+use std::sync::Arc;
+use time::Duration;
+
+use crate::stores::{KeyLayout, SessionStore};
+
+/// What the flows act with: the IdP's identity and keys, the SP registry, the store, the
+/// upstream methods, the clock and the random source. Built once by `app`; requests borrow it.
+pub struct Idp {
+    pub base_url: String,
+    pub entity_id: String,
+    pub sso_url: String,
+    pub keys: IdpKeys,
+    pub registry: SpRegistryHandle,
+    pub store: Arc<dyn SessionStore>,
+    /// Where each kind of record lives in the store (one place, one prefix).
+    pub layout: KeyLayout,
+    pub adapters: Vec<Arc<dyn AuthAdapter>>,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn RandomSource>,
+    /// Keys pairwise persistent NameIDs and the audit trail's subject hashes.
+    pub pairwise_key: aws_lc_rs::hmac::Key,
+    pub settings: Settings,
+}
+
+impl Idp {
+    pub fn adapter(&self, id: &str) -> Option<&Arc<dyn AuthAdapter>> {
+        self.adapters.iter().find(|a| a.id() == id)
+    }
+}
+
+/// The IdP's signing keys: an RSA key set (active, next, retired) and an optional ECDSA key for
+/// SPs that ask for it.
+pub struct IdpKeys {
+    pub rsa: KeySet,
+    pub ec: Option<SigningIdentity>,
+}
+
+impl IdpKeys {
+    pub fn available_algorithms(&self) -> Vec<SignatureAlgorithm> {
+        let mut v = vec![self.rsa.active().key.algorithm()];
+        if let Some(ec) = &self.ec {
+            v.push(ec.key.algorithm());
+        }
+        v
+    }
+
+    pub fn signer_for(&self, alg: SignatureAlgorithm) -> &SigningIdentity {
+        match &self.ec {
+            Some(ec) if ec.key.algorithm() == alg => ec,
+            _ => self.rsa.active(),
+        }
+    }
+
+    /// Certificates an SP should trust now.
+    pub fn published(&self, now: time::OffsetDateTime) -> Vec<Certificate> {
+        let mut v: Vec<Certificate> = self
+            .rsa
+            .published_certificates(now)
+            .into_iter()
+            .cloned()
+            .collect();
+        if let Some(ec) = &self.ec {
+            v.push(ec.cert.clone());
+        }
+        v
+    }
+}
+
+pub struct Settings {
+    pub clock_skew: Duration,
+    pub max_request_age: Duration,
+    pub assertion_lifetime: Duration,
+    pub sso_session_ttl: Duration,
+    pub flow_ttl: Duration,
+    pub require_signed_requests: bool,
+    pub organization_name: String,
+}
+
+/// The browser's side of a request, as plain values: the two cookies the flows read.
+#[derive(Clone, Debug, Default)]
+pub struct Browser {
+    /// The browser-binding token (`__Host-gw_browser`), if the browser has one.
+    pub binding: Option<String>,
+    /// The SSO session ID (`__Host-gw_sso`), if the browser has one.
+    pub session: Option<String>,
+}
+
+/// What the web layer should do, and which cookies to set on the way.
+#[derive(Debug)]
+pub struct Answer {
+    pub step: Step,
+    /// A new browser-binding token to set (the browser had none).
+    pub set_binding: Option<String>,
+    /// A new SSO session to set: its ID and lifetime in seconds.
+    pub set_session: Option<(String, i64)>,
+}
+
+impl Answer {
+    pub fn step(step: Step) -> Answer {
+        Answer {
+            step,
+            set_binding: None,
+            set_session: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Step {
+    /// Auto-post a SAML message to the SP's ACS.
+    Autopost(Autopost),
+    /// Send the browser on (303) to a path of ours or an upstream URL.
+    Redirect(String),
+    /// Show the test bank's form; `error` says why a previous attempt was refused.
+    TestBank {
+        page: TestBankPage,
+        lang: Language,
+        error: Option<idp_adapters::AdapterError>,
+    },
+}
+
+/// A SAML message on its way to an SP through the browser (HTTP-POST binding).
+#[derive(Debug)]
+pub struct Autopost {
+    pub acs_url: String,
+    pub field: &'static str,
+    /// The base64 message.
+    pub value: String,
+    pub relay_state: Option<String>,
+    pub lang: Language,
+}
+
+/// Cut attacker-supplied text to a bounded length before it reaches a log line.
+pub fn bounded(s: &str) -> String {
+    const MAX: usize = 120;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...({} bytes)", &s[..end], s.len())
+}
+
+fn to_std(d: Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.whole_seconds().max(1) as u64)
+}
+
+/// The single value of a field; a repeated field is an error (which one would we trust?).
+pub fn single_field<'a>(
+    fields: &'a [(String, String)],
+    name: &'static str,
+) -> Result<Option<&'a str>, FlowError> {
+    let mut it = fields.iter().filter(|(k, _)| k == name);
+    let first = it.next().map(|(_, v)| v.as_str());
+    if it.next().is_some() {
+        return Err(FlowError::BadForm(name));
+    }
+    Ok(first)
+}

@@ -1,0 +1,204 @@
+//! The answers to an SP: a new SSO session after a verified login, the signed (optionally
+//! encrypted) assertion for a session, and signed status Responses; each auto-posted to the ACS.
+
+use super::session::{end_session, save_session};
+use super::{Answer, Autopost, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
+use super::Step;
+use idp_adapters::VerifiedIdentity;
+use metadata::{AttributeId, ServiceProvider};
+use time::OffsetDateTime;
+
+/// A verified login: a new SSO session (fresh ID: no fixation; the browser's old session is
+/// ended), then the Response.
+pub(super) async fn complete_login(
+    idp: &Idp,
+    browser: &Browser,
+    flow: FlowRecord,
+    identity: VerifiedIdentity,
+    now: OffsetDateTime,
+) -> Result<Answer, FlowError> {
+    if let Some(old) = browser.session.as_deref() {
+        end_session(idp, old).await?;
+    }
+    let registry = idp.registry.snapshot();
+    let sp = registry
+        .get(&flow.request.sp_entity_id)
+        .ok_or(FlowError::FlowNotFound)?;
+    let sid = certs::random_token(idp.rng.as_ref())?;
+    let session = SsoSession {
+        session_index: certs::random_id(idp.rng.as_ref())?,
+        expires_at: (now + idp.settings.sso_session_ttl).unix_timestamp(),
+        service_providers: Vec::new(),
+        identity,
+    };
+    tracing::info!(target: "audit", event = "login", sp = %sp.entity_id, method = session.identity.method(),
+        loa = session.identity.loa().uri(), subject = %audit_subject(idp, &session.identity));
+    let ttl = idp.settings.sso_session_ttl.whole_seconds();
+    let mut answer = respond_success(idp, &sp, &flow.request, &sid, session, now).await?;
+    answer.set_session = Some((sid, ttl));
+    Ok(answer)
+}
+
+/// Build, sign and auto-post the Response for a session, recording the SP in the session.
+pub(super) async fn respond_success(
+    idp: &Idp,
+    sp: &ServiceProvider,
+    pending: &PendingRequest,
+    sid: &str,
+    mut session: SsoSession,
+    now: OffsetDateTime,
+) -> Result<Answer, FlowError> {
+    if !session.service_providers.contains(&sp.entity_id) {
+        session.service_providers.push(sp.entity_id.clone());
+    }
+    save_session(idp, sid, &session, now).await?;
+
+    let id = &session.identity;
+    let available = released_attributes(id);
+    let attributes = sp.release.release(&available);
+    let (name_id, format) = if pending.persistent_name_id {
+        (
+            pairwise_name_id(idp, &sp.entity_id, id),
+            saml::NAMEID_PERSISTENT,
+        )
+    } else {
+        (certs::random_id(idp.rng.as_ref())?, saml::NAMEID_TRANSIENT)
+    };
+    let response_id = certs::random_id(idp.rng.as_ref())?;
+    let assertion_id = certs::random_id(idp.rng.as_ref())?;
+    let draft = saml::response::AssertionDraft {
+        response_id: &response_id,
+        assertion_id: &assertion_id,
+        idp_entity_id: &idp.entity_id,
+        sp_entity_id: &sp.entity_id,
+        acs_url: &pending.acs_url,
+        in_response_to: Some(&pending.request_id),
+        now,
+        lifetime: idp.settings.assertion_lifetime,
+        name_id: &name_id,
+        name_id_format: format,
+        session_index: &session.session_index,
+        session_not_on_or_after: OffsetDateTime::from_unix_timestamp(session.expires_at).ok(),
+        authn_instant: id.authn_instant(),
+        authn_context_class_ref: pending.requirement.class_ref(id.loa()),
+        attributes: &attributes,
+    };
+    let signer = idp
+        .keys
+        .signer_for(sp.preferred_signature_algorithm(&idp.keys.available_algorithms()));
+    let signer = saml::response::Signer {
+        key: &signer.key,
+        cert: &signer.cert,
+    };
+    let encrypt_to = if sp.encrypt_assertions {
+        sp.encryption_certificate()
+    } else {
+        None
+    };
+    let xml = match encrypt_to {
+        Some(recipient) => saml::response::build_success_encrypted(
+            &draft,
+            signer,
+            sp.want_response_signed,
+            recipient,
+            idp.rng.as_ref(),
+        ),
+        None => saml::response::build_success(&draft, signer, sp.want_response_signed),
+    }
+    .map_err(FlowError::Build)?;
+    tracing::info!(target: "audit", event = "assertion", sp = %sp.entity_id, response_id = %response_id,
+        attributes = attributes.len(), persistent = pending.persistent_name_id, encrypted = encrypt_to.is_some());
+    tracing::trace!(assertion = %xml, "assertion issued");
+    Ok(Answer::step(Step::Autopost(autopost(pending, &xml))))
+}
+
+/// A signed status Response (no assertion) for a trustworthy request that cannot be satisfied.
+pub(super) fn status_response(
+    idp: &Idp,
+    sp: &ServiceProvider,
+    pending: &PendingRequest,
+    top: &str,
+    second: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Answer, FlowError> {
+    let response_id = certs::random_id(idp.rng.as_ref())?;
+    let signer = idp
+        .keys
+        .signer_for(sp.preferred_signature_algorithm(&idp.keys.available_algorithms()));
+    let xml = saml::response::build_status(
+        &saml::response::StatusDraft {
+            response_id: &response_id,
+            idp_entity_id: &idp.entity_id,
+            acs_url: &pending.acs_url,
+            in_response_to: Some(&pending.request_id),
+            now,
+            top_code: top,
+            second_code: second,
+            message: None,
+        },
+        saml::response::Signer {
+            key: &signer.key,
+            cert: &signer.cert,
+        },
+    )
+    .map_err(FlowError::Build)?;
+    tracing::info!(target: "audit", event = "status_response", sp = %sp.entity_id, status = top, sub_status = second.unwrap_or(""));
+    Ok(Answer::step(Step::Autopost(autopost(pending, &xml))))
+}
+
+fn autopost(pending: &PendingRequest, xml: &str) -> Autopost {
+    Autopost {
+        acs_url: pending.acs_url.clone(),
+        field: "SAMLResponse",
+        value: saml::binding::encode_post(xml),
+        relay_state: pending.relay_state.clone(),
+        lang: pending.lang(),
+    }
+}
+
+/// Everything a login can tell about the citizen, before release policy.
+fn released_attributes(id: &VerifiedIdentity) -> Vec<(AttributeId, String)> {
+    let mut v = vec![
+        (AttributeId::GivenName, id.given_name().to_owned()),
+        (AttributeId::Surname, id.family_name().to_owned()),
+        (AttributeId::CommonName, id.full_name()),
+        (AttributeId::DisplayName, id.display_name().to_owned()),
+    ];
+    if let Some(n) = id.national_id() {
+        v.push((AttributeId::NationalId, n.expose().to_owned()));
+    }
+    if let Some(satu) = id.electronic_id() {
+        v.push((AttributeId::ElectronicId, satu.to_owned()));
+    }
+    if let Some(d) = id.birth_date() {
+        v.push((
+            AttributeId::BirthDate,
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+        ));
+    }
+    v
+}
+
+/// Stable, pairwise per SP, and not reversible to the national id without the secret.
+fn pairwise_name_id(idp: &Idp, sp_entity_id: &str, id: &VerifiedIdentity) -> String {
+    let subject = id
+        .national_id()
+        .map(|n| n.expose().to_owned())
+        .unwrap_or_else(|| format!("{}\0{}", id.upstream_issuer(), id.upstream_subject()));
+    let tag = aws_lc_rs::hmac::sign(
+        &idp.pairwise_key,
+        format!("nameid\0{sp_entity_id}\0{subject}").as_bytes(),
+    );
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+}
+
+/// The audit trail's handle for a citizen: a keyed hash, never the national id.
+pub fn audit_subject(idp: &Idp, id: &VerifiedIdentity) -> String {
+    let subject = id
+        .national_id()
+        .map(|n| n.expose().to_owned())
+        .unwrap_or_else(|| id.upstream_subject().to_owned());
+    let tag = aws_lc_rs::hmac::sign(&idp.pairwise_key, format!("audit\0{subject}").as_bytes());
+    hex::encode(&tag.as_ref()[..12])
+}

@@ -1,0 +1,183 @@
+//! Every flow error, mapped explicitly to what the citizen sees: a status, a message in their
+//! language and an error ID. The log has the private cause under the same ID. Each match below
+//! names every variant, so a new failure cannot reach the citizen without a decision here.
+
+use super::i18n::{texts, Texts};
+use super::pages;
+use crate::flows::{FlowError, UpstreamFailure};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use idp_adapters::ftn::FtnError;
+use idp_adapters::idcard::CardError;
+use idp_adapters::{AdapterError, Language};
+use saml::authn_request::IntakeError;
+
+/// The citizen's page for `error`, with the cause logged under a fresh error ID.
+pub fn page(error: FlowError, lang: Language, rng: &dyn certs::RandomSource) -> Response {
+    let error_id = error_id(rng);
+    let (status, message) = status_and_message(&error, texts(lang));
+    if status.is_server_error() {
+        tracing::error!(error_id = %error_id, code = error.code(), cause = ?error.to_string(), "request failed");
+    }
+    // A refused login is an audit event even when the gateway's side is at fault (a stale
+    // CRL, an unreachable bank).
+    if !status.is_server_error() || matches!(error, FlowError::Upstream { .. }) {
+        tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = error.code(), cause = ?error.to_string());
+    }
+    let mut resp = (status, Html(pages::error_page(lang, message, &error_id))).into_response();
+    super::http::security_headers(resp.headers_mut(), None);
+    resp
+}
+
+fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str) {
+    match error {
+        FlowError::Intake(e) => intake_refusal(e, t),
+        FlowError::Binding(saml::SamlError::TooLarge { .. }) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, t.err_bad_request)
+        }
+        FlowError::Binding(_) | FlowError::Acs(_) | FlowError::Replay => {
+            (StatusCode::BAD_REQUEST, t.err_bad_request)
+        }
+        FlowError::FlowNotFound | FlowError::BrowserMismatch => {
+            (StatusCode::BAD_REQUEST, t.err_expired)
+        }
+        FlowError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),
+        FlowError::BadForm(_) | FlowError::InvalidInput(_) => {
+            (StatusCode::BAD_REQUEST, t.err_invalid_input)
+        }
+        FlowError::Upstream { failure, .. } => upstream_failure(failure, t),
+        FlowError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, t.err_internal),
+        FlowError::Build(_) | FlowError::Crypto(_) | FlowError::Record(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, t.err_internal)
+        }
+    }
+}
+
+fn intake_refusal(e: &IntakeError, t: &Texts) -> (StatusCode, &'static str) {
+    match e {
+        IntakeError::UnknownIssuer(_) => (StatusCode::FORBIDDEN, t.err_bad_request),
+        IntakeError::Untrusted(saml::SamlError::TooLarge { .. }) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, t.err_bad_request)
+        }
+        IntakeError::Untrusted(_) => (StatusCode::BAD_REQUEST, t.err_bad_request),
+    }
+}
+
+fn upstream_failure(failure: &UpstreamFailure, t: &Texts) -> (StatusCode, &'static str) {
+    let refused = (StatusCode::BAD_REQUEST, t.err_upstream);
+    match failure {
+        UpstreamFailure::Adapter(e) => adapter_failure(e, t),
+        UpstreamFailure::StateMissing
+        | UpstreamFailure::AcrTooLow
+        | UpstreamFailure::ErrorWithIdentity
+        | UpstreamFailure::CaptureReplayed
+        | UpstreamFailure::CaptureMismatch
+        | UpstreamFailure::CaptureUnreadable => refused,
+    }
+}
+
+fn adapter_failure(e: &AdapterError, t: &Texts) -> (StatusCode, &'static str) {
+    match e {
+        AdapterError::Bank(e) => bank_failure(e, t),
+        AdapterError::Card(e) => card_refusal(e, t),
+        AdapterError::InvalidNationalId(_)
+        | AdapterError::MissingField(_)
+        | AdapterError::DuplicateField(_)
+        | AdapterError::FieldTooLong { .. }
+        | AdapterError::InvalidName { .. }
+        | AdapterError::InvalidField { .. }
+        | AdapterError::Cancelled
+        | AdapterError::LoaNotSatisfied { .. }
+        | AdapterError::FlowMismatch
+        | AdapterError::NoCertificate => (StatusCode::BAD_REQUEST, t.err_upstream),
+    }
+}
+
+/// A bank login that failed: the bank could not be reached or answered nonsense (502), our own
+/// side failed (500), or the login itself was refused (400).
+fn bank_failure(e: &FtnError, t: &Texts) -> (StatusCode, &'static str) {
+    match e {
+        FtnError::Discovery(_)
+        | FtnError::Jwks(_)
+        | FtnError::TokenHttp(_)
+        | FtnError::TokenResponse(_)
+        | FtnError::UserinfoHttp(_)
+        | FtnError::UserinfoResponse(_) => (StatusCode::BAD_GATEWAY, t.err_upstream_unavailable),
+        FtnError::Config(_) | FtnError::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, t.err_internal)
+        }
+        FtnError::Pending
+        | FtnError::FlowMismatch
+        | FtnError::StateMismatch
+        | FtnError::IssMismatch
+        | FtnError::IssMissing
+        | FtnError::Cancelled
+        | FtnError::BankError
+        | FtnError::CodeMissing
+        | FtnError::IdTokenNotEncrypted
+        | FtnError::JweRefused(_)
+        | FtnError::JweDecrypt
+        | FtnError::JwsAlgRefused
+        | FtnError::JwsRefused(_)
+        | FtnError::UnknownKid
+        | FtnError::BadSignature
+        | FtnError::ClaimsInvalid(_)
+        | FtnError::ClaimsIss
+        | FtnError::ClaimsAud
+        | FtnError::ClaimsAzp
+        | FtnError::Expired
+        | FtnError::Iat
+        | FtnError::NonceMismatch
+        | FtnError::AcrUnknown
+        | FtnError::AcrTooLow
+        | FtnError::NationalIdMissing
+        | FtnError::NationalId(_)
+        | FtnError::TestIdentityCode
+        | FtnError::BirthdateMismatch
+        | FtnError::Names
+        | FtnError::UserinfoSubMismatch => (StatusCode::BAD_REQUEST, t.err_upstream),
+    }
+}
+
+/// An ID-card refusal: what the citizen can do about it differs by reason.
+fn card_refusal(e: &CardError, t: &Texts) -> (StatusCode, &'static str) {
+    match e {
+        CardError::Expired | CardError::NotYetValid => (StatusCode::FORBIDDEN, t.err_card_expired),
+        CardError::Revoked | CardError::OcspRevoked => (StatusCode::FORBIDDEN, t.err_card_revoked),
+        CardError::NotMapped => (StatusCode::FORBIDDEN, t.err_card_not_registered),
+        CardError::RevocationUnknown
+        | CardError::CrlStale
+        | CardError::CrlBadSignature
+        | CardError::OcspUnavailable(_)
+        | CardError::MappingUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.err_card_check_unavailable,
+        ),
+        CardError::NotCaptured => (StatusCode::BAD_REQUEST, t.err_upstream),
+        CardError::NoCertificate
+        | CardError::ChainTooLong { .. }
+        | CardError::CertificateTooLarge { .. }
+        | CardError::Malformed
+        | CardError::UnknownIssuer
+        | CardError::BadSignature
+        | CardError::IssuerNotCa
+        | CardError::CaAsEndEntity
+        | CardError::PathLength
+        | CardError::KeyUsage
+        | CardError::ExtendedKeyUsage
+        | CardError::NameConstraints
+        | CardError::Unsupported
+        | CardError::MissingSubjectField(_)
+        | CardError::InvalidSubjectField(_)
+        | CardError::TestIdentityCode
+        | CardError::Other(_) => (StatusCode::FORBIDDEN, t.err_card_refused),
+    }
+}
+
+fn error_id(rng: &dyn certs::RandomSource) -> String {
+    let mut b = [0u8; 8];
+    match rng.fill(&mut b) {
+        Ok(()) => hex::encode(b),
+        Err(_) => "unavailable".into(),
+    }
+}

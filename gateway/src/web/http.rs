@@ -1,0 +1,116 @@
+//! The small helpers every handler shares: cookies, language, forms, security headers, and the
+//! responses they build.
+
+use crate::flows::{Browser, FlowError, LanguageChoice};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use idp_adapters::Language;
+
+/// Largest request body we read (an AuthnRequest by POST is a few KiB).
+pub const MAX_BODY: usize = 96 * 1024;
+
+/// The SSO session and browser-binding cookies. `__Host-`: Secure, Path=/, no Domain, so no
+/// sibling host can set or shadow them.
+pub const SSO_COOKIE: &str = "__Host-gw_sso";
+pub const BROWSER_COOKIE: &str = "__Host-gw_browser";
+
+/// Headers for every page we render. `autopost` names the nonce and the one origin the
+/// self-submitting form may post to.
+pub fn security_headers(h: &mut HeaderMap, autopost: Option<(&str, &str)>) {
+    let csp = match autopost {
+        Some((nonce, origin)) => format!(
+            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+        ),
+        None => "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'".to_owned(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// One cookie's value from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A Set-Cookie value. SameSite=None so that a cross-site POST-binding request to the SSO
+/// endpoint still carries the session (a Lax cookie is not sent there); Secure and HttpOnly always.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+    path: &str,
+    same_site: &str,
+) -> HeaderValue {
+    let s = format!("{name}={value}; Path={path}; Max-Age={max_age_secs}; Secure; HttpOnly; SameSite={same_site}");
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("invalid=1; Max-Age=0"))
+}
+
+/// The citizen's language: an explicit `lang` parameter, then (once the flow is known) the
+/// flow's, then Accept-Language.
+pub fn language(headers: &HeaderMap, explicit: Option<&str>) -> LanguageChoice {
+    let accepted = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Language::from_accept_language);
+    LanguageChoice::new(explicit.and_then(Language::parse), accepted)
+}
+
+/// The cookies the flows read, as plain values.
+pub fn browser(headers: &HeaderMap) -> Browser {
+    Browser {
+        binding: cookie(headers, BROWSER_COOKIE).map(str::to_owned),
+        session: cookie(headers, SSO_COOKIE).map(str::to_owned),
+    }
+}
+
+/// The fields of a form body; a body over [`MAX_BODY`] (refused by the extractor) is an error.
+pub fn form_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Vec<(String, String)>, FlowError> {
+    let body = body.map_err(|_| {
+        FlowError::Binding(saml::SamlError::TooLarge {
+            what: "request body",
+            limit: MAX_BODY,
+        })
+    })?;
+    Ok(form_fields(&body))
+}
+
+/// Parse an urlencoded body into fields, as received (duplicates kept).
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// A 303 to `location` with our headers.
+pub fn see_other(location: impl Into<String>) -> Response {
+    let location =
+        HeaderValue::from_str(&location.into()).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    security_headers(r.headers_mut(), None);
+    r
+}
+
+/// Render a page with our headers.
+pub fn html_page(status: StatusCode, html: String) -> Response {
+    let mut r = (status, axum::response::Html(html)).into_response();
+    security_headers(r.headers_mut(), None);
+    r
+}

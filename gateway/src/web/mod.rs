@@ -1,0 +1,175 @@
+//! The HTTP surface: the router and its layers, cookies, forms, pages and their texts. Handlers
+//! extract, call one flow, and map its outcome ([`crate::flows::Answer`]) or its error to a
+//! response; protocol decisions are made in `flows`.
+
+pub mod demo;
+mod error;
+pub mod http;
+pub mod i18n;
+mod login;
+pub mod pages;
+pub mod proxy;
+mod sso;
+
+pub use demo::DemoSp;
+pub use error::page as error_page;
+
+use crate::flows::{Answer, Idp, Step};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+
+/// What the handlers share: the flows' [`Idp`], and what only the web layer serves.
+pub struct WebState {
+    pub idp: Arc<Idp>,
+    /// The built-in demo SP (dev mode).
+    pub demo: Option<DemoSp>,
+    /// The signed IdP metadata document.
+    pub idp_metadata: String,
+    /// The relying-party JWKS served at `/oidc/jwks` (when OIDC keys are configured).
+    pub rp_jwks: Option<String>,
+}
+
+pub fn router(state: Arc<WebState>) -> Router {
+    let mut r = Router::new()
+        .route("/", get(root))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/static/gateway.css", get(css))
+        .route("/saml/idp/metadata", get(idp_metadata))
+        .route("/oidc/jwks", get(jwks))
+        .route("/saml/idp/sso", get(sso::sso_redirect).post(sso::sso_post))
+        .route("/login", get(login::selection))
+        .route("/login/cancel", post(login::cancel))
+        .route("/login/testbank/finish", post(login::testbank_finish))
+        .route("/login/bank/{id}/callback", get(login::bank_callback))
+        .route("/login/idcard/callback", get(login::idcard_callback))
+        .route("/login/{method}", get(login::start_method));
+    if state.demo.is_some() {
+        r = r
+            .route("/demo", get(demo::home))
+            .route("/demo/login", get(demo::login))
+            .route("/demo/acs", post(demo::acs))
+            .route("/demo/metadata", get(demo::metadata));
+    }
+    r.layer(DefaultBodyLimit::max(http::MAX_BODY))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<WebState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A flow's answer as a response: its step, and the cookies it sets.
+pub(crate) fn respond(state: &WebState, answer: Answer) -> Response {
+    let mut resp = match answer.step {
+        Step::Redirect(to) => http::see_other(to),
+        Step::Autopost(post) => {
+            let nonce = match certs::random_token(state.idp.rng.as_ref()) {
+                Ok(n) => n,
+                Err(e) => {
+                    return error::page(
+                        crate::flows::FlowError::Crypto(e),
+                        post.lang,
+                        state.idp.rng.as_ref(),
+                    )
+                }
+            };
+            let origin = url::Url::parse(&post.acs_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|_| "'none'".into());
+            let html = pages::autopost_page(
+                post.lang,
+                &post.acs_url,
+                post.field,
+                &post.value,
+                post.relay_state.as_deref(),
+                &nonce,
+            );
+            let mut resp = (StatusCode::OK, axum::response::Html(html)).into_response();
+            http::security_headers(resp.headers_mut(), Some((&nonce, &origin)));
+            resp
+        }
+        Step::TestBank { page, lang, error } => {
+            let status = if error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            let message = error.as_ref().map(|e| i18n::form_error(lang, e));
+            http::html_page(status, pages::testbank_page(lang, &page, message))
+        }
+    };
+    if let Some(binding) = answer.set_binding {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            http::set_cookie(
+                http::BROWSER_COOKIE,
+                &binding,
+                400 * 24 * 3600,
+                "/",
+                "None",
+            ),
+        );
+    }
+    if let Some((sid, ttl)) = answer.set_session {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            http::set_cookie(http::SSO_COOKIE, &sid, ttl, "/", "None"),
+        );
+    }
+    resp
+}
+
+async fn root(State(state): State<Arc<WebState>>) -> Response {
+    if state.demo.is_some() {
+        Redirect::to("/demo").into_response()
+    } else {
+        (StatusCode::OK, "identity gateway").into_response()
+    }
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::CSS,
+    )
+        .into_response()
+}
+
+async fn idp_metadata(State(state): State<Arc<WebState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        state.idp_metadata.clone(),
+    )
+        .into_response()
+}
+
+/// `GET /oidc/jwks`: the gateway's public relying-party keys, for the banks.
+async fn jwks(State(state): State<Arc<WebState>>) -> Response {
+    match &state.rp_jwks {
+        Some(doc) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            doc.clone(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no relying-party keys configured").into_response(),
+    }
+}

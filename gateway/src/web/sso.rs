@@ -1,0 +1,44 @@
+//! The SSO endpoint's handlers: extract, call the intake flow, map its answer.
+
+use super::{error, http, respond, WebState};
+use crate::flows::{self, IncomingRequest};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use std::sync::Arc;
+
+pub async fn sso_redirect(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let lang = http::language(&headers, None).chosen;
+    let incoming = IncomingRequest::Redirect {
+        raw_query: q.as_deref().unwrap_or(""),
+    };
+    match flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await
+    {
+        Ok(answer) => respond(&state, answer),
+        Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
+    }
+}
+
+pub async fn sso_post(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let lang = http::language(&headers, None).chosen;
+    let result = async {
+        let fields = http::form_body(body)?;
+        let incoming = IncomingRequest::Post { fields: &fields };
+        flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await
+    }
+    .await;
+    match result {
+        Ok(answer) => respond(&state, answer),
+        Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
+    }
+}
