@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     let now = datetime!(2030-03-01 08:00:00 UTC);
     let pki = IdCardTestPki::generate(now).unwrap();
     let map = format!(
-        "{},131052-308T\n{},070770-205U\n",
+        "{},131052-9085\n{},070770-905D\n",
         pki.cards.valid.satu, pki.cards.valid_rsa.satu
     );
     // The production shape: chain revocation, the mapping file, the root's CRL installed.

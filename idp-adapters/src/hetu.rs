@@ -3,8 +3,14 @@
 //! `DDMMYY` is the birth date, `C` the century sign, `ZZZ` the individual number and `Q` a check
 //! character. The 2023 reform added the century signs `Y X W V U` (1900s) and `B C D E F`
 //! (2000s) beside the old `-` and `A`; the old and new signs are equivalent.
+//!
+//! Individual numbers 900-999 are the test series: DVV's fictional test persons (and
+//! organisations' temporary identifiers) use them, and no person's permanent code ever does.
+//! They parse like any other code; [`PersonalIdentityCode::is_test_series`] tells them apart, and
+//! each adapter decides by its settings whether to accept them.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use thiserror::Error;
 use time::{Date, Month};
@@ -15,7 +21,10 @@ const CHECK_ALPHABET: &[u8; 31] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";
 /// Length of a personal identity code, in characters.
 pub const HETU_LEN: usize = 11;
 
-/// A syntactically valid Finnish personal identity code of a permanent identity.
+/// The individual numbers of the test series, never assigned to a person permanently.
+pub const TEST_SERIES: RangeInclusive<u16> = 900..=999;
+
+/// A syntactically valid Finnish personal identity code: a person's, or one of the test series.
 ///
 /// Debug output is redacted: the code identifies a person and must not reach logs.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -36,8 +45,6 @@ pub enum HetuError {
     Date,
     #[error("unknown century sign {0:?} in the personal identity code")]
     CenturySign(char),
-    #[error("temporary identity codes (individual number 900-999) are not accepted")]
-    Temporary,
     #[error("the individual number 000 or 001 is never assigned")]
     IndividualNumber,
     #[error("the check character of the personal identity code does not match")]
@@ -52,7 +59,6 @@ impl HetuError {
             Self::Format => "hetu_format",
             Self::Date => "hetu_date",
             Self::CenturySign(_) => "hetu_century_sign",
-            Self::Temporary => "hetu_temporary",
             Self::IndividualNumber => "hetu_individual_number",
             Self::CheckCharacter => "hetu_check_character",
         }
@@ -85,10 +91,8 @@ impl PersonalIdentityCode {
         let birth_date = Date::from_calendar_date(century + i32::from(year_in_century), month, day)
             .map_err(|_| HetuError::Date)?;
 
-        match individual_number {
-            0 | 1 => return Err(HetuError::IndividualNumber),
-            900..=999 => return Err(HetuError::Temporary),
-            _ => {}
+        if individual_number < 2 {
+            return Err(HetuError::IndividualNumber);
         }
 
         let date_number = u32::from(day) * 10_000
@@ -114,9 +118,14 @@ impl PersonalIdentityCode {
         self.birth_date
     }
 
-    /// The individual number `ZZZ`, 2..=899.
+    /// The individual number `ZZZ`, 2..=999.
     pub fn individual_number(&self) -> u16 {
         self.individual_number
+    }
+
+    /// Whether the individual number is in [`TEST_SERIES`]: a test person's code, not a person's.
+    pub fn is_test_series(&self) -> bool {
+        TEST_SERIES.contains(&self.individual_number)
     }
 
     pub(crate) fn into_string(self) -> String {
@@ -174,27 +183,53 @@ mod tests {
             .unwrap()
     }
 
+    fn assert_parses(code: &str, birth: Date, individual: u16) -> PersonalIdentityCode {
+        assert_eq!(
+            check_char_by_definition(code),
+            code.chars().last().unwrap(),
+            "{code}"
+        );
+        let hetu = PersonalIdentityCode::parse(code).unwrap();
+        assert_eq!(hetu.as_str(), code);
+        assert_eq!(hetu.birth_date(), birth, "{code}");
+        assert_eq!(hetu.individual_number(), individual, "{code}");
+        hetu
+    }
+
     #[test]
-    fn valid_examples_parse_with_their_birth_dates() {
+    fn test_series_codes_parse_with_their_birth_dates() {
+        let cases = [
+            ("131052-9085", date!(1952 - 10 - 13), 908),
+            ("150375-913W", date!(1975 - 03 - 15), 913),
+            ("280886-986H", date!(1986 - 08 - 28), 986),
+            ("070702A938X", date!(2002 - 07 - 07), 938),
+            ("311299Y919V", date!(1999 - 12 - 31), 919),
+            ("010594Y9021", date!(1994 - 05 - 01), 902),
+            ("020502E902X", date!(2002 - 05 - 02), 902),
+            ("290200A902D", date!(2000 - 02 - 29), 902),
+            ("010100+902J", date!(1800 - 01 - 01), 902),
+            ("010190-900P", date!(1990 - 01 - 01), 900),
+            ("010190-999W", date!(1990 - 01 - 01), 999),
+        ];
+        for (code, birth, individual) in cases {
+            let hetu = assert_parses(code, birth, individual);
+            assert!(hetu.is_test_series(), "{code}");
+        }
+    }
+
+    /// The arithmetic is the same outside the test series; these are the only codes of the range
+    /// assigned to people in the crate's tests (`131052-308T` is DVV's own documented example).
+    #[test]
+    fn codes_outside_the_test_series_parse_and_are_not_test_series() {
         let cases = [
             ("131052-308T", date!(1952 - 10 - 13), 308),
-            ("150375-213A", date!(1975 - 03 - 15), 213),
-            ("280886-486C", date!(1986 - 08 - 28), 486),
-            ("070702A5381", date!(2002 - 07 - 07), 538),
-            ("311299Y319H", date!(1999 - 12 - 31), 319),
+            ("010190-899N", date!(1990 - 01 - 01), 899),
             ("290200A002C", date!(2000 - 02 - 29), 2),
             ("010100+002H", date!(1800 - 01 - 01), 2),
         ];
         for (code, birth, individual) in cases {
-            assert_eq!(
-                check_char_by_definition(code),
-                code.chars().last().unwrap(),
-                "{code}"
-            );
-            let hetu = PersonalIdentityCode::parse(code).unwrap();
-            assert_eq!(hetu.as_str(), code);
-            assert_eq!(hetu.birth_date(), birth, "{code}");
-            assert_eq!(hetu.individual_number(), individual, "{code}");
+            let hetu = assert_parses(code, birth, individual);
+            assert!(!hetu.is_test_series(), "{code}");
         }
     }
 
@@ -202,12 +237,12 @@ mod tests {
     fn every_reform_century_sign_is_accepted() {
         // Same date and number, so the check character is the same for every sign of a century.
         for sign in ['-', 'Y', 'X', 'W', 'V', 'U'] {
-            let code = format!("131052{sign}308T");
+            let code = format!("131052{sign}9085");
             let hetu = PersonalIdentityCode::parse(&code).unwrap();
             assert_eq!(hetu.birth_date(), date!(1952 - 10 - 13));
         }
         for sign in ['A', 'B', 'C', 'D', 'E', 'F'] {
-            let code = format!("131052{sign}308T");
+            let code = format!("131052{sign}9085");
             let hetu = PersonalIdentityCode::parse(&code).unwrap();
             assert_eq!(hetu.birth_date(), date!(2052 - 10 - 13));
         }
@@ -216,17 +251,17 @@ mod tests {
     #[test]
     fn wrong_check_character_is_refused() {
         assert_eq!(
-            PersonalIdentityCode::parse("131052-308U"),
+            PersonalIdentityCode::parse("131052-9086"),
             Err(HetuError::CheckCharacter)
         );
         // A letter the alphabet leaves out (G, I, O, Q, Z) can never match.
         assert_eq!(
-            PersonalIdentityCode::parse("131052-308G"),
+            PersonalIdentityCode::parse("131052-908G"),
             Err(HetuError::CheckCharacter)
         );
         // Lowercase check characters are not normalized.
         assert_eq!(
-            PersonalIdentityCode::parse("280886-486c"),
+            PersonalIdentityCode::parse("280886-986h"),
             Err(HetuError::CheckCharacter)
         );
     }
@@ -234,72 +269,55 @@ mod tests {
     #[test]
     fn nonexistent_dates_are_refused() {
         // 29 February 1999 does not exist; the check character is right for the digits.
-        assert_eq!(check_char_by_definition("290299-123?"), 'U');
+        assert_eq!(check_char_by_definition("290299-923?"), 'M');
         assert_eq!(
-            PersonalIdentityCode::parse("290299-123U"),
+            PersonalIdentityCode::parse("290299-923M"),
             Err(HetuError::Date)
         );
-        assert_eq!(check_char_by_definition("310299-123?"), '4');
+        assert_eq!(check_char_by_definition("310299-923?"), 'X');
         assert_eq!(
-            PersonalIdentityCode::parse("310299-1234"),
-            Err(HetuError::Date)
-        );
-        assert_eq!(
-            PersonalIdentityCode::parse("001399-123X"),
+            PersonalIdentityCode::parse("310299-923X"),
             Err(HetuError::Date)
         );
         assert_eq!(
-            PersonalIdentityCode::parse("010000-123X"),
+            PersonalIdentityCode::parse("001399-923X"),
+            Err(HetuError::Date)
+        );
+        assert_eq!(
+            PersonalIdentityCode::parse("010000-923X"),
             Err(HetuError::Date)
         );
     }
 
     #[test]
-    fn temporary_numbers_are_refused_even_with_a_right_check_character() {
-        assert_eq!(check_char_by_definition("010594Y9021"), '1');
-        assert_eq!(
-            PersonalIdentityCode::parse("010594Y9021"),
-            Err(HetuError::Temporary)
-        );
-        assert_eq!(check_char_by_definition("020502E902X"), 'X');
-        assert_eq!(
-            PersonalIdentityCode::parse("020502E902X"),
-            Err(HetuError::Temporary)
-        );
-        assert_eq!(
-            PersonalIdentityCode::parse("010594Y9990"),
-            Err(HetuError::Temporary)
-        );
-    }
-
-    #[test]
-    fn unassigned_individual_numbers_are_refused() {
-        assert_eq!(
-            PersonalIdentityCode::parse("010100-0000"),
-            Err(HetuError::IndividualNumber)
-        );
-        assert_eq!(
-            PersonalIdentityCode::parse("010100-0010"),
-            Err(HetuError::IndividualNumber)
-        );
+    fn unassigned_individual_numbers_are_refused_even_with_a_right_check_character() {
+        for code in ["010100-000E", "010100-001F", "010100-0000", "010100-0010"] {
+            assert_eq!(
+                PersonalIdentityCode::parse(code),
+                Err(HetuError::IndividualNumber),
+                "{code}"
+            );
+        }
+        assert_eq!(check_char_by_definition("010100-000?"), 'E');
+        assert_eq!(check_char_by_definition("010100-001?"), 'F');
     }
 
     #[test]
     fn lowercase_and_unknown_century_signs_are_refused() {
         assert_eq!(
-            PersonalIdentityCode::parse("070702a5381"),
+            PersonalIdentityCode::parse("070702a938X"),
             Err(HetuError::CenturySign('a'))
         );
         assert_eq!(
-            PersonalIdentityCode::parse("311299y319H"),
+            PersonalIdentityCode::parse("311299y919V"),
             Err(HetuError::CenturySign('y'))
         );
         assert_eq!(
-            PersonalIdentityCode::parse("131052G308T"),
+            PersonalIdentityCode::parse("131052G9085"),
             Err(HetuError::CenturySign('G'))
         );
         assert_eq!(
-            PersonalIdentityCode::parse("131052 308T"),
+            PersonalIdentityCode::parse("131052 9085"),
             Err(HetuError::CenturySign(' '))
         );
     }
@@ -308,10 +326,10 @@ mod tests {
     fn wrong_lengths_are_refused_without_trimming() {
         for code in [
             "",
-            "131052-308",
-            "131052-308TT",
-            " 131052-308T",
-            "131052-308T\n",
+            "131052-908",
+            "131052-90855",
+            " 131052-9085",
+            "131052-9085\n",
         ] {
             assert_eq!(
                 PersonalIdentityCode::parse(code),
@@ -324,35 +342,35 @@ mod tests {
     #[test]
     fn non_digits_and_non_ascii_are_format_errors() {
         assert_eq!(
-            PersonalIdentityCode::parse("1310S2-308T"),
+            PersonalIdentityCode::parse("1310S2-9085"),
             Err(HetuError::Format)
         );
         assert_eq!(
-            PersonalIdentityCode::parse("131052-3O8T"),
+            PersonalIdentityCode::parse("131052-9O85"),
             Err(HetuError::Format)
         );
         assert_eq!(
-            PersonalIdentityCode::parse("+31052-308T"),
+            PersonalIdentityCode::parse("+31052-9085"),
             Err(HetuError::Format)
         );
         // Eleven characters, twelve bytes.
         assert_eq!(
-            PersonalIdentityCode::parse("13105ä-308T"),
+            PersonalIdentityCode::parse("13105ä-9085"),
             Err(HetuError::Format)
         );
         // Full-width digits are digits to Unicode, not to a HETU.
         assert_eq!(
-            PersonalIdentityCode::parse("１31052-308T"),
+            PersonalIdentityCode::parse("１31052-9085"),
             Err(HetuError::Format)
         );
     }
 
     #[test]
     fn debug_is_redacted_and_codes_are_stable() {
-        let hetu = PersonalIdentityCode::parse("131052-308T").unwrap();
+        let hetu = PersonalIdentityCode::parse("131052-9085").unwrap();
         let debug = format!("{hetu:?}");
         assert!(!debug.contains("131052"), "{debug}");
-        assert_eq!(HetuError::Temporary.code(), "hetu_temporary");
+        assert_eq!(HetuError::IndividualNumber.code(), "hetu_individual_number");
         assert_eq!(HetuError::CenturySign('a').code(), "hetu_century_sign");
         assert!(!HetuError::CheckCharacter.to_string().is_empty());
     }

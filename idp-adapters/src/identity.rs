@@ -22,6 +22,14 @@ impl NationalId {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether the code is of the test series (individual number 900-999): a test person's, never
+    /// a person's. See [`PersonalIdentityCode::is_test_series`].
+    pub fn is_test_series(&self) -> bool {
+        // Always a validated code, so the individual number is bytes 7..10 and is 900 or more
+        // exactly when its first digit is 9.
+        self.0.as_bytes().get(7) == Some(&b'9')
+    }
 }
 
 impl From<PersonalIdentityCode> for NationalId {
@@ -253,7 +261,7 @@ mod tests {
     use super::*;
     use time::macros::{date, datetime};
 
-    const HETU: &str = "131052-308T";
+    const HETU: &str = "131052-9085";
 
     fn identity() -> VerifiedIdentity {
         let code = PersonalIdentityCode::parse(HETU).unwrap();
@@ -331,10 +339,30 @@ mod tests {
     fn deserializing_an_invalid_national_id_fails_without_echoing_it() {
         let json = serde_json::to_string(&identity()).unwrap().replace(
             &format!("\"national_id\":\"{HETU}\""),
-            "\"national_id\":\"131052-308U\"",
+            "\"national_id\":\"131052-9086\"",
         );
         let err = serde_json::from_str::<VerifiedIdentity>(&json).unwrap_err();
         assert!(!err.to_string().contains("131052"), "{err}");
-        assert!(serde_json::from_str::<NationalId>("\"010594Y9021\"").is_err());
+        assert!(serde_json::from_str::<NationalId>("\"010100-000E\"").is_err());
+    }
+
+    #[test]
+    fn test_series_is_told_apart_and_survives_serde() {
+        let id = NationalId::from(PersonalIdentityCode::parse(HETU).unwrap());
+        assert!(id.is_test_series());
+        let back: NationalId = serde_json::from_str("\"010594Y9021\"").unwrap();
+        assert!(back.is_test_series());
+        // DVV's documented example, outside the test series.
+        let person = NationalId::from(PersonalIdentityCode::parse("131052-308T").unwrap());
+        assert!(!person.is_test_series());
+        for code in ["010190-899N", "010190-900P", "010190-999W", "290200A002C"] {
+            let parsed = PersonalIdentityCode::parse(code).unwrap();
+            let expected = parsed.is_test_series();
+            assert_eq!(
+                NationalId::from(parsed).is_test_series(),
+                expected,
+                "{code}"
+            );
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! A test bank for development and demos: the citizen picks a ready-made test person or types a
-//! valid personal identity code and names. Labelled as a test method; never enable it in production.
+//! valid personal identity code and names. The ready persons' codes, and the ones to type, are of
+//! the test series (individual number 900-999), which no person has. Labelled as a test method;
+//! never enable it in production.
 
 use crate::adapter::{
     AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, Language, StartAction,
@@ -14,25 +16,26 @@ pub const TESTBANK_ISSUER: &str = "urn:gateway:testbank";
 /// Longest accepted given or family name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// Fictional people with valid identity codes (the check characters are verified by a test).
+/// Fictional people with codes of the test series (individual number 900-999, never a person's);
+/// the check characters are verified by a test.
 const PERSONS: [TestPerson; 4] = [
     TestPerson {
-        national_id: "150375-213A",
+        national_id: "150375-913W",
         given_name: "Matti",
         family_name: "Meikäläinen",
     },
     TestPerson {
-        national_id: "280886-486C",
+        national_id: "280886-986H",
         given_name: "Åsa",
         family_name: "Sjöström",
     },
     TestPerson {
-        national_id: "070702A5381",
+        national_id: "070702A938X",
         given_name: "Aino",
         family_name: "Kääriäinen",
     },
     TestPerson {
-        national_id: "311299Y319H",
+        national_id: "311299Y919V",
         given_name: "Jöns",
         family_name: "Håkansson",
     },
@@ -277,6 +280,7 @@ mod tests {
                 "{code}"
             );
             let hetu = PersonalIdentityCode::parse(code).unwrap();
+            assert!(hetu.is_test_series(), "{code}");
             assert!((1970..=2009).contains(&hetu.birth_date().year()), "{code}");
         }
         let names: String = bank
@@ -327,14 +331,14 @@ mod tests {
             None,
             &[
                 ("flow", FLOW),
-                ("national_id", " 131052-308T\t"),
+                ("national_id", " 131052-9085\t"),
                 ("given_name", "Väinö"),
                 ("family_name", "Virtanen"),
                 ("loa", "loa3"),
             ],
         )
         .unwrap();
-        assert_eq!(identity.national_id().unwrap().expose(), "131052-308T");
+        assert_eq!(identity.national_id().unwrap().expose(), "131052-9085");
         assert_eq!(identity.given_name(), "Väinö");
         assert_eq!(identity.family_name(), "Virtanen");
         assert_eq!(identity.display_name(), "Väinö Virtanen");
@@ -343,7 +347,7 @@ mod tests {
         assert_eq!(identity.loa(), LevelOfAssurance::FtnHigh);
         assert_eq!(identity.method(), "testbank");
         assert_eq!(identity.upstream_issuer(), "urn:gateway:testbank");
-        assert_eq!(identity.upstream_subject(), "131052-308T");
+        assert_eq!(identity.upstream_subject(), "131052-9085");
         assert_eq!(identity.authn_instant(), NOW);
         assert!(!format!("{identity:?}").contains("131052"));
     }
@@ -354,7 +358,7 @@ mod tests {
             None,
             &[
                 ("flow", FLOW),
-                ("national_id", "280886-486C"),
+                ("national_id", "280886-986H"),
                 ("given_name", ""),
                 ("family_name", "  "),
             ],
@@ -370,7 +374,7 @@ mod tests {
             None,
             &[
                 ("flow", FLOW),
-                ("national_id", "070702A5381"),
+                ("national_id", "070702A938X"),
                 ("family_name", "Åkerlund"),
             ],
         )
@@ -381,7 +385,7 @@ mod tests {
     #[test]
     fn names_are_required_for_other_codes() {
         assert_eq!(
-            finish(None, &[("flow", FLOW), ("national_id", "131052-308T")]).unwrap_err(),
+            finish(None, &[("flow", FLOW), ("national_id", "131052-9085")]).unwrap_err(),
             AdapterError::MissingField("given_name")
         );
         assert_eq!(
@@ -389,7 +393,7 @@ mod tests {
                 None,
                 &[
                     ("flow", FLOW),
-                    ("national_id", "131052-308T"),
+                    ("national_id", "131052-9085"),
                     ("given_name", "Liisa"),
                 ]
             )
@@ -409,7 +413,7 @@ mod tests {
                 None,
                 &[
                     ("flow", FLOW),
-                    ("national_id", "150375-213A"),
+                    ("national_id", "150375-913W"),
                     ("cancel", "1")
                 ]
             )
@@ -424,14 +428,14 @@ mod tests {
 
     #[test]
     fn flow_mismatch_missing_or_repeated() {
-        let fields = [("national_id", "150375-213A")];
+        let fields = [("national_id", "150375-913W")];
         assert_eq!(
             finish(None, &fields).unwrap_err(),
             AdapterError::FlowMismatch
         );
         for flow in ["", "flow-7f3b", "flow-7f3a ", "FLOW-7F3A"] {
             assert_eq!(
-                finish(None, &[("flow", flow), ("national_id", "150375-213A")]).unwrap_err(),
+                finish(None, &[("flow", flow), ("national_id", "150375-913W")]).unwrap_err(),
                 AdapterError::FlowMismatch,
                 "{flow:?}"
             );
@@ -442,7 +446,7 @@ mod tests {
                 &[
                     ("flow", FLOW),
                     ("flow", FLOW),
-                    ("national_id", "150375-213A")
+                    ("national_id", "150375-913W")
                 ]
             )
             .unwrap_err(),
@@ -452,7 +456,7 @@ mod tests {
 
     #[test]
     fn loa_selection_and_requests() {
-        let person = [("flow", FLOW), ("national_id", "150375-213A")];
+        let person = [("flow", FLOW), ("national_id", "150375-913W")];
         let with_loa = |loa: &'static str| {
             let mut fields = person.to_vec();
             fields.push(("loa", loa));
@@ -517,19 +521,19 @@ mod tests {
     fn national_id_is_validated() {
         let with_id = |id: &'static str| [("flow", FLOW), ("national_id", id)];
         assert_eq!(
-            finish(None, &with_id("131052-308U")).unwrap_err(),
+            finish(None, &with_id("131052-9086")).unwrap_err(),
             AdapterError::InvalidNationalId(HetuError::CheckCharacter)
         );
         assert_eq!(
-            finish(None, &with_id("010594Y9021")).unwrap_err(),
-            AdapterError::InvalidNationalId(HetuError::Temporary)
+            finish(None, &with_id("010100-000E")).unwrap_err(),
+            AdapterError::InvalidNationalId(HetuError::IndividualNumber)
         );
         assert_eq!(
-            finish(None, &with_id("131052-308")).unwrap_err(),
+            finish(None, &with_id("131052-908")).unwrap_err(),
             AdapterError::InvalidNationalId(HetuError::Length)
         );
         assert_eq!(
-            finish(None, &with_id("131052-308TX")).unwrap_err(),
+            finish(None, &with_id("131052-9085X")).unwrap_err(),
             AdapterError::FieldTooLong {
                 field: "national_id",
                 max: 11
@@ -545,7 +549,7 @@ mod tests {
         );
         // Only ASCII whitespace is trimmed: a no-break space stays and makes it too long.
         assert_eq!(
-            finish(None, &with_id("\u{a0}150375-213A")).unwrap_err(),
+            finish(None, &with_id("\u{a0}150375-913W")).unwrap_err(),
             AdapterError::FieldTooLong {
                 field: "national_id",
                 max: 11
@@ -569,7 +573,7 @@ mod tests {
                     None,
                     &[
                         ("flow", FLOW),
-                        ("national_id", "131052-308T"),
+                        ("national_id", "131052-9085"),
                         ("given_name", name),
                         ("family_name", "Virtanen"),
                     ]
@@ -591,7 +595,7 @@ mod tests {
             None,
             &[
                 ("flow", FLOW),
-                ("national_id", "131052-308T"),
+                ("national_id", "131052-9085"),
                 ("given_name", given),
                 ("family_name", family),
             ],
@@ -607,7 +611,7 @@ mod tests {
         let fields = |given: &str| {
             input(&[
                 ("flow", FLOW),
-                ("national_id", "131052-308T"),
+                ("national_id", "131052-9085"),
                 ("given_name", given),
                 ("family_name", "Virtanen"),
             ])

@@ -84,6 +84,12 @@ pub enum FtnError {
     NationalIdMissing,
     #[error("personal identity code refused: {}", .0.code())]
     NationalId(crate::hetu::HetuError),
+    /// A valid code of the test series (individual number 900-999) from a bank whose adapter
+    /// refuses them ([`crate::ftn::FtnBank::refuse_test_identity_codes`]).
+    #[error(
+        "personal identity code is of the test series (900-999), which this bank's settings refuse"
+    )]
+    TestIdentityCode,
     #[error("birthdate does not match the personal identity code")]
     BirthdateMismatch,
     #[error("names are missing or malformed")]
@@ -134,6 +140,7 @@ impl FtnError {
             Self::AcrTooLow => "ftn.acr_too_low",
             Self::NationalIdMissing => "ftn.national_id_missing",
             Self::NationalId(_) => "ftn.national_id",
+            Self::TestIdentityCode => "ftn.test_identity_code",
             Self::BirthdateMismatch => "ftn.birthdate_mismatch",
             Self::Names => "ftn.names",
             Self::UserinfoSubMismatch => "ftn.userinfo_sub_mismatch",

@@ -77,6 +77,8 @@ pub struct FtnBank {
     rng: Arc<dyn RandomSource>,
     state: RwLock<Option<BankState>>,
     last_kid_refetch: Mutex<Option<OffsetDateTime>>,
+    /// See [`FtnBank::refuse_test_identity_codes`]; off unless the operator sets it.
+    refuse_test_identity_codes: bool,
 }
 
 impl fmt::Debug for FtnBank {
@@ -85,6 +87,10 @@ impl fmt::Debug for FtnBank {
             .field("id", &self.adapter_id)
             .field("issuer", &self.cfg.issuer)
             .field("ready", &self.is_ready())
+            .field(
+                "refuse_test_identity_codes",
+                &self.refuse_test_identity_codes,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -137,7 +143,23 @@ impl FtnBank {
             rng,
             state: RwLock::new(None),
             last_kid_refetch: Mutex::new(None),
+            refuse_test_identity_codes: false,
         })
+    }
+
+    /// Refuse a login whose personal identity code is of the test series (individual number
+    /// 900-999, [`crate::PersonalIdentityCode::is_test_series`]) with
+    /// [`FtnError::TestIdentityCode`]. Off by default: banks' test environments hand out such
+    /// codes. Kept beside [`FtnBankConfig`] rather than in it so that the gateway's struct
+    /// literal of that config stays as it is.
+    pub fn refuse_test_identity_codes(mut self, refuse: bool) -> Self {
+        self.refuse_test_identity_codes = refuse;
+        self
+    }
+
+    /// Whether test-series identity codes are refused ([`FtnBank::refuse_test_identity_codes`]).
+    pub fn refuses_test_identity_codes(&self) -> bool {
+        self.refuse_test_identity_codes
     }
 
     pub fn config(&self) -> &FtnBankConfig {
@@ -371,6 +393,7 @@ impl FtnBank {
             &claims,
             userinfo.as_ref(),
             facts,
+            self.refuse_test_identity_codes,
             now,
         )?)
     }

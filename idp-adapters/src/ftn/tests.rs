@@ -36,7 +36,8 @@ const REDIRECT: &str = "https://gw.example/login/bank/testpankki/callback";
 const RP_SIG_KID: &str = "rp-sig-1";
 const RP_ENC_KID: &str = "rp-enc-1";
 const BANK_KID: &str = "bank-sig-1";
-const HETU: &str = "280886-486C";
+/// Of the test series (individual number 900-999), as banks' test environments hand out.
+const HETU: &str = "280886-986H";
 const SUB: &str = "bank-subject-7";
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
 const LOA2: &str = "http://ftn.ficora.fi/2017/loa2";
@@ -388,11 +389,19 @@ fn login_with_claims(
     requested: Option<LevelOfAssurance>,
     edit: impl FnOnce(&mut Map<String, Value>),
 ) -> Result<VerifiedIdentity, AdapterError> {
-    let h = harness();
-    let login = start(&h, requested, Language::Fi);
+    login_at(&harness(), requested, edit)
+}
+
+/// [`login_with_claims`] at a given bank.
+fn login_at(
+    h: &Harness,
+    requested: Option<LevelOfAssurance>,
+    edit: impl FnOnce(&mut Map<String, Value>),
+) -> Result<VerifiedIdentity, AdapterError> {
+    let login = start(h, requested, Language::Fi);
     let mut claims = good_claims(&login);
     edit(&mut claims);
-    deliver(&h, &login, requested, &encrypt(&bank_sign(&claims)))
+    deliver(h, &login, requested, &encrypt(&bank_sign(&claims)))
 }
 
 fn code_of(result: Result<VerifiedIdentity, AdapterError>) -> &'static str {
@@ -1157,18 +1166,88 @@ fn unknown_and_test_acr_values() {
     assert_eq!(identity.loa(), LevelOfAssurance::FtnHigh);
 }
 
+/// The bank of [`harness`] with test-series identity codes refused.
+fn harness_refusing_test_codes() -> Harness {
+    let Harness { bank, http } = harness();
+    let bank = bank.refuse_test_identity_codes(true);
+    assert!(bank.refuses_test_identity_codes());
+    Harness { bank, http }
+}
+
 #[test]
-fn temporary_or_invalid_hetu_is_refused() {
-    let temporary = hetu_with_check("010190-900");
+fn test_series_hetu_is_accepted_by_default() {
+    assert!(!harness().bank.refuses_test_identity_codes());
+    for first_ten in ["010190-900", "010190-999", "311299Y919"] {
+        let code = hetu_with_check(first_ten);
+        let c = code.clone();
+        let identity = login_with_claims(None, move |claims| {
+            claims.insert("personal_identity_code".to_owned(), Value::from(c));
+            claims.remove("birthdate");
+        })
+        .unwrap();
+        let national_id = identity.national_id().unwrap();
+        assert_eq!(national_id.expose(), code);
+        assert!(national_id.is_test_series(), "{code}");
+    }
+}
+
+#[test]
+fn test_series_hetu_is_refused_when_the_bank_is_set_to() {
+    let h = harness_refusing_test_codes();
+    // The fixture's own code (with its matching birthdate) is of the test series.
+    let err = login_at(&h, None, |_| {}).unwrap_err();
+    assert_eq!(
+        err,
+        AdapterError::Upstream {
+            code: "ftn.test_identity_code"
+        }
+    );
+    let h = harness_refusing_test_codes();
+    let err = login_at(&h, None, |c| {
+        c.insert(
+            "personal_identity_code".to_owned(),
+            Value::from(hetu_with_check("010190-999")),
+        );
+        c.remove("birthdate");
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), FtnError::TestIdentityCode.code());
+
+    // An invalid code is still an invalid code, whatever the setting.
+    let h = harness_refusing_test_codes();
+    let invalid = login_at(&h, None, |c| {
+        c.insert(
+            "personal_identity_code".to_owned(),
+            Value::from("280886-986J"),
+        );
+    });
+    assert_eq!(code_of(invalid), "ftn.national_id");
+
+    // A code outside the test series passes (DVV's documented example).
+    let h = harness_refusing_test_codes();
+    let identity = login_at(&h, None, |c| {
+        c.insert(
+            "personal_identity_code".to_owned(),
+            Value::from("131052-308T"),
+        );
+        c.remove("birthdate");
+    })
+    .unwrap();
+    assert!(!identity.national_id().unwrap().is_test_series());
+}
+
+#[test]
+fn invalid_or_missing_hetu_is_refused() {
+    let unassigned = hetu_with_check("010190-001");
     let result = login_with_claims(None, |c| {
-        c.insert("personal_identity_code".to_owned(), Value::from(temporary));
+        c.insert("personal_identity_code".to_owned(), Value::from(unassigned));
         c.remove("birthdate");
     });
     assert_eq!(code_of(result), "ftn.national_id");
     let invalid = login_with_claims(None, |c| {
         c.insert(
             "personal_identity_code".to_owned(),
-            Value::from("280886-486D"),
+            Value::from("280886-986J"),
         );
     });
     assert_eq!(code_of(invalid), "ftn.national_id");
@@ -1458,7 +1537,8 @@ fn error_codes_are_distinct_and_map_to_adapter_errors() {
         FtnError::AcrUnknown,
         FtnError::AcrTooLow,
         FtnError::NationalIdMissing,
-        FtnError::NationalId(crate::hetu::HetuError::Temporary),
+        FtnError::NationalId(crate::hetu::HetuError::CheckCharacter),
+        FtnError::TestIdentityCode,
         FtnError::BirthdateMismatch,
         FtnError::Names,
         FtnError::UserinfoSubMismatch,
@@ -1489,14 +1569,16 @@ fn error_codes_are_distinct_and_map_to_adapter_errors() {
 
 #[test]
 fn refusal_messages_do_not_echo_values() {
-    let temporary = hetu_with_check("010190-900");
-    let t = temporary.clone();
+    let unassigned = hetu_with_check("010190-000");
     let err = login_with_claims(None, move |c| {
-        c.insert("personal_identity_code".to_owned(), Value::from(t));
+        c.insert("personal_identity_code".to_owned(), Value::from(unassigned));
         c.remove("birthdate");
     })
     .unwrap_err();
     assert!(!err.to_string().contains("010190"), "{err}");
+    let refused = login_at(&harness_refusing_test_codes(), None, |_| {}).unwrap_err();
+    assert!(!refused.to_string().contains("280886"), "{refused}");
+    assert!(!FtnError::TestIdentityCode.to_string().contains("280886"));
     let rp = rp_keys();
     let debug = format!("{rp:?}");
     assert!(

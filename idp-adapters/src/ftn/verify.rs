@@ -286,11 +286,13 @@ pub(crate) fn parse_userinfo_response(response: &HttpResponse) -> Result<Userinf
 const DATE_FORMAT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
 /// Step 11: FTN claims (ID token first, userinfo only for what it lacks) to a verified identity.
+/// A code of the test series is refused when `refuse_test_series` (the operator's choice).
 pub(crate) fn map_identity(
     cfg: &FtnBankConfig,
     id_token: &Claims,
     userinfo: Option<&Claims>,
     facts: IdTokenFacts,
+    refuse_test_series: bool,
     now: OffsetDateTime,
 ) -> Result<VerifiedIdentity, FtnError> {
     let get = |name: &str| -> Option<&Value> {
@@ -305,6 +307,9 @@ pub(crate) fn map_identity(
         Some(Value::String(s)) => PersonalIdentityCode::parse(s).map_err(FtnError::NationalId)?,
         Some(_) => return Err(FtnError::NationalIdMissing),
     };
+    if refuse_test_series && code.is_test_series() {
+        return Err(FtnError::TestIdentityCode);
+    }
     if let Some(value) = get(&names.birth_date) {
         let birth_date = value
             .as_str()

@@ -59,6 +59,10 @@ pub enum CardError {
     NotMapped,
     #[error("the national identification number mapping could not be read")]
     MappingUnavailable,
+    /// The mapped code is of the test series (900-999) and the settings refuse those
+    /// ([`crate::idcard::IdCardSettings::refuse_test_identity_codes`]).
+    #[error("the mapped national identification number is of the test series (900-999), which the settings refuse")]
+    TestIdentityCode,
     #[error("the chain was refused: {0}")]
     Other(&'static str),
 }
@@ -93,6 +97,7 @@ impl CardError {
             Self::InvalidSubjectField(_) => "idcard.subject_invalid",
             Self::NotMapped => "idcard.not_mapped",
             Self::MappingUnavailable => "idcard.mapping_unavailable",
+            Self::TestIdentityCode => "idcard.test_identity_code",
             Self::Other(_) => "idcard.refused",
         }
     }

@@ -152,29 +152,29 @@ mod tests {
     fn file_directory_parses_separators_and_comments() {
         let second = certs::test_pki::satu_with_check("99900001");
         let dir = FileDirectory::parse(&format!(
-            "# SATU, HETU\n10000001N,131052-308T\n\n {second} ; 070770-205U  # the second\n"
+            "# SATU, HETU\n10000001N,131052-9085\n\n {second} ; 070770-905D  # the second\n"
         ))
         .unwrap();
         assert_eq!(dir.len(), 2);
-        let dir = FileDirectory::parse("10000001N\t131052-308T\n").unwrap();
+        let dir = FileDirectory::parse("10000001N\t131052-9085\n").unwrap();
         assert_eq!(dir.len(), 1);
     }
 
     #[test]
     fn file_directory_refuses_bad_lines_by_number_without_values() {
         let cases = [
-            ("10000001N,131052-308T\n10000001M,131052-308T\n", 2),
-            ("10000001N,131052-308X\n", 1),
+            ("10000001N,131052-9085\n10000001M,131052-9085\n", 2),
+            ("10000001N,131052-9086\n", 1),
             ("10000001N\n", 1),
-            ("10000001N,131052-308T,extra\n", 1),
-            ("10000001N,131052-308T\n10000001N,070770-205U\n", 2),
+            ("10000001N,131052-9085,extra\n", 1),
+            ("10000001N,131052-9085\n10000001N,070770-905D\n", 2),
         ];
         for (text, line) in cases {
             match FileDirectory::parse(text) {
                 Err(MappingError::Line { line: l, message }) => {
                     assert_eq!(l, line, "{text}");
                     assert!(!message.contains("10000001"), "{message}");
-                    assert!(!message.contains("308"), "{message}");
+                    assert!(!message.contains("908"), "{message}");
                 }
                 other => panic!("{text}: {:?}", other.map(|d| d.len())),
             }
@@ -184,9 +184,9 @@ mod tests {
     #[test]
     fn lookup_finds_mapped_satu_only() {
         use crate::test_util::block_on;
-        let dir = FileDirectory::parse("10000001N,131052-308T\n").unwrap();
+        let dir = FileDirectory::parse("10000001N,131052-9085\n").unwrap();
         let found = block_on(dir.lookup(&Satu::parse("10000001N").unwrap())).unwrap();
-        assert_eq!(found.unwrap().expose(), "131052-308T");
+        assert_eq!(found.unwrap().expose(), "131052-9085");
         let other = Satu::parse(&certs::test_pki::satu_with_check("10000002")).unwrap();
         assert!(block_on(dir.lookup(&other)).unwrap().is_none());
     }

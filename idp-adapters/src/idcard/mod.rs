@@ -62,11 +62,15 @@ pub struct IdCardSettings {
     pub require_national_id: bool,
     /// Labelled as a test method (a test CA).
     pub test_environment: bool,
+    /// Refuse a certificate whose mapped national identification number is of the test series
+    /// (individual number 900-999, [`crate::NationalId::is_test_series`]) with
+    /// [`CardError::TestIdentityCode`]. Off by default: test cards are mapped to such codes.
+    pub refuse_test_identity_codes: bool,
 }
 
 impl IdCardSettings {
     /// The method's usual names (Henkilökortti / ID-kort / ID card), the national id required,
-    /// not a test method.
+    /// not a test method, test-series identity codes accepted.
     pub fn new(listener_url: impl Into<String>) -> Self {
         Self {
             listener_url: listener_url.into(),
@@ -75,6 +79,7 @@ impl IdCardSettings {
             display_name_en: "ID card".into(),
             require_national_id: true,
             test_environment: false,
+            refuse_test_identity_codes: false,
         }
     }
 }
@@ -170,6 +175,13 @@ impl IdCard {
         };
         if national_id.is_none() && self.settings.require_national_id {
             return Err(CardError::NotMapped);
+        }
+        if self.settings.refuse_test_identity_codes
+            && national_id
+                .as_ref()
+                .is_some_and(crate::NationalId::is_test_series)
+        {
+            return Err(CardError::TestIdentityCode);
         }
         Ok((holder, national_id))
     }

@@ -12,8 +12,9 @@ use super::*;
 use crate::test_util::block_on;
 
 const NOW: OffsetDateTime = datetime!(2030-03-01 08:00:00 UTC);
-const VALID_HETU: &str = "131052-308T";
-const RSA_HETU: &str = "070770-205U";
+/// The codes the mapping gives the test cards: of the test series (individual number 900-999).
+const VALID_HETU: &str = "131052-9085";
+const RSA_HETU: &str = "070770-905D";
 
 fn pki() -> &'static IdCardTestPki {
     static PKI: OnceLock<IdCardTestPki> = OnceLock::new();
@@ -40,6 +41,19 @@ fn directory() -> Arc<dyn NationalIdDirectory> {
 
 /// An adapter trusting the root and knowing the intermediate, with both CRLs installed.
 fn adapter_with(revocation: Revocation, crls: &[&[u8]]) -> IdCard {
+    let card = adapter_from(settings(), directory(), revocation);
+    for crl in crls {
+        card.install_crl(crl, NOW).unwrap();
+    }
+    card
+}
+
+/// An adapter with the given settings and mapping, no CRLs installed.
+fn adapter_from(
+    settings: IdCardSettings,
+    directory: Arc<dyn NationalIdDirectory>,
+    revocation: Revocation,
+) -> IdCard {
     let p = pki();
     let validator = ChainValidator::new(
         std::slice::from_ref(&p.root.cert_der),
@@ -47,16 +61,12 @@ fn adapter_with(revocation: Revocation, crls: &[&[u8]]) -> IdCard {
         revocation,
     )
     .unwrap();
-    let card = IdCard::new(
-        settings(),
+    IdCard::new(
+        settings,
         validator,
-        Some(directory()),
+        Some(directory),
         Arc::new(SystemRandomSource),
-    );
-    for crl in crls {
-        card.install_crl(crl, NOW).unwrap();
-    }
-    card
+    )
 }
 
 fn adapter() -> IdCard {
@@ -431,4 +441,55 @@ fn the_same_current_crl_offered_again_is_unchanged_and_a_stale_one_is_still_refu
     // A newer CRL still replaces it.
     let (_, installed) = card.install_crl(&p.later_crl_revoking_valid, NOW).unwrap();
     assert_eq!(installed, Installed::Replaced);
+}
+
+#[test]
+fn test_series_identity_codes_are_accepted_by_default() {
+    assert!(!IdCardSettings::new("https://idcard.example").refuse_test_identity_codes);
+    let card = adapter();
+    assert!(!card.settings().refuse_test_identity_codes);
+    let (_, national_id) = block_on(card.verify_presented(&pki().cards.valid.chain, NOW)).unwrap();
+    let national_id = national_id.unwrap();
+    assert_eq!(national_id.expose(), VALID_HETU);
+    assert!(national_id.is_test_series());
+}
+
+#[test]
+fn test_series_identity_codes_are_refused_when_set() {
+    let refusing = IdCardSettings {
+        refuse_test_identity_codes: true,
+        ..settings()
+    };
+    let card = adapter_from(refusing.clone(), directory(), Revocation::Off);
+    assert_eq!(
+        block_on(card.verify_presented(&pki().cards.valid.chain, NOW)).unwrap_err(),
+        CardError::TestIdentityCode
+    );
+    assert_eq!(
+        code_of(&card, &pki().cards.valid_rsa),
+        "idcard.test_identity_code"
+    );
+    let ctx = FinishContext {
+        flow_id: "f",
+        requested_loa: None,
+        now: NOW,
+        pending: None,
+        client_certificates: Some(&pki().cards.valid.chain),
+    };
+    assert_eq!(
+        block_on(card.finish(&ctx, &CallbackInput::default())).unwrap_err(),
+        AdapterError::Upstream {
+            code: "idcard.test_identity_code"
+        }
+    );
+
+    // A code outside the test series (DVV's documented example) still passes, and an unmapped
+    // card is refused as unmapped, not as a test code.
+    let p = pki();
+    let person =
+        Arc::new(FileDirectory::parse(&format!("{},131052-308T\n", p.cards.valid.satu)).unwrap());
+    let card = adapter_from(refusing, person, Revocation::Off);
+    let (_, national_id) = block_on(card.verify_presented(&p.cards.valid.chain, NOW)).unwrap();
+    assert!(!national_id.unwrap().is_test_series());
+    assert_eq!(code_of(&card, &p.cards.valid_rsa), "idcard.not_mapped");
 }
