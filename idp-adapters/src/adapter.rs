@@ -126,7 +126,6 @@ pub type AdapterFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output
 
 /// Why an adapter refused to start or finish. Messages never repeat submitted values.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum AdapterError {
     #[error("invalid national identification number: {0}")]
     InvalidNationalId(#[from] HetuError),
@@ -142,9 +141,12 @@ pub enum AdapterError {
     InvalidField { field: &'static str },
     #[error("the citizen cancelled the authentication")]
     Cancelled,
-    /// An upstream login failed a check; `code` is the stable reason (e.g. `ftn.nonce_mismatch`).
-    #[error("upstream login failed: {code}")]
-    Upstream { code: &'static str },
+    /// A bank login failed a check (the reason's code is `ftn.*`).
+    #[error("bank login failed: {0}")]
+    Bank(crate::ftn::FtnError),
+    /// An ID-card login was refused (the reason's code is `idcard.*`).
+    #[error("ID-card login refused: {0}")]
+    Card(crate::idcard::CardError),
     #[error("level of assurance {} does not satisfy the requested {}", got.uri(), required.uri())]
     LoaNotSatisfied {
         got: LevelOfAssurance,
@@ -169,7 +171,8 @@ impl AdapterError {
             Self::InvalidName { .. } => "invalid_name",
             Self::InvalidField { .. } => "invalid_field",
             Self::Cancelled => "cancelled",
-            Self::Upstream { code } => code,
+            Self::Bank(e) => e.code(),
+            Self::Card(e) => e.code(),
             Self::LoaNotSatisfied { .. } => "loa_not_satisfied",
             Self::FlowMismatch => "flow_mismatch",
             Self::NoCertificate => "no_certificate",

@@ -94,7 +94,7 @@ pub fn intake<T: RequesterTrust>(
         .map_err(IntakeError::Untrusted)?
         .trim()
         .to_owned();
-    let requester = lookup(&issuer).ok_or_else(|| IntakeError::UnknownIssuer(issuer.clone()))?;
+    let requester = lookup(&issuer).ok_or_else(|| IntakeError::UnknownIssuer(crate::error::untrusted_text(&issuer)))?;
     let untrusted = IntakeError::Untrusted;
 
     let embedded = dsig::has_signature(root);
@@ -138,7 +138,7 @@ pub fn intake<T: RequesterTrust>(
     match &req.destination {
         Some(d) if d != policy.sso_url => {
             return Err(untrusted(SamlError::DestinationMismatch {
-                got: d.clone(),
+                got: crate::error::untrusted_text(d),
                 expected: policy.sso_url.to_owned(),
             }))
         }
@@ -217,7 +217,12 @@ fn read_fields(
                     "minimum" => Comparison::Minimum,
                     "better" => Comparison::Better,
                     "maximum" => Comparison::Maximum,
-                    other => return Err(SamlError::Invalid(format!("bad Comparison {other:?}"))),
+                    other => {
+                        return Err(SamlError::Invalid(format!(
+                            "bad Comparison {:?}",
+                            crate::error::untrusted_text(other)
+                        )))
+                    }
                 };
                 let class_refs = xml::children(rac, NS_SAML, "AuthnContextClassRef")
                     .map(|n| xml::simple_text(n).map(|s| s.trim().to_owned()))
@@ -271,7 +276,10 @@ fn parse_bool(v: Option<&str>) -> Result<bool, SamlError> {
     match v.map(str::trim) {
         None | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(SamlError::Invalid(format!("bad boolean {other:?}"))),
+        Some(other) => Err(SamlError::Invalid(format!(
+            "bad boolean {:?}",
+            crate::error::untrusted_text(other)
+        ))),
     }
 }
 

@@ -67,7 +67,7 @@ impl RedirectSignature {
             return Err(SamlError::NoTrustedKey);
         }
         let alg = SignatureAlgorithm::from_uri(&self.sig_alg)
-            .ok_or_else(|| SamlError::AlgorithmNotAllowed(self.sig_alg.clone()))?;
+            .ok_or_else(|| SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(&self.sig_alg)))?;
         for cert in trusted {
             if cert
                 .verifying_key()

@@ -198,7 +198,7 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
         let signed_info_prefixes = exc_c14n_prefixes(c14n)?;
         let alg_uri = method.attribute("Algorithm").unwrap_or("");
         let sig_alg = SignatureAlgorithm::from_uri(alg_uri)
-            .ok_or_else(|| SamlError::AlgorithmNotAllowed(alg_uri.to_owned()))?;
+            .ok_or_else(|| SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(alg_uri)))?;
         if method.children().any(|c| c.is_element()) {
             return Err(mal("SignatureMethod parameters are not accepted"));
         }
@@ -239,7 +239,7 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
         };
         let dalg = dm.attribute("Algorithm").unwrap_or("");
         let digest_alg = DigestAlgorithm::from_uri(dalg)
-            .ok_or_else(|| SamlError::AlgorithmNotAllowed(dalg.to_owned()))?;
+            .ok_or_else(|| SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(dalg)))?;
         let digest_value = decode_b64(&xml::simple_text(dv)?, "DigestValue")?;
         let signature_value = decode_b64(&xml::simple_text(sig_value)?, "SignatureValue")?;
         Ok(SignatureParts {
@@ -259,7 +259,7 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
 fn exc_c14n_prefixes<'a>(node: Node<'a, '_>) -> Result<Vec<&'a str>, SamlError> {
     let alg = node.attribute("Algorithm").unwrap_or("");
     if alg != EXC_C14N {
-        return Err(SamlError::AlgorithmNotAllowed(alg.to_owned()));
+        return Err(SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(alg)));
     }
     let kids: Vec<Node<'a, '_>> = node.children().filter(|c| c.is_element()).collect();
     match kids.as_slice() {

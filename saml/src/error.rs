@@ -73,6 +73,21 @@ pub enum SamlError {
     Unsupported(String),
 }
 
+/// Text taken from a message (an Issuer, a Destination, an algorithm URI, a timestamp) as it
+/// may appear in an error, and so in a log line: cut to a bounded length on a character
+/// boundary, with the original length said.
+pub fn untrusted_text(s: &str) -> String {
+    const MAX: usize = 120;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...({} bytes)", &s[..end], s.len())
+}
+
 impl SamlError {
     pub fn code(&self) -> &'static str {
         match self {
@@ -105,5 +120,20 @@ impl SamlError {
             SamlError::Status { .. } => "saml.status",
             SamlError::Unsupported(_) => "saml.unsupported",
         }
+    }
+}
+
+#[cfg(test)]
+mod untrusted_text_tests {
+    use super::untrusted_text;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary_and_short_text_kept() {
+        assert_eq!(untrusted_text("https://sp.example/acs"), "https://sp.example/acs");
+        let long = format!("https://evil.example/{}", "ö".repeat(5000));
+        let cut = untrusted_text(&long);
+        assert!(cut.len() <= 140, "{}", cut.len());
+        assert!(cut.starts_with("https://evil.example/"));
+        assert!(cut.ends_with(&format!("...({} bytes)", long.len())));
     }
 }

@@ -34,6 +34,8 @@ pub struct ValidatedAssertion {
     pub session_index: Option<String>,
     pub authn_instant: OffsetDateTime,
     pub authn_context_class_ref: Option<String>,
+    /// `saml:AuthenticatingAuthority` entries: who authenticated the subject upstream.
+    pub authenticating_authorities: Vec<String>,
     pub attributes: Vec<(String, Vec<String>)>,
     pub not_on_or_after: OffsetDateTime,
 }
@@ -58,7 +60,7 @@ pub fn validate_response(
         .ok_or(SamlError::Missing("Destination"))?;
     if destination != exp.acs_url {
         return Err(SamlError::DestinationMismatch {
-            got: destination.into(),
+            got: crate::error::untrusted_text(destination),
             expected: exp.acs_url.into(),
         });
     }
@@ -216,12 +218,18 @@ fn read_assertion(
             .attribute("AuthnInstant")
             .ok_or(SamlError::Missing("AuthnInstant"))?,
     )?;
-    let authn_context_class_ref = match xml::optional_child(authn, NS_SAML, "AuthnContext")? {
+    let authn_context = xml::optional_child(authn, NS_SAML, "AuthnContext")?;
+    let authn_context_class_ref = match authn_context {
         Some(ctx) => xml::optional_child(ctx, NS_SAML, "AuthnContextClassRef")?
             .map(xml::simple_text)
             .transpose()?,
         None => None,
     };
+    let authenticating_authorities = authn_context
+        .into_iter()
+        .flat_map(|ctx| xml::children(ctx, NS_SAML, "AuthenticatingAuthority"))
+        .map(xml::simple_text)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut attributes = Vec::new();
     for st in xml::children(a, NS_SAML, "AttributeStatement") {
         for attr in xml::children(st, NS_SAML, "Attribute") {
@@ -243,6 +251,7 @@ fn read_assertion(
         session_index: authn.attribute("SessionIndex").map(str::to_owned),
         authn_instant,
         authn_context_class_ref,
+        authenticating_authorities,
         attributes,
         not_on_or_after,
     })
@@ -252,7 +261,7 @@ fn check_issuer(node: roxmltree::Node<'_, '_>, expected: &str) -> Result<(), Sam
     let got = xml::simple_text(node)?;
     if got.trim() != expected {
         return Err(SamlError::IssuerMismatch {
-            got,
+            got: crate::error::untrusted_text(&got),
             expected: expected.into(),
         });
     }
@@ -264,7 +273,7 @@ fn check_in_response_to(got: Option<&str>, expected: Option<&str>) -> Result<(),
         (None, None) => Ok(()),
         (Some(g), Some(e)) if g == e => Ok(()),
         (g, e) => Err(SamlError::InResponseToMismatch {
-            got: g.unwrap_or("").into(),
+            got: crate::error::untrusted_text(g.unwrap_or("")),
             expected: e.unwrap_or("").into(),
         }),
     }

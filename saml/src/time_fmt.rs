@@ -16,7 +16,7 @@ pub fn parse(s: &str) -> Result<OffsetDateTime, SamlError> {
     if s.len() > 40 {
         return Err(SamlError::Timestamp(s.chars().take(40).collect()));
     }
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| SamlError::Timestamp(s.to_owned()))
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| SamlError::Timestamp(crate::error::untrusted_text(s)))
 }
 
 #[cfg(test)]

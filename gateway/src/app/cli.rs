@@ -1,6 +1,6 @@
 //! The command line: `gateway serve | check-config | dev`.
 
-use super::{config, dev, serve, state};
+use super::{config, dev, logging, serve, state};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,13 +53,18 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let log_format = match &cli.command {
+        Command::Serve { config } => logging::format_of_config(config),
+        Command::CheckConfig { file } => logging::format_of_config(file),
+        Command::Dev { .. } => match logging::format_from_env(std::env::vars()) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    logging::init(log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -164,12 +169,12 @@ async fn run(cmd: Command) -> ExitCode {
             }
             println!();
             println!("Press Ctrl-C to stop.");
-            tokio::select! {
-                r = running.wait() => match r {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => { eprintln!("error: {e}"); ExitCode::FAILURE }
-                },
-                _ = shutdown_signal() => ExitCode::SUCCESS,
+            match running.run_until(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
     }
@@ -195,8 +200,30 @@ fn report(file: &std::path::Path, problems: &[config::ConfigProblem]) -> ExitCod
     ExitCode::FAILURE
 }
 
+/// Ctrl-C or SIGTERM (what service managers send): stop accepting, let requests in flight
+/// finish, then exit.
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the gateway");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down: requests in flight finish first");
 }
 
 /// `--bank ID=ISSUER`.

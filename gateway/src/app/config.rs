@@ -11,6 +11,7 @@ pub use banks::{
 };
 use idcard::IDCARD_SCHEMA;
 pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
+pub use super::logging::LogFormat;
 use metadata::AttributeId;
 use serde::Deserialize;
 use std::fmt;
@@ -29,6 +30,11 @@ pub struct Config {
     pub methods: MethodsConfig,
     #[serde(default)]
     pub service_providers: Vec<SpConfig>,
+    /// `production` (the default) or `test`: only a test environment may enable the test bank.
+    #[serde(default)]
+    pub environment: Environment,
+    #[serde(default)]
+    pub log: LogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +45,46 @@ pub struct ServerConfig {
     pub public_url: String,
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
+    /// Seconds a client has for the TLS handshake and then for each request's headers (also
+    /// how long an idle keep-alive connection stays open).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u32,
+    /// Seconds from a request's head to its response, reading the body included (408 after).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u32,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Serve TLS on the listener itself (PEM certificate chain and key), for a single machine
+    /// with no proxy in front. `public_url` must then be https.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// TLS-terminating proxies (addresses or CIDR ranges) whose `client_address_header` names
+    /// the client for the rate limits. Empty: the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `x-forwarded-for` (the default) or `forwarded` (RFC 7239): the one header read.
+    #[serde(default)]
+    pub client_address_header: Option<String>,
+    /// Requests per second each client address may make to the SSO and login endpoints, after
+    /// its burst. 0 or absent: the default (20).
+    #[serde(default)]
+    pub rate_limit_per_second: u32,
+    /// Requests a client address may make at once. 0 or absent: the default (100).
+    #[serde(default)]
+    pub rate_limit_burst: u32,
+}
+
+fn default_header_read_timeout() -> u32 {
+    crate::web::edge::EdgeSettings::DEFAULT_HEADER_READ_TIMEOUT_SECONDS
+}
+fn default_request_timeout() -> u32 {
+    crate::web::edge::EdgeSettings::DEFAULT_REQUEST_TIMEOUT_SECONDS
+}
+fn default_max_connections() -> u32 {
+    crate::web::edge::EdgeSettings::DEFAULT_MAX_CONNECTIONS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +122,9 @@ pub struct SamlConfig {
     pub max_request_age_seconds: u32,
     pub assertion_lifetime_seconds: u32,
     pub organization_name: String,
+    /// The signed IdP metadata's validity (`validUntil` = signing time + this); the gateway
+    /// signs it again when half of it has passed.
+    pub metadata_validity_days: u32,
 }
 
 impl Default for SamlConfig {
@@ -87,6 +136,7 @@ impl Default for SamlConfig {
             max_request_age_seconds: 300,
             assertion_lifetime_seconds: 300,
             organization_name: "Identity gateway".into(),
+            metadata_validity_days: 7,
         }
     }
 }
@@ -132,8 +182,28 @@ pub struct MethodsConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TestBankConfig {
-    /// Off unless an operator turns it on explicitly (dev mode turns it on).
+    /// Off unless an operator turns it on explicitly (dev mode turns it on). Only in a test
+    /// environment (`environment = "test"`).
     pub enabled: bool,
+}
+
+/// What a configuration is for. A test environment may offer the test bank, which logs anyone
+/// in as anyone; production refuses a configuration that enables it. Dev mode is a test
+/// environment by construction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Production,
+    Test,
+}
+
+/// `[log]`: how the gateway writes its log (see [`super::logging`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (the default) or `json` (one object per line).
+    pub format: LogFormat,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,6 +275,7 @@ pub fn parse(
         "",
         &mut problems,
     );
+    check_choices(&value, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -273,6 +344,15 @@ const SCHEMA: Kind = Kind::Table(&[
             ("listen", Kind::Str),
             ("public_url", Kind::Str),
             ("data_dir", Kind::Str),
+            ("header_read_timeout_seconds", Kind::Int),
+            ("request_timeout_seconds", Kind::Int),
+            ("max_connections", Kind::Int),
+            ("tls_cert", Kind::Str),
+            ("tls_key", Kind::Str),
+            ("trusted_proxies", Kind::StrList),
+            ("client_address_header", Kind::Str),
+            ("rate_limit_per_second", Kind::Int),
+            ("rate_limit_burst", Kind::Int),
         ]),
     ),
     (
@@ -297,6 +377,7 @@ const SCHEMA: Kind = Kind::Table(&[
             ("max_request_age_seconds", Kind::Int),
             ("assertion_lifetime_seconds", Kind::Int),
             ("organization_name", Kind::Str),
+            ("metadata_validity_days", Kind::Int),
         ]),
     ),
     (
@@ -325,7 +406,16 @@ const SCHEMA: Kind = Kind::Table(&[
             ("encrypt_assertions", Kind::Bool),
         ]),
     ),
+    ("environment", Kind::Str),
+    ("log", Kind::Table(&[("format", Kind::Str)])),
 ]);
+
+/// Keys whose value is one of a few names, checked before the typed read so that an unknown
+/// one is reported at its path.
+const CHOICES: &[(&str, &[&str])] = &[
+    ("environment", &["production", "test"]),
+    ("log.format", LogFormat::NAMES),
+];
 
 const ATTRIBUTE_NAMES: &[&str] = &[
     "national_id",
@@ -464,6 +554,8 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
         &mut cfg.keys.oidc_signing_key,
         &mut cfg.keys.oidc_encryption_key,
         &mut cfg.server.data_dir,
+        &mut cfg.server.tls_cert,
+        &mut cfg.server.tls_key,
     ]
     .into_iter()
     .flatten()
@@ -478,8 +570,37 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
     }
 }
 
+fn check_choices(root: &toml::Table, out: &mut Vec<ConfigProblem>) {
+    for (path, names) in CHOICES {
+        let mut parts = path.split('.');
+        let first = parts.next().and_then(|k| root.get(k));
+        let value = parts.try_fold(first, |v, k| Some(v?.get(k))).flatten();
+        if let Some(name) = value.and_then(|v| v.as_str()) {
+            if !names.contains(&name) {
+                out.push(problem(
+                    *path,
+                    format!("{name:?} is not one of {}", names.join(", ")),
+                ));
+            }
+        }
+    }
+}
+
+/// The test bank logs anyone in as anyone: only a configuration that says it is for testing
+/// may enable it.
+pub fn testbank_problem(cfg: &Config) -> Option<ConfigProblem> {
+    (cfg.methods.testbank.enabled && cfg.environment != Environment::Test).then(|| {
+        problem(
+            "methods.testbank.enabled",
+            "the test bank logs anyone in as anyone: it is refused unless the configuration \
+             declares a test environment (environment = \"test\" at the top of the file)",
+        )
+    })
+}
+
 /// Value checks that need no I/O; file contents are checked when the state is built.
 fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
+    out.extend(testbank_problem(cfg));
     if cfg.server.listen.parse::<std::net::SocketAddr>().is_err() {
         out.push(problem(
             "server.listen",
@@ -501,6 +622,7 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
         )),
         Err(e) => out.push(problem("server.public_url", e.to_string())),
     }
+    check_server_edge(&cfg.server, out);
     if cfg.keys.ec_signing_key.is_some() != cfg.keys.ec_signing_cert.is_some() {
         out.push(problem(
             "keys.ec_signing_key",
@@ -516,8 +638,18 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
     if cfg.saml.clock_skew_seconds > 600 {
         out.push(problem("saml.clock_skew_seconds", "must be at most 600"));
     }
+    if cfg.saml.metadata_validity_days == 0 || cfg.saml.metadata_validity_days > 365 {
+        out.push(problem("saml.metadata_validity_days", "must be 1..365"));
+    }
     if cfg.session.flow_minutes == 0 || cfg.session.sso_session_minutes == 0 {
         out.push(problem("session", "lifetimes must be positive"));
+    }
+    let prefix = &cfg.session.key_prefix;
+    if prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_graphic()) {
+        out.push(problem(
+            "session.key_prefix",
+            "at most 64 printable ASCII characters, no spaces",
+        ));
     }
     let banks = &cfg.methods.banks;
     if !banks.is_empty() {
@@ -545,6 +677,76 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
         }
         if let Err(problems) = bank_settings(i, bank, &cfg.server.public_url) {
             out.extend(problems);
+        }
+    }
+}
+
+/// The main listener's edge: limits in range, TLS with an https public URL, proxies no wider
+/// than a network. The TLS pair is read here (the one file read during the value checks), so
+/// that check-config reports a certificate that does not load or does not fit its key.
+fn check_server_edge(s: &ServerConfig, out: &mut Vec<ConfigProblem>) {
+    for (key, value, max) in [
+        ("header_read_timeout_seconds", s.header_read_timeout_seconds, 300),
+        ("request_timeout_seconds", s.request_timeout_seconds, 600),
+        ("max_connections", s.max_connections, 1_000_000),
+    ] {
+        if value == 0 || value > max {
+            out.push(problem(format!("server.{key}"), format!("must be 1..{max}")));
+        }
+    }
+    for (key, value) in [
+        ("rate_limit_per_second", s.rate_limit_per_second),
+        ("rate_limit_burst", s.rate_limit_burst),
+    ] {
+        if value > 1_000_000 {
+            out.push(problem(
+                format!("server.{key}"),
+                "must be at most 1000000 (0: the default)",
+            ));
+        }
+    }
+    match (&s.tls_cert, &s.tls_key) {
+        (Some(cert), Some(key)) => {
+            if !s.public_url.starts_with("https://") {
+                out.push(problem(
+                    "server.public_url",
+                    "must be https when the listener serves TLS (tls_cert)",
+                ));
+            }
+            if let Err(e) = crate::web::edge::server_tls(cert, key) {
+                out.push(problem("server.tls_cert", e));
+            }
+        }
+        (None, None) => {}
+        _ => out.push(problem("server.tls_cert", "tls_cert and tls_key go together")),
+    }
+    if let Some(h) = &s.client_address_header {
+        if crate::web::edge::ForwardedHeader::parse(h).is_none() {
+            out.push(problem(
+                "server.client_address_header",
+                format!(
+                    "{h:?} is not one of {}",
+                    crate::web::edge::ForwardedHeader::NAMES.join(", ")
+                ),
+            ));
+        } else if s.trusted_proxies.is_empty() {
+            out.push(problem(
+                "server.client_address_header",
+                "needs trusted_proxies: the header is read only from them",
+            ));
+        }
+    }
+    for (i, p) in s.trusted_proxies.iter().enumerate() {
+        match ProxyRange::parse(p) {
+            None => out.push(problem(
+                format!("server.trusted_proxies[{i}]"),
+                "expected an IP address or CIDR range",
+            )),
+            Some(r) if r.too_wide() => out.push(problem(
+                format!("server.trusted_proxies[{i}]"),
+                "too wide (shorter than /8 for IPv4, /32 for IPv6): the forwarded client address would be believed from nearly anyone; list the proxies' addresses",
+            )),
+            Some(_) => {}
         }
     }
 }
@@ -649,6 +851,7 @@ release = ["national_id", "given_name"]
                 "GATEWAY__METHODS__TESTBANK__ENABLED".to_owned(),
                 "true".to_owned(),
             ),
+            ("GATEWAY__ENVIRONMENT".to_owned(), "test".to_owned()),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ];
         let c = parse(GOOD, env.into_iter(), Path::new("/")).unwrap();
@@ -832,6 +1035,74 @@ token_endpoint = "https://isb.op.fi/token"
         )
         .unwrap();
         assert_eq!(c.service_providers[0].encrypt_assertions, Some(false));
+    }
+
+    #[test]
+    fn the_test_bank_only_in_a_test_environment() {
+        let testbank = "\n[methods.testbank]\nenabled = true\n";
+        let c = parse(GOOD, no_env(), Path::new("/")).unwrap();
+        assert_eq!(c.environment, Environment::Production);
+        for text in [
+            GOOD.to_owned() + testbank,
+            format!("environment = \"production\"\n{GOOD}{testbank}"),
+        ] {
+            let errs = parse(&text, no_env(), Path::new("/")).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].path, "methods.testbank.enabled");
+            assert!(errs[0].message.contains("environment = \"test\""), "{errs:?}");
+        }
+        let c = parse(
+            &format!("environment = \"test\"\n{GOOD}{testbank}"),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(c.environment, Environment::Test);
+        assert!(c.methods.testbank.enabled);
+        // A test environment without the test bank is fine; a disabled test bank needs nothing.
+        parse(&format!("environment = \"test\"\n{GOOD}"), no_env(), Path::new("/")).unwrap();
+        parse(
+            &(GOOD.to_owned() + "\n[methods.testbank]\nenabled = false\n"),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_environment_and_log_format_are_reported_at_their_paths() {
+        let text = format!("environment = \"staging\"\n{GOOD}\n[log]\nformat = \"yaml\"\n");
+        let errs = parse(&text, no_env(), Path::new("/")).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["environment", "log.format"], "{errs:?}");
+        assert!(errs[0].message.contains("production, test"), "{errs:?}");
+        assert!(errs[1].message.contains("text, json"), "{errs:?}");
+        let errs = parse(
+            &(GOOD.to_owned() + "\n[log]\nformat = \"json\"\nlevel = \"debug\"\n"),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].path, "log.level");
+    }
+
+    #[test]
+    fn log_format_from_the_file_or_the_environment() {
+        let c = parse(GOOD, no_env(), Path::new("/")).unwrap();
+        assert_eq!(c.log.format, LogFormat::Text);
+        let c = parse(
+            &(GOOD.to_owned() + "\n[log]\nformat = \"json\"\n"),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        let env = vec![("GATEWAY__LOG__FORMAT".to_owned(), "json".to_owned())];
+        let c = parse(GOOD, env.into_iter(), Path::new("/")).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        let env = vec![("GATEWAY__LOG__FORMAT".to_owned(), "xml".to_owned())];
+        let errs = parse(GOOD, env.into_iter(), Path::new("/")).unwrap_err();
+        assert_eq!(errs[0].path, "log.format");
     }
 
     #[test]

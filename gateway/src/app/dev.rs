@@ -264,6 +264,7 @@ pub fn build_dev_state(
         flow_ttl: Duration::minutes(session.flow_minutes.into()),
         require_signed_requests: false,
         organization_name: "Identity gateway (development)".into(),
+        metadata_validity: Duration::days(saml.metadata_validity_days.into()),
     };
     let idp = state::build_idp(
         base_url.to_owned(),

@@ -3,7 +3,7 @@
 
 use super::config::{Config, ConfigProblem};
 use super::methods::{banks_from_config, idcard_from_config};
-use crate::flows::{Idp, IdpKeys, Settings};
+use crate::flows::{published_metadata, Idp, IdpKeys, MetadataDocument, Settings};
 use crate::stores::{KeyLayout, MemoryStore};
 use crate::upstream::banks::{self, BankHandle};
 use crate::upstream::idcard::{self as idcard_listener, IdCardHandle};
@@ -52,27 +52,12 @@ pub struct Parts {
 }
 
 impl Parts {
-    /// Sign the IdP metadata and freeze the state.
+    /// Sign the IdP metadata once (a key that cannot sign is a start-up error) and freeze the
+    /// state.
     pub fn finish(self) -> Result<Gateway, String> {
         let idp = self.idp;
-        let now = idp.clock.now();
-        let published = idp.keys.published(now);
-        let refs: Vec<&Certificate> = published.iter().collect();
-        let doc_id = certs::random_id(idp.rng.as_ref()).map_err(|e| e.to_string())?;
-        let idp_metadata = metadata::idp_metadata_xml(
-            &metadata::IdpMetadataParams {
-                entity_id: &idp.entity_id,
-                sso_url: &idp.sso_url,
-                signing_certificates: &refs,
-                want_authn_requests_signed: idp.settings.require_signed_requests,
-                valid_until: now + Duration::days(7),
-                document_id: &doc_id,
-                organization_name: &idp.settings.organization_name,
-            },
-            &idp.keys.rsa.active().key,
-            &idp.keys.rsa.active().cert,
-        )
-        .map_err(|e| e.to_string())?;
+        let idp_metadata = MetadataDocument::new();
+        published_metadata(&idp, &idp_metadata, idp.clock.now()).map_err(|e| e.to_string())?;
         let idp = Arc::new(idp);
         Ok(Gateway {
             web: Arc::new(WebState {
@@ -195,6 +180,10 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
     }
     let mut adapters: Vec<Arc<dyn AuthAdapter>> = Vec::new();
     if cfg.methods.testbank.enabled {
+        // `config::load` refuses this already; a config built another way is refused here too.
+        if let Some(p) = super::config::testbank_problem(cfg) {
+            return Err(vec![p]);
+        }
         adapters.push(Arc::new(idp_adapters::TestBank::new()));
     }
     for h in &banks.handles {
@@ -217,6 +206,7 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         flow_ttl: Duration::minutes(cfg.session.flow_minutes.into()),
         require_signed_requests: cfg.saml.require_signed_requests,
         organization_name: cfg.saml.organization_name.clone(),
+        metadata_validity: Duration::days(cfg.saml.metadata_validity_days.into()),
     };
     let idp = build_idp(
         base_url,

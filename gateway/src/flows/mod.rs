@@ -9,10 +9,12 @@ mod capture;
 mod error;
 mod intake;
 mod login;
+mod idp_metadata;
 mod records;
 mod response;
 mod session;
-
+#[cfg(test)]
+mod tests;
 
 pub use capture::{record_capture, CaptureGrant};
 pub use error::{FlowError, UpstreamFailure};
@@ -21,6 +23,7 @@ pub use login::{
     cancel, finish_test_bank, method_selection, start_method, upstream_callback, CallbackQuery,
     LanguageChoice, MethodChoice, Notice, SelectionView,
 };
+pub use idp_metadata::{published_metadata, MetadataDocument, SignedMetadata};
 pub use records::{
     requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession,
     UpstreamFlow,
@@ -106,6 +109,9 @@ pub struct Settings {
     pub flow_ttl: Duration,
     pub require_signed_requests: bool,
     pub organization_name: String,
+    /// How long a signed IdP metadata document is valid (`validUntil`); it is signed again
+    /// when half of this has passed.
+    pub metadata_validity: Duration,
 }
 
 /// The browser's side of a request, as plain values: the two cookies the flows read.

@@ -81,6 +81,7 @@ pub(super) async fn respond_success(
         session_not_on_or_after: OffsetDateTime::from_unix_timestamp(session.expires_at).ok(),
         authn_instant: id.authn_instant(),
         authn_context_class_ref: pending.requirement.class_ref(id.loa()),
+        authenticating_authority: Some(id.upstream_issuer()),
         attributes: &attributes,
     };
     let signer = idp

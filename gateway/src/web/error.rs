@@ -16,13 +16,14 @@ use saml::authn_request::IntakeError;
 pub fn page(error: FlowError, lang: Language, rng: &dyn certs::RandomSource) -> Response {
     let error_id = error_id(rng);
     let (status, message) = status_and_message(&error, texts(lang));
+    let cause = log_cause(&error);
     if status.is_server_error() {
-        tracing::error!(error_id = %error_id, code = error.code(), cause = ?error.to_string(), "request failed");
+        tracing::error!(error_id = %error_id, code = error.code(), cause = ?cause, "request failed");
     }
     // A refused login is an audit event even when the gateway's side is at fault (a stale
     // CRL, an unreachable bank).
     if !status.is_server_error() || matches!(error, FlowError::Upstream { .. }) {
-        tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = error.code(), cause = ?error.to_string());
+        tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = error.code(), cause = ?cause);
     }
     let mut resp = (status, Html(pages::error_page(lang, message, &error_id))).into_response();
     super::http::security_headers(resp.headers_mut(), None);
@@ -172,6 +173,22 @@ fn card_refusal(e: &CardError, t: &Texts) -> (StatusCode, &'static str) {
         | CardError::TestIdentityCode
         | CardError::Other(_) => (StatusCode::FORBIDDEN, t.err_card_refused),
     }
+}
+
+/// The private cause for the log line. Strings from a message are already cut where they enter
+/// an error (`saml::error::untrusted_text`, `flows::bounded`); this bounds the whole line too.
+fn log_cause(error: &FlowError) -> String {
+    const MAX: usize = 1024;
+    let mut cause = error.to_string();
+    if cause.len() > MAX {
+        let mut end = MAX;
+        while !cause.is_char_boundary(end) {
+            end -= 1;
+        }
+        cause.truncate(end);
+        cause.push_str("...");
+    }
+    cause
 }
 
 fn error_id(rng: &dyn certs::RandomSource) -> String {

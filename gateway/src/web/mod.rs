@@ -3,6 +3,7 @@
 //! response; protocol decisions are made in `flows`.
 
 pub mod demo;
+pub mod edge;
 mod error;
 pub mod http;
 pub mod i18n;
@@ -14,7 +15,7 @@ mod sso;
 pub use demo::DemoSp;
 pub use error::page as error_page;
 
-use crate::flows::{Answer, Idp, Step};
+use crate::flows::{Answer, Idp, MetadataDocument, Step};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,8 +28,8 @@ pub struct WebState {
     pub idp: Arc<Idp>,
     /// The built-in demo SP (dev mode).
     pub demo: Option<DemoSp>,
-    /// The signed IdP metadata document.
-    pub idp_metadata: String,
+    /// The signed IdP metadata document, signed again before it lapses.
+    pub idp_metadata: MetadataDocument,
     /// The relying-party JWKS served at `/oidc/jwks` (when OIDC keys are configured).
     pub rp_jwks: Option<String>,
 }
@@ -58,15 +59,25 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown` resolves.
+/// Serve behind the default edge ([`edge::EdgeSettings::new`]) until `shutdown` resolves,
+/// then let requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<WebState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_behind(listener, state, edge::EdgeSettings::new(), shutdown).await
+}
+
+/// Serve behind `edge` (connection cap, timeouts, TLS, rate limits, security headers) until
+/// `shutdown` resolves, then let requests in flight finish.
+pub async fn serve_behind(
+    listener: tokio::net::TcpListener,
+    state: Arc<WebState>,
+    edge: edge::EdgeSettings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    edge::serve(listener, router(state), edge, shutdown).await
 }
 
 /// A flow's answer as a response: its step, and the cookies it sets.
@@ -150,11 +161,15 @@ async fn css() -> Response {
 }
 
 async fn idp_metadata(State(state): State<Arc<WebState>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        state.idp_metadata.clone(),
-    )
-        .into_response()
+    let now = state.idp.clock.now();
+    match crate::flows::published_metadata(&state.idp, &state.idp_metadata, now) {
+        Ok(doc) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            doc.xml.to_string(),
+        )
+            .into_response(),
+        Err(e) => error::page(e, idp_adapters::Language::En, state.idp.rng.as_ref()),
+    }
 }
 
 /// `GET /oidc/jwks`: the gateway's public relying-party keys, for the banks.

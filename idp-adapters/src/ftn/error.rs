@@ -4,7 +4,6 @@
 use crate::adapter::AdapterError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum FtnError {
     /// The configuration or the RP keys do not fit together (from `FtnBank::new`).
     #[error("bank configuration is invalid: {}", .0.join("; "))]
@@ -156,7 +155,7 @@ impl From<FtnError> for AdapterError {
         match e {
             FtnError::Cancelled => AdapterError::Cancelled,
             FtnError::FlowMismatch => AdapterError::FlowMismatch,
-            other => AdapterError::Upstream { code: other.code() },
+            other => AdapterError::Bank(other),
         }
     }
 }

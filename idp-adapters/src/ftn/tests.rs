@@ -1198,9 +1198,7 @@ fn test_series_hetu_is_refused_when_the_bank_is_set_to() {
     let err = login_at(&h, None, |_| {}).unwrap_err();
     assert_eq!(
         err,
-        AdapterError::Upstream {
-            code: "ftn.test_identity_code"
-        }
+        AdapterError::Bank(FtnError::TestIdentityCode)
     );
     let h = harness_refusing_test_codes();
     let err = login_at(&h, None, |c| {
@@ -1553,9 +1551,7 @@ fn error_codes_are_distinct_and_map_to_adapter_errors() {
     assert_eq!(codes.len(), all.len());
     assert_eq!(
         AdapterError::from(FtnError::NonceMismatch),
-        AdapterError::Upstream {
-            code: "ftn.nonce_mismatch"
-        }
+        AdapterError::Bank(FtnError::NonceMismatch)
     );
     assert_eq!(
         AdapterError::from(FtnError::Cancelled),

@@ -5,7 +5,6 @@ use thiserror::Error;
 
 /// A refused citizen certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum CardError {
     #[error("no client certificate was presented")]
     NoCertificate,

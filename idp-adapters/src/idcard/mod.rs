@@ -214,9 +214,7 @@ impl AuthAdapter for IdCard {
     }
 
     fn start(&self, ctx: &StartContext<'_>) -> Result<StartAction, AdapterError> {
-        let state = certs::random_token(self.rng.as_ref()).map_err(|_| AdapterError::Upstream {
-            code: "idcard.random_unavailable",
-        })?;
+        let state = certs::random_token(self.rng.as_ref()).map_err(|_| AdapterError::Card(CardError::Other("random source unavailable")))?;
         let url = format!(
             "{}{LISTENER_LOGIN_PATH}?state={state}&lang={}",
             self.settings.listener_url.trim_end_matches('/'),
@@ -240,16 +238,16 @@ impl AuthAdapter for IdCard {
                 Some(_) => return Err(AdapterError::InvalidField { field: "error" }),
                 None => {}
             }
-            let presented = ctx.client_certificates.ok_or(AdapterError::Upstream {
-                code: CardError::NotCaptured.code(),
-            })?;
+            let presented = ctx
+                .client_certificates
+                .ok_or(AdapterError::Card(CardError::NotCaptured))?;
             if presented.is_empty() {
                 return Err(AdapterError::NoCertificate);
             }
             let (holder, national_id) = self
                 .verify_presented(presented, ctx.now)
                 .await
-                .map_err(|e| AdapterError::Upstream { code: e.code() })?;
+                .map_err(AdapterError::Card)?;
             let birth_date = national_id
                 .as_ref()
                 .and_then(|n| PersonalIdentityCode::parse(n.expose()).ok())

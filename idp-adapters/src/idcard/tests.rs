@@ -478,9 +478,7 @@ fn test_series_identity_codes_are_refused_when_set() {
     };
     assert_eq!(
         block_on(card.finish(&ctx, &CallbackInput::default())).unwrap_err(),
-        AdapterError::Upstream {
-            code: "idcard.test_identity_code"
-        }
+        AdapterError::Card(CardError::TestIdentityCode)
     );
 
     // A code outside the test series (DVV's documented example) still passes, and an unmapped
