@@ -207,7 +207,7 @@ fn write_idcard_setup(dir: &Path, listen: &str) -> std::path::PathBuf {
     std::fs::write(dir.join("keys/listener.key"), tls.key_pem).unwrap();
     std::fs::write(
         dir.join("satu.csv"),
-        format!("{},131052-308T\n", pki.cards.valid.satu),
+        format!("{},131052-9085\n", pki.cards.valid.satu),
     )
     .unwrap();
     let text = std::fs::read_to_string(&cfg).unwrap()
@@ -266,7 +266,7 @@ fn check_config_checks_the_id_card_method() {
     // Files: a CA that is not a certificate, a mapping with a bad line (named by number only).
     let cfg = write_idcard_setup(dir.path(), "127.0.0.1:0");
     std::fs::write(dir.path().join("pki/root.crt.pem"), "nope").unwrap();
-    std::fs::write(dir.path().join("satu.csv"), "10000001N,131052-308X\n").unwrap();
+    std::fs::write(dir.path().join("satu.csv"), "10000001N,131052-9086\n").unwrap();
     let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -292,4 +292,72 @@ fn serve_reports_a_taken_certificate_listener_port() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("methods.idcard.listen"), "{err}");
+}
+
+#[test]
+fn the_test_bank_is_refused_outside_a_test_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_good_setup(dir.path());
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let testbank = "\n[methods.testbank]\nenabled = true\n";
+
+    // Production is the default; saying so changes nothing. Both commands refuse, at the path.
+    for text in [
+        format!("{good}{testbank}"),
+        format!("environment = \"production\"\n{good}{testbank}"),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        for args in [vec!["check-config"], vec!["serve", "--config"]] {
+            let out = gateway().args(&args).arg(&cfg).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("methods.testbank.enabled: the test bank logs anyone in as anyone"),
+                "{args:?}: {err}"
+            );
+            assert!(err.contains("environment = \"test\""), "{args:?}: {err}");
+        }
+    }
+
+    // Turned on from the environment: the same refusal.
+    std::fs::write(&cfg, &good).unwrap();
+    let out = gateway()
+        .arg("check-config")
+        .arg(&cfg)
+        .env("GATEWAY__METHODS__TESTBANK__ENABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("methods.testbank.enabled:"));
+
+    // An environment that is neither: reported at its path.
+    std::fs::write(&cfg, format!("environment = \"staging\"\n{good}")).unwrap();
+    let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("environment: \"staging\" is not one of production, test"),
+        "{err}"
+    );
+
+    // A declared test environment may enable it (from the file or the environment).
+    std::fs::write(&cfg, format!("environment = \"test\"\n{good}{testbank}")).unwrap();
+    let out = gateway().arg("check-config").arg(&cfg).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&cfg, format!("{good}{testbank}")).unwrap();
+    let out = gateway()
+        .arg("check-config")
+        .arg(&cfg)
+        .env("GATEWAY__ENVIRONMENT", "test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

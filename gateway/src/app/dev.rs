@@ -193,14 +193,14 @@ fn add_dev_idcard(
     let Some(c) = &cfg.methods.idcard else {
         return Err("--idcard-listen: no [methods.idcard]".into());
     };
-    let handle = idcard_from_config(c, gw.idp.rng.clone(), now).map_err(report)?;
+    let handle = idcard_from_config(c, false, gw.idp.rng.clone(), now).map_err(report)?;
     gw.idp.adapters.push(handle.adapter.clone());
     gw.idcard = Some(handle);
     Ok(())
 }
 
 /// The national ids the development PKI's two good cards map to (test codes, no real person).
-pub const DEV_CARD_NATIONAL_IDS: [&str; 2] = ["131052-308T", "070770-205U"];
+pub const DEV_CARD_NATIONAL_IDS: [&str; 2] = ["131052-9085", "070770-905D"];
 
 pub fn build_dev_state(
     base_url: &str,

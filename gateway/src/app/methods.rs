@@ -66,7 +66,9 @@ pub fn banks_from_config(cfg: &Config, rng: Arc<dyn RandomSource>) -> Result<Ban
         };
         match FtnBank::new(s, rp.clone(), http, rng.clone()) {
             Ok(bank) => handles.push(BankHandle {
-                bank: Arc::new(bank),
+                bank: Arc::new(
+                    bank.refuse_test_identity_codes(cfg.methods.refuse_test_identity_codes),
+                ),
                 refresh_every: runtime.refresh_every,
             }),
             Err(idp_adapters::ftn::FtnError::Config(msgs)) => problems.extend(
@@ -227,6 +229,7 @@ pub fn load_rp_keys(
 /// closed until a good CRL arrives).
 pub fn idcard_from_config(
     c: &IdCardConfig,
+    refuse_test_identity_codes: bool,
     rng: Arc<dyn certs::RandomSource>,
     now: time::OffsetDateTime,
 ) -> Result<IdCardHandle, Vec<ConfigProblem>> {
@@ -297,6 +300,7 @@ pub fn idcard_from_config(
     let mut settings = IdCardSettings {
         require_national_id: c.require_national_id,
         test_environment: c.test_environment,
+        refuse_test_identity_codes,
         ..IdCardSettings::new(c.public_url.trim_end_matches('/'))
     };
     if let Some(n) = names {
@@ -480,6 +484,16 @@ client_id = "gw"
         );
         assert_eq!(keys[1]["kid"], keys[2]["kid"]);
         assert_ne!(keys[0]["kid"], keys[1]["kid"]);
+    }
+
+    #[test]
+    fn test_series_codes_are_refused_only_when_the_config_says_so() {
+        let f = Files::new();
+        let gw = f.config(KEYS, &bank("a", "")).unwrap();
+        assert!(!gw.banks[0].bank.refuses_test_identity_codes());
+        let refusing = format!("{KEYS}\n[methods]\nrefuse_test_identity_codes = true\n");
+        let gw = f.config(&refusing, &bank("a", "")).unwrap();
+        assert!(gw.banks[0].bank.refuses_test_identity_codes());
     }
 
     #[test]

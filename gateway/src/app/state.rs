@@ -163,7 +163,7 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         .map_err(|p| problems.extend(p))
         .ok();
     let idcard = match &cfg.methods.idcard {
-        Some(c) => idcard_from_config(c, rt.rng.clone(), now)
+        Some(c) => idcard_from_config(c, cfg.methods.refuse_test_identity_codes, rt.rng.clone(), now)
             .map(Some)
             .map_err(|p| problems.extend(p))
             .ok(),

@@ -168,17 +168,10 @@ pub struct Autopost {
     pub lang: Language,
 }
 
-/// Cut attacker-supplied text to a bounded length before it reaches a log line.
+/// Cut attacker-supplied text to a bounded length before it reaches a log line (the same cut
+/// the SAML core makes where message text enters an error).
 pub fn bounded(s: &str) -> String {
-    const MAX: usize = 120;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...({} bytes)", &s[..end], s.len())
+    saml::error::untrusted_text(s)
 }
 
 fn to_std(d: Duration) -> std::time::Duration {

@@ -131,17 +131,17 @@ mod tests {
         let t = table(
             dir.path(),
             &[
-                ("10000001N", "131052-308T"),
+                ("10000001N", "131052-9085"),
                 (&bad_value, "not-a-hetu"),
-                (&twice, "070770-205U"),
-                (&twice, "131052-308T"),
+                (&twice, "070770-905D"),
+                (&twice, "131052-9085"),
             ],
         );
         let d = open(&t).unwrap();
         let lookup = |s: &str| d.lookup_owned(Satu::parse(s).unwrap());
         assert_eq!(
             lookup("10000001N").await.unwrap().unwrap().expose(),
-            "131052-308T"
+            "131052-9085"
         );
         assert!(lookup(&absent).await.unwrap().is_none());
         assert!(lookup(&bad_value).await.is_err());

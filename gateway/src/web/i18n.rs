@@ -38,6 +38,8 @@ pub struct Texts {
     pub err_card_refused: &'static str,
     pub err_card_not_registered: &'static str,
     pub err_card_check_unavailable: &'static str,
+    pub too_many_requests_title: &'static str,
+    pub err_too_many_requests: &'static str,
     pub language_nav: &'static str,
 }
 
@@ -50,7 +52,7 @@ pub const FI: Texts = Texts {
     testbank_title: "Testipankki",
     testbank_warning: "Vain testikäyttöön. Älä syötä oikeita henkilötietoja.",
     national_id: "Henkilötunnus",
-    national_id_hint: "Muodossa PPKKVV-NNNT, esimerkiksi 150375-213A",
+    national_id_hint: "Muodossa PPKKVV-NNNT, esimerkiksi 150375-913W",
     given_name: "Etunimi",
     family_name: "Sukunimi",
     names_hint: "Nimet voi jättää tyhjiksi valmiille testihenkilölle.",
@@ -77,6 +79,8 @@ pub const FI: Texts = Texts {
     err_card_refused: "Korttisi varmennetta ei voida käyttää tunnistautumiseen. Valitse toinen tunnistustapa.",
     err_card_not_registered: "Varmenteeseesi ei löydy henkilötunnusta, joten tunnistus ei onnistu tällä kortilla. Valitse toinen tunnistustapa.",
     err_card_check_unavailable: "Varmenteen voimassaoloa ei juuri nyt voida tarkistaa. Yritä hetken kuluttua uudelleen.",
+    too_many_requests_title: "Liian monta pyyntöä",
+    err_too_many_requests: "Selaimestasi tai verkostasi on tullut liian monta pyyntöä lyhyessä ajassa. Odota hetki ja yritä sitten uudelleen.",
     language_nav: "Kieli",
 };
 
@@ -89,7 +93,7 @@ pub const SV: Texts = Texts {
     testbank_title: "Testbank",
     testbank_warning: "Endast för testning. Ange inte riktiga personuppgifter.",
     national_id: "Personbeteckning",
-    national_id_hint: "I formen DDMMÅÅ-NNNK, till exempel 150375-213A",
+    national_id_hint: "I formen DDMMÅÅ-NNNK, till exempel 150375-913W",
     given_name: "Förnamn",
     family_name: "Efternamn",
     names_hint: "Namnen kan lämnas tomma för en färdig testperson.",
@@ -116,6 +120,8 @@ pub const SV: Texts = Texts {
     err_card_refused: "Certifikatet på ditt kort kan inte användas för identifiering. Välj en annan identifieringsmetod.",
     err_card_not_registered: "Ingen personbeteckning hittades för ditt certifikat, så identifieringen lyckas inte med detta kort. Välj en annan identifieringsmetod.",
     err_card_check_unavailable: "Certifikatets giltighet kan inte kontrolleras just nu. Försök igen om en stund.",
+    too_many_requests_title: "För många förfrågningar",
+    err_too_many_requests: "Det har kommit för många förfrågningar från din webbläsare eller ditt nätverk på kort tid. Vänta en stund och försök sedan igen.",
     language_nav: "Språk",
 };
 
@@ -128,7 +134,7 @@ pub const EN: Texts = Texts {
     testbank_title: "Test bank",
     testbank_warning: "For testing only. Do not enter real personal data.",
     national_id: "Personal identity code",
-    national_id_hint: "Format DDMMYY-NNNC, for example 150375-213A",
+    national_id_hint: "Format DDMMYY-NNNC, for example 150375-913W",
     given_name: "Given name",
     family_name: "Family name",
     names_hint: "Names may be left empty for a ready test person.",
@@ -155,6 +161,8 @@ pub const EN: Texts = Texts {
     err_card_refused: "The certificate on your card cannot be used for identification. Choose another method.",
     err_card_not_registered: "No personal identity code was found for your certificate, so this card cannot be used here. Choose another method.",
     err_card_check_unavailable: "The certificate's validity cannot be checked right now. Try again in a moment.",
+    too_many_requests_title: "Too many requests",
+    err_too_many_requests: "Too many requests have come from your browser or network in a short time. Wait a moment, then try again.",
     language_nav: "Language",
 };
 
