@@ -686,12 +686,19 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
 /// that check-config reports a certificate that does not load or does not fit its key.
 fn check_server_edge(s: &ServerConfig, out: &mut Vec<ConfigProblem>) {
     for (key, value, max) in [
-        ("header_read_timeout_seconds", s.header_read_timeout_seconds, 300),
+        (
+            "header_read_timeout_seconds",
+            s.header_read_timeout_seconds,
+            300,
+        ),
         ("request_timeout_seconds", s.request_timeout_seconds, 600),
         ("max_connections", s.max_connections, 1_000_000),
     ] {
         if value == 0 || value > max {
-            out.push(problem(format!("server.{key}"), format!("must be 1..{max}")));
+            out.push(problem(
+                format!("server.{key}"),
+                format!("must be 1..{max}"),
+            ));
         }
     }
     for (key, value) in [
@@ -718,7 +725,10 @@ fn check_server_edge(s: &ServerConfig, out: &mut Vec<ConfigProblem>) {
             }
         }
         (None, None) => {}
-        _ => out.push(problem("server.tls_cert", "tls_cert and tls_key go together")),
+        _ => out.push(problem(
+            "server.tls_cert",
+            "tls_cert and tls_key go together",
+        )),
     }
     if let Some(h) = &s.client_address_header {
         if crate::web::edge::ForwardedHeader::parse(h).is_none() {
@@ -1113,5 +1123,99 @@ token_endpoint = "https://isb.op.fi/token"
         let c = parse(&readme[start..end], no_env(), Path::new("/etc/gw")).unwrap();
         assert_eq!(c.methods.banks.len(), 1);
         bank_settings(0, &c.methods.banks[0], &c.server.public_url).unwrap();
+    }
+
+    fn with_server(extra: &str) -> String {
+        GOOD.replace("[keys]\n", &format!("{extra}\n[keys]\n"))
+    }
+
+    fn problem_paths(text: &str) -> Vec<String> {
+        parse(text, no_env(), Path::new("/"))
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.path)
+            .collect()
+    }
+
+    #[test]
+    fn the_server_edge_defaults_and_limits() {
+        let c = parse(GOOD, no_env(), Path::new("/")).unwrap();
+        assert_eq!(c.server.header_read_timeout_seconds, 10);
+        assert_eq!(c.server.request_timeout_seconds, 30);
+        assert_eq!(c.server.max_connections, 4096);
+        assert_eq!(
+            (c.server.rate_limit_per_second, c.server.rate_limit_burst),
+            (0, 0)
+        );
+        assert!(c.server.trusted_proxies.is_empty() && c.server.tls_cert.is_none());
+        let c = parse(
+            &with_server("rate_limit_per_second = 5\nrate_limit_burst = 0\ntrusted_proxies = [\"10.0.0.5\", \"192.0.2.0/24\"]\nclient_address_header = \"Forwarded\""),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(c.server.rate_limit_per_second, 5);
+        let paths = problem_paths(&with_server(
+            "header_read_timeout_seconds = 0\nrequest_timeout_seconds = 601\nmax_connections = 0\nrate_limit_burst = 2000000",
+        ));
+        assert_eq!(
+            paths,
+            [
+                "server.header_read_timeout_seconds",
+                "server.request_timeout_seconds",
+                "server.max_connections",
+                "server.rate_limit_burst"
+            ]
+        );
+        let paths = problem_paths(&with_server(
+            "trusted_proxies = [\"0.0.0.0/0\", \"10.0.0.0/7\", \"::/16\", \"proxy.example\", \"10.0.0.0/8\"]",
+        ));
+        assert_eq!(
+            paths,
+            [
+                "server.trusted_proxies[0]",
+                "server.trusted_proxies[1]",
+                "server.trusted_proxies[2]",
+                "server.trusted_proxies[3]"
+            ]
+        );
+        assert_eq!(
+            problem_paths(&with_server(
+                "client_address_header = \"x-real-ip\"\ntrusted_proxies = [\"10.0.0.5\"]"
+            )),
+            ["server.client_address_header"]
+        );
+        assert_eq!(
+            problem_paths(&with_server("client_address_header = \"forwarded\"")),
+            ["server.client_address_header"]
+        );
+    }
+
+    #[test]
+    fn the_listener_tls_is_loaded_by_the_check_and_wants_an_https_public_url() {
+        let d = tempfile::tempdir().unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let tls = certs::test_pki::TlsServerIdentity::generate(&["idp.example.fi"], now).unwrap();
+        std::fs::write(d.path().join("tls.crt"), &tls.cert_pem).unwrap();
+        std::fs::write(d.path().join("tls.key"), &tls.key_pem).unwrap();
+        let other = certs::test_pki::TlsServerIdentity::generate(&["x"], now).unwrap();
+        std::fs::write(d.path().join("other.key"), &other.key_pem).unwrap();
+        let text = with_server("tls_cert = \"tls.crt\"\ntls_key = \"tls.key\"");
+        let c = parse(&text, no_env(), d.path()).unwrap();
+        assert_eq!(c.server.tls_cert, Some(d.path().join("tls.crt")));
+        let errs = parse(
+            &text.replace("https://idp.example.fi", "http://127.0.0.1:8443"),
+            no_env(),
+            d.path(),
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].path, "server.public_url");
+        let errs = parse(&text.replace("tls.key", "other.key"), no_env(), d.path()).unwrap_err();
+        assert_eq!(errs[0].path, "server.tls_cert", "{errs:?}");
+        let errs = parse(&text.replace("tls.key", "missing.key"), no_env(), d.path()).unwrap_err();
+        assert!(errs[0].message.contains("missing.key"), "{errs:?}");
+        let errs = parse(&with_server("tls_cert = \"tls.crt\""), no_env(), d.path()).unwrap_err();
+        assert_eq!(errs[0].message, "tls_cert and tls_key go together");
     }
 }

@@ -1,10 +1,12 @@
 //! Serving: a gateway launched in the background (its listeners, bank and CRL refresh), as
 //! `gateway serve`, dev mode and the tests run it.
 
-use super::config::{Config, ConfigProblem};
+use super::config::{Config, ConfigProblem, ProxyRange, ServerConfig};
 use super::state::{self, Gateway, Runtime};
 use crate::upstream::{banks, idcard};
+use crate::web::edge::{self, ClientAddress, EdgeSettings, ForwardedHeader, RateLimit};
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 /// A gateway serving in the background; dropping it (or `stop`) shuts it down.
@@ -75,7 +77,7 @@ impl Drop for RunningGateway {
 /// Production mode from a checked config, as `gateway serve` runs it: the state is built from
 /// the file (every key and metadata file loaded), every bank is refreshed once (a failure is
 /// logged and that bank shows an error page until a later refresh succeeds), the periodic bank
-/// refresh starts, and the gateway serves on `listener`.
+/// refresh starts, and the gateway serves on `listener` behind the edge `[server]` describes.
 pub async fn serve_config(
     cfg: &Config,
     listener: tokio::net::TcpListener,
@@ -87,6 +89,7 @@ pub async fn serve_config(
             message: e.to_string(),
         }]
     })?;
+    let edge = edge_settings(&cfg.server).map_err(|p| vec![p])?;
     let owned = cfg.clone();
     let gw = tokio::task::spawn_blocking(move || state::from_config(&owned, rt))
         .await
@@ -107,16 +110,70 @@ pub async fn serve_config(
         })?),
         None => None,
     };
-    Ok(launch(gw, listener, addr, idcard_listener).await)
+    Ok(launch_behind(gw, listener, addr, idcard_listener, edge).await)
 }
 
-/// Refresh the banks once (a bank that cannot be reached is retried in the background), start
-/// their periodic refresh, and serve.
+/// The main listener's edge as `[server]` describes it (the values were checked with the
+/// config; the TLS pair is loaded here).
+pub fn edge_settings(server: &ServerConfig) -> Result<EdgeSettings, ConfigProblem> {
+    let secs = |s: u32| std::time::Duration::from_secs(s.into());
+    let tls = match (&server.tls_cert, &server.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(edge::server_tls(cert, key).map_err(|e| ConfigProblem {
+                path: "server.tls_cert".into(),
+                message: e,
+            })?)
+        }
+        _ => None,
+    };
+    let header = server
+        .client_address_header
+        .as_deref()
+        .and_then(ForwardedHeader::parse)
+        .unwrap_or_default();
+    let proxies = server
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| ProxyRange::parse(p))
+        .collect();
+    Ok(EdgeSettings {
+        header_read_timeout: secs(server.header_read_timeout_seconds),
+        request_timeout: secs(server.request_timeout_seconds),
+        max_connections: server.max_connections as usize,
+        hsts: tls.is_some() || server.public_url.starts_with("https://"),
+        tls,
+        client_address: ClientAddress::behind(proxies, header),
+        rate_limit: RateLimit {
+            per_second: NonZeroU32::new(server.rate_limit_per_second)
+                .unwrap_or(RateLimit::DEFAULT.per_second),
+            burst: NonZeroU32::new(server.rate_limit_burst).unwrap_or(RateLimit::DEFAULT.burst),
+        },
+    })
+}
+
+/// Dev mode's launch: the development edge (rate limits a person clicking around never meets),
+/// Strict-Transport-Security when the public URL is https.
 pub(super) async fn launch(
     gw: Gateway,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     idcard_listener: Option<tokio::net::TcpListener>,
+) -> RunningGateway {
+    let edge = EdgeSettings {
+        hsts: gw.idp.base_url.starts_with("https://"),
+        ..EdgeSettings::development()
+    };
+    launch_behind(gw, listener, addr, idcard_listener, edge).await
+}
+
+/// Refresh the banks once (a bank that cannot be reached is retried in the background), start
+/// their periodic refresh, and serve behind `edge`.
+async fn launch_behind(
+    gw: Gateway,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    idcard_listener: Option<tokio::net::TcpListener>,
+    edge: EdgeSettings,
 ) -> RunningGateway {
     let failed = gw.refresh_banks().await;
     if !failed.is_empty() {
@@ -142,9 +199,14 @@ pub(super) async fn launch(
     }
     let gw = Arc::new(gw);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::web::serve(listener, gw.web.clone(), async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(crate::web::serve_behind(
+        listener,
+        gw.web.clone(),
+        edge,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     RunningGateway {
         base_url: gw.idp.base_url.clone(),
         addr,
@@ -154,4 +216,3 @@ pub(super) async fn launch(
         background,
     }
 }
-

@@ -181,6 +181,16 @@ pub fn error_page(lang: Language, message: &str, error_id: &str) -> String {
     page(t, t.error_title, None, &body)
 }
 
+/// The page for a client over its rate limit (sent with 429 and Retry-After).
+pub fn too_many_requests_page(lang: Language) -> String {
+    let t = texts(lang);
+    let body = format!(
+        "<p class=\"err\" role=\"alert\">{}</p>",
+        esc(t.err_too_many_requests)
+    );
+    page(t, t.too_many_requests_title, None, &body)
+}
+
 /// A plain page for the demo service (English only: it is a developer's tool).
 pub fn demo_page(title: &str, body_html: &str) -> String {
     format!(
