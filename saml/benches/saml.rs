@@ -79,6 +79,7 @@ fn assertion_draft<'a>(now: OffsetDateTime, attributes: &'a [Attribute]) -> Asse
         session_not_on_or_after: None,
         authn_instant: now,
         authn_context_class_ref: "http://ftn.ficora.fi/2017/loa3",
+        authenticating_authority: None,
         attributes,
     }
 }

@@ -40,6 +40,9 @@ pub struct AssertionDraft<'a> {
     pub session_not_on_or_after: Option<OffsetDateTime>,
     pub authn_instant: OffsetDateTime,
     pub authn_context_class_ref: &'a str,
+    /// Who authenticated the subject upstream (a bank's issuer, the test bank's URN), written
+    /// as `saml:AuthenticatingAuthority` so an SP can tell a test login from a real bank's.
+    pub authenticating_authority: Option<&'a str>,
     pub attributes: &'a [Attribute],
 }
 
@@ -191,9 +194,14 @@ fn assertion_xml(d: &AssertionDraft<'_>) -> String {
             "SessionNotOnOrAfter",
             d.session_not_on_or_after.map(ts).as_deref(),
         );
+    // Schema order: AuthnContextClassRef, (AuthnContextDecl | AuthnContextDeclRef)?, then
+    // AuthenticatingAuthority*.
     w.start("saml:AuthnContext")
-        .leaf("saml:AuthnContextClassRef", d.authn_context_class_ref)
-        .end();
+        .leaf("saml:AuthnContextClassRef", d.authn_context_class_ref);
+    if let Some(authority) = d.authenticating_authority {
+        w.leaf("saml:AuthenticatingAuthority", authority);
+    }
+    w.end();
     w.end();
     if !d.attributes.is_empty() {
         w.start("saml:AttributeStatement");

@@ -5,13 +5,13 @@
 mod banks;
 mod idcard;
 
+pub use super::logging::LogFormat;
 use banks::BANK_SCHEMA;
 pub use banks::{
     bank_settings, BankClaims, BankConfig, BankRuntime, IdTokenEncryption, LocalizedName,
 };
 use idcard::IDCARD_SCHEMA;
 pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
-pub use super::logging::LogFormat;
 use metadata::AttributeId;
 use serde::Deserialize;
 use std::fmt;
@@ -1059,7 +1059,10 @@ token_endpoint = "https://isb.op.fi/token"
             let errs = parse(&text, no_env(), Path::new("/")).unwrap_err();
             assert_eq!(errs.len(), 1, "{errs:?}");
             assert_eq!(errs[0].path, "methods.testbank.enabled");
-            assert!(errs[0].message.contains("environment = \"test\""), "{errs:?}");
+            assert!(
+                errs[0].message.contains("environment = \"test\""),
+                "{errs:?}"
+            );
         }
         let c = parse(
             &format!("environment = \"test\"\n{GOOD}{testbank}"),
@@ -1070,7 +1073,12 @@ token_endpoint = "https://isb.op.fi/token"
         assert_eq!(c.environment, Environment::Test);
         assert!(c.methods.testbank.enabled);
         // A test environment without the test bank is fine; a disabled test bank needs nothing.
-        parse(&format!("environment = \"test\"\n{GOOD}"), no_env(), Path::new("/")).unwrap();
+        parse(
+            &format!("environment = \"test\"\n{GOOD}"),
+            no_env(),
+            Path::new("/"),
+        )
+        .unwrap();
         parse(
             &(GOOD.to_owned() + "\n[methods.testbank]\nenabled = false\n"),
             no_env(),

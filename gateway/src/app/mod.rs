@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod logging;
 mod methods;
 pub mod serve;
 pub mod state;

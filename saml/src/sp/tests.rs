@@ -34,6 +34,7 @@ fn draft(a: &[Attribute]) -> AssertionDraft<'_> {
         session_not_on_or_after: None,
         authn_instant: now(),
         authn_context_class_ref: "http://ftn.ficora.fi/2017/loa3",
+        authenticating_authority: None,
         attributes: a,
     }
 }
@@ -84,6 +85,44 @@ fn accepts_our_response_and_keeps_markup_in_values() {
             Some("http://ftn.ficora.fi/2017/loa3")
         );
     }
+}
+
+#[test]
+fn authenticating_authority_is_written_escaped_in_schema_order_and_read_back() {
+    let a = attrs();
+    let mut d = draft(&a);
+    d.authenticating_authority = Some("urn:gateway:testbank?a=1&b=<2>");
+    let id = testkeys::rsa();
+    let signer = Signer {
+        key: &id.key,
+        cert: &id.cert,
+    };
+    let xml = build_success(&d, signer, false).unwrap();
+    assert!(
+        xml.contains("<saml:AuthenticatingAuthority>urn:gateway:testbank?a=1&amp;b=&lt;2&gt;</saml:AuthenticatingAuthority>"),
+        "{xml}"
+    );
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let ctx = doc
+        .descendants()
+        .find(|n| n.has_tag_name((crate::xml::NS_SAML, "AuthnContext")))
+        .unwrap();
+    let order: Vec<&str> = ctx
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(order, ["AuthnContextClassRef", "AuthenticatingAuthority"]);
+    let certs = [id.cert.clone()];
+    let v = validate_response(&xml, &exp(&certs)).unwrap();
+    assert_eq!(
+        v.authenticating_authorities,
+        ["urn:gateway:testbank?a=1&b=<2>"]
+    );
+    // Without one, no element (the Response is as before).
+    let v = validate_response(&response(false), &exp(&certs)).unwrap();
+    assert!(v.authenticating_authorities.is_empty());
+    assert!(!response(false).contains("AuthenticatingAuthority"));
 }
 
 #[test]
