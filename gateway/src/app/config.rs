@@ -4,6 +4,7 @@
 
 mod banks;
 mod idcard;
+mod server;
 
 pub use super::logging::LogFormat;
 use banks::BANK_SCHEMA;
@@ -12,6 +13,8 @@ pub use banks::{
 };
 use idcard::IDCARD_SCHEMA;
 pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
+pub use server::ServerConfig;
+use server::SERVER_SCHEMA;
 use metadata::AttributeId;
 use serde::Deserialize;
 use std::fmt;
@@ -35,56 +38,6 @@ pub struct Config {
     pub environment: Environment,
     #[serde(default)]
     pub log: LogConfig,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    pub listen: String,
-    /// The URL citizens and SPs reach the gateway at (https in production).
-    pub public_url: String,
-    #[serde(default)]
-    pub data_dir: Option<PathBuf>,
-    /// Seconds a client has for the TLS handshake and then for each request's headers (also
-    /// how long an idle keep-alive connection stays open).
-    #[serde(default = "default_header_read_timeout")]
-    pub header_read_timeout_seconds: u32,
-    /// Seconds from a request's head to its response, reading the body included (408 after).
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout_seconds: u32,
-    /// Connections served at once; more are closed as soon as they are accepted.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: u32,
-    /// Serve TLS on the listener itself (PEM certificate chain and key), for a single machine
-    /// with no proxy in front. `public_url` must then be https.
-    #[serde(default)]
-    pub tls_cert: Option<PathBuf>,
-    #[serde(default)]
-    pub tls_key: Option<PathBuf>,
-    /// TLS-terminating proxies (addresses or CIDR ranges) whose `client_address_header` names
-    /// the client for the rate limits. Empty: the TCP peer is the client.
-    #[serde(default)]
-    pub trusted_proxies: Vec<String>,
-    /// `x-forwarded-for` (the default) or `forwarded` (RFC 7239): the one header read.
-    #[serde(default)]
-    pub client_address_header: Option<String>,
-    /// Requests per second each client address may make to the SSO and login endpoints, after
-    /// its burst. 0 or absent: the default (20).
-    #[serde(default)]
-    pub rate_limit_per_second: u32,
-    /// Requests a client address may make at once. 0 or absent: the default (100).
-    #[serde(default)]
-    pub rate_limit_burst: u32,
-}
-
-fn default_header_read_timeout() -> u32 {
-    crate::web::edge::EdgeSettings::DEFAULT_HEADER_READ_TIMEOUT_SECONDS
-}
-fn default_request_timeout() -> u32 {
-    crate::web::edge::EdgeSettings::DEFAULT_REQUEST_TIMEOUT_SECONDS
-}
-fn default_max_connections() -> u32 {
-    crate::web::edge::EdgeSettings::DEFAULT_MAX_CONNECTIONS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -338,23 +291,7 @@ pub(crate) enum Kind {
 }
 
 const SCHEMA: Kind = Kind::Table(&[
-    (
-        "server",
-        Kind::Table(&[
-            ("listen", Kind::Str),
-            ("public_url", Kind::Str),
-            ("data_dir", Kind::Str),
-            ("header_read_timeout_seconds", Kind::Int),
-            ("request_timeout_seconds", Kind::Int),
-            ("max_connections", Kind::Int),
-            ("tls_cert", Kind::Str),
-            ("tls_key", Kind::Str),
-            ("trusted_proxies", Kind::StrList),
-            ("client_address_header", Kind::Str),
-            ("rate_limit_per_second", Kind::Int),
-            ("rate_limit_burst", Kind::Int),
-        ]),
-    ),
+    ("server", Kind::Table(SERVER_SCHEMA)),
     (
         "keys",
         Kind::Table(&[
@@ -622,7 +559,7 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
         )),
         Err(e) => out.push(problem("server.public_url", e.to_string())),
     }
-    check_server_edge(&cfg.server, out);
+    server::check_edge(&cfg.server, out);
     if cfg.keys.ec_signing_key.is_some() != cfg.keys.ec_signing_cert.is_some() {
         out.push(problem(
             "keys.ec_signing_key",
@@ -677,86 +614,6 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
         }
         if let Err(problems) = bank_settings(i, bank, &cfg.server.public_url) {
             out.extend(problems);
-        }
-    }
-}
-
-/// The main listener's edge: limits in range, TLS with an https public URL, proxies no wider
-/// than a network. The TLS pair is read here (the one file read during the value checks), so
-/// that check-config reports a certificate that does not load or does not fit its key.
-fn check_server_edge(s: &ServerConfig, out: &mut Vec<ConfigProblem>) {
-    for (key, value, max) in [
-        (
-            "header_read_timeout_seconds",
-            s.header_read_timeout_seconds,
-            300,
-        ),
-        ("request_timeout_seconds", s.request_timeout_seconds, 600),
-        ("max_connections", s.max_connections, 1_000_000),
-    ] {
-        if value == 0 || value > max {
-            out.push(problem(
-                format!("server.{key}"),
-                format!("must be 1..{max}"),
-            ));
-        }
-    }
-    for (key, value) in [
-        ("rate_limit_per_second", s.rate_limit_per_second),
-        ("rate_limit_burst", s.rate_limit_burst),
-    ] {
-        if value > 1_000_000 {
-            out.push(problem(
-                format!("server.{key}"),
-                "must be at most 1000000 (0: the default)",
-            ));
-        }
-    }
-    match (&s.tls_cert, &s.tls_key) {
-        (Some(cert), Some(key)) => {
-            if !s.public_url.starts_with("https://") {
-                out.push(problem(
-                    "server.public_url",
-                    "must be https when the listener serves TLS (tls_cert)",
-                ));
-            }
-            if let Err(e) = crate::web::edge::server_tls(cert, key) {
-                out.push(problem("server.tls_cert", e));
-            }
-        }
-        (None, None) => {}
-        _ => out.push(problem(
-            "server.tls_cert",
-            "tls_cert and tls_key go together",
-        )),
-    }
-    if let Some(h) = &s.client_address_header {
-        if crate::web::edge::ForwardedHeader::parse(h).is_none() {
-            out.push(problem(
-                "server.client_address_header",
-                format!(
-                    "{h:?} is not one of {}",
-                    crate::web::edge::ForwardedHeader::NAMES.join(", ")
-                ),
-            ));
-        } else if s.trusted_proxies.is_empty() {
-            out.push(problem(
-                "server.client_address_header",
-                "needs trusted_proxies: the header is read only from them",
-            ));
-        }
-    }
-    for (i, p) in s.trusted_proxies.iter().enumerate() {
-        match ProxyRange::parse(p) {
-            None => out.push(problem(
-                format!("server.trusted_proxies[{i}]"),
-                "expected an IP address or CIDR range",
-            )),
-            Some(r) if r.too_wide() => out.push(problem(
-                format!("server.trusted_proxies[{i}]"),
-                "too wide (shorter than /8 for IPv4, /32 for IPv6): the forwarded client address would be believed from nearly anyone; list the proxies' addresses",
-            )),
-            Some(_) => {}
         }
     }
 }
@@ -1131,99 +988,5 @@ token_endpoint = "https://isb.op.fi/token"
         let c = parse(&readme[start..end], no_env(), Path::new("/etc/gw")).unwrap();
         assert_eq!(c.methods.banks.len(), 1);
         bank_settings(0, &c.methods.banks[0], &c.server.public_url).unwrap();
-    }
-
-    fn with_server(extra: &str) -> String {
-        GOOD.replace("[keys]\n", &format!("{extra}\n[keys]\n"))
-    }
-
-    fn problem_paths(text: &str) -> Vec<String> {
-        parse(text, no_env(), Path::new("/"))
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.path)
-            .collect()
-    }
-
-    #[test]
-    fn the_server_edge_defaults_and_limits() {
-        let c = parse(GOOD, no_env(), Path::new("/")).unwrap();
-        assert_eq!(c.server.header_read_timeout_seconds, 10);
-        assert_eq!(c.server.request_timeout_seconds, 30);
-        assert_eq!(c.server.max_connections, 4096);
-        assert_eq!(
-            (c.server.rate_limit_per_second, c.server.rate_limit_burst),
-            (0, 0)
-        );
-        assert!(c.server.trusted_proxies.is_empty() && c.server.tls_cert.is_none());
-        let c = parse(
-            &with_server("rate_limit_per_second = 5\nrate_limit_burst = 0\ntrusted_proxies = [\"10.0.0.5\", \"192.0.2.0/24\"]\nclient_address_header = \"Forwarded\""),
-            no_env(),
-            Path::new("/"),
-        )
-        .unwrap();
-        assert_eq!(c.server.rate_limit_per_second, 5);
-        let paths = problem_paths(&with_server(
-            "header_read_timeout_seconds = 0\nrequest_timeout_seconds = 601\nmax_connections = 0\nrate_limit_burst = 2000000",
-        ));
-        assert_eq!(
-            paths,
-            [
-                "server.header_read_timeout_seconds",
-                "server.request_timeout_seconds",
-                "server.max_connections",
-                "server.rate_limit_burst"
-            ]
-        );
-        let paths = problem_paths(&with_server(
-            "trusted_proxies = [\"0.0.0.0/0\", \"10.0.0.0/7\", \"::/16\", \"proxy.example\", \"10.0.0.0/8\"]",
-        ));
-        assert_eq!(
-            paths,
-            [
-                "server.trusted_proxies[0]",
-                "server.trusted_proxies[1]",
-                "server.trusted_proxies[2]",
-                "server.trusted_proxies[3]"
-            ]
-        );
-        assert_eq!(
-            problem_paths(&with_server(
-                "client_address_header = \"x-real-ip\"\ntrusted_proxies = [\"10.0.0.5\"]"
-            )),
-            ["server.client_address_header"]
-        );
-        assert_eq!(
-            problem_paths(&with_server("client_address_header = \"forwarded\"")),
-            ["server.client_address_header"]
-        );
-    }
-
-    #[test]
-    fn the_listener_tls_is_loaded_by_the_check_and_wants_an_https_public_url() {
-        let d = tempfile::tempdir().unwrap();
-        let now = time::OffsetDateTime::now_utc();
-        let tls = certs::test_pki::TlsServerIdentity::generate(&["idp.example.fi"], now).unwrap();
-        std::fs::write(d.path().join("tls.crt"), &tls.cert_pem).unwrap();
-        std::fs::write(d.path().join("tls.key"), &tls.key_pem).unwrap();
-        let other = certs::test_pki::TlsServerIdentity::generate(&["x"], now).unwrap();
-        std::fs::write(d.path().join("other.key"), &other.key_pem).unwrap();
-        let text = with_server("tls_cert = \"tls.crt\"\ntls_key = \"tls.key\"");
-        let c = parse(&text, no_env(), d.path()).unwrap();
-        assert_eq!(c.server.tls_cert, Some(d.path().join("tls.crt")));
-        let errs = parse(
-            &text.replace("https://idp.example.fi", "http://127.0.0.1:8443"),
-            no_env(),
-            d.path(),
-        )
-        .unwrap_err();
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert_eq!(errs[0].path, "server.public_url");
-        let errs = parse(&text.replace("tls.key", "other.key"), no_env(), d.path()).unwrap_err();
-        assert_eq!(errs[0].path, "server.tls_cert", "{errs:?}");
-        let errs = parse(&text.replace("tls.key", "missing.key"), no_env(), d.path()).unwrap_err();
-        assert!(errs[0].message.contains("missing.key"), "{errs:?}");
-        let errs = parse(&with_server("tls_cert = \"tls.crt\""), no_env(), d.path()).unwrap_err();
-        assert_eq!(errs[0].message, "tls_cert and tls_key go together");
     }
 }

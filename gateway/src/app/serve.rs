@@ -1,12 +1,11 @@
 //! Serving: a gateway launched in the background (its listeners, bank and CRL refresh), as
 //! `gateway serve`, dev mode and the tests run it.
 
-use super::config::{Config, ConfigProblem, ProxyRange, ServerConfig};
+use super::config::{Config, ConfigProblem};
 use super::state::{self, Gateway, Runtime};
 use crate::upstream::{banks, idcard};
-use crate::web::edge::{self, ClientAddress, EdgeSettings, ForwardedHeader, RateLimit};
+use crate::web::edge::EdgeSettings;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 /// A gateway serving in the background; dropping it (or `stop`) shuts it down.
@@ -89,7 +88,7 @@ pub async fn serve_config(
             message: e.to_string(),
         }]
     })?;
-    let edge = edge_settings(&cfg.server).map_err(|p| vec![p])?;
+    let edge = cfg.server.edge().map_err(|p| vec![p])?;
     let owned = cfg.clone();
     let gw = tokio::task::spawn_blocking(move || state::from_config(&owned, rt))
         .await
@@ -111,44 +110,6 @@ pub async fn serve_config(
         None => None,
     };
     Ok(launch_behind(gw, listener, addr, idcard_listener, edge).await)
-}
-
-/// The main listener's edge as `[server]` describes it (the values were checked with the
-/// config; the TLS pair is loaded here).
-pub fn edge_settings(server: &ServerConfig) -> Result<EdgeSettings, ConfigProblem> {
-    let secs = |s: u32| std::time::Duration::from_secs(s.into());
-    let tls = match (&server.tls_cert, &server.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(edge::server_tls(cert, key).map_err(|e| ConfigProblem {
-                path: "server.tls_cert".into(),
-                message: e,
-            })?)
-        }
-        _ => None,
-    };
-    let header = server
-        .client_address_header
-        .as_deref()
-        .and_then(ForwardedHeader::parse)
-        .unwrap_or_default();
-    let proxies = server
-        .trusted_proxies
-        .iter()
-        .filter_map(|p| ProxyRange::parse(p))
-        .collect();
-    Ok(EdgeSettings {
-        header_read_timeout: secs(server.header_read_timeout_seconds),
-        request_timeout: secs(server.request_timeout_seconds),
-        max_connections: server.max_connections as usize,
-        hsts: tls.is_some() || server.public_url.starts_with("https://"),
-        tls,
-        client_address: ClientAddress::behind(proxies, header),
-        rate_limit: RateLimit {
-            per_second: NonZeroU32::new(server.rate_limit_per_second)
-                .unwrap_or(RateLimit::DEFAULT.per_second),
-            burst: NonZeroU32::new(server.rate_limit_burst).unwrap_or(RateLimit::DEFAULT.burst),
-        },
-    })
 }
 
 /// Dev mode's launch: the development edge (rate limits a person clicking around never meets),
