@@ -28,6 +28,10 @@
 //! required). CRL mode runs [`VerifiedCrl::verify`] against the configured CAs, installs the CRL
 //! into a copy of the installed set ([`CrlSet::install`]) and validates the PKI's valid card with
 //! that set, so a verified CRL also reaches webpki's CRL processing.
+//!
+//! The OCSP response reader has its own target and entry point, [`ocsp::ocsp_response`].
+
+pub mod ocsp;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};

@@ -15,6 +15,8 @@
 mod claims;
 mod encoding;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod jwe;
 mod jwk;
 mod jws;
