@@ -5,7 +5,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::JoseError;
@@ -22,42 +22,87 @@ pub(crate) fn b64_encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A JSON object whose member names are unique. RFC 7515 §4 and RFC 7519 §4 let a parser either refuse
-/// duplicates or take the last one; refusing means a header or claim set cannot mean two things to two parsers.
+/// A JSON object whose member names are unique, at every depth (a JWK inside a set, a nested
+/// claim). RFC 7515 §4 and RFC 7519 §4 let a parser either refuse duplicates or take the last one;
+/// refusing means a header, key or claim set cannot mean two things to two parsers.
 pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JoseError> {
-    serde_json::from_slice::<UniqueObject>(bytes)
-        .map(|o| o.0)
-        .map_err(|e| JoseError::Json(e.to_string()))
-}
-
-struct UniqueObject(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for UniqueObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UniqueObjectVisitor)
+    match serde_json::from_slice::<UniqueValue>(bytes) {
+        Ok(UniqueValue(Value::Object(map))) => Ok(map),
+        Ok(_) => Err(JoseError::Json("expected a JSON object".into())),
+        Err(e) => Err(JoseError::Json(e.to_string())),
     }
 }
 
-struct UniqueObjectVisitor;
+/// A JSON value read with duplicate member names refused in every object it holds.
+struct UniqueValue(Value);
 
-impl<'de> Visitor<'de> for UniqueObjectVisitor {
-    type Value = UniqueObject;
+impl<'de> Deserialize<'de> for UniqueValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueValueVisitor).map(UniqueValue)
+    }
+}
+
+struct UniqueValueVisitor;
+
+impl<'de> Visitor<'de> for UniqueValueVisitor {
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object with unique member names")
+        f.write_str("JSON with unique member names in every object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueValue(v)) = access.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
-        while let Some((name, value)) = access.next_entry::<String, Value>()? {
+        while let Some((name, UniqueValue(value))) = access.next_entry::<String, UniqueValue>()? {
             if map.contains_key(&name) {
+                let shown: String = name.chars().take(40).collect();
                 return Err(serde::de::Error::custom(format!(
-                    "duplicate member {name:?}"
+                    "duplicate member {shown:?}"
                 )));
             }
             map.insert(name, value);
         }
-        Ok(UniqueObject(map))
+        Ok(Value::Object(map))
     }
 }
 
@@ -94,10 +139,12 @@ mod tests {
 
     #[test]
     fn objects_are_strict() {
-        let o = parse_object(br#"{"alg":"RS256","n":{"a":1,"a":2}}"#).unwrap();
+        let o = parse_object(br#"{"alg":"RS256","n":{"a":1,"b":[{"c":2}]}}"#).unwrap();
         assert_eq!(o["alg"], "RS256");
+        assert_eq!(o["n"]["b"][0]["c"], 2);
         for bad in [
-            &br#"{"alg":"RS256","alg":"none"}"#[..],
+            &br#"{"alg":"RS256","n":{"a":1,"a":2}}"#[..],
+            br#"{"alg":"RS256","alg":"none"}"#,
             br#"["alg"]"#,
             br#""RS256""#,
             br#"{"alg":"RS256"} x"#,
@@ -114,5 +161,19 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(1000), "]".repeat(1000));
         assert!(parse_object(deep.as_bytes()).is_err(), "recursion limit");
+    }
+}
+
+#[cfg(test)]
+mod unique_member_tests {
+    use super::parse_object;
+
+    #[test]
+    fn duplicates_are_refused_at_every_depth() {
+        assert!(parse_object(br#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_ok());
+        assert!(parse_object(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse_object(br#"{"keys":[{"kty":"EC","kty":"oct"}]}"#).is_err());
+        assert!(parse_object(br#"{"x":{"y":{"z":1,"z":1}}}"#).is_err());
+        assert!(parse_object(br#"[1,2]"#).is_err());
     }
 }

@@ -116,10 +116,10 @@ pub(super) fn seeds(k: &Keys, out: &mut Vec<Seed>) {
 
     let mut raw =
         |name: &str, bytes: &[u8]| out.push(("jose_jwk_set", name.to_owned(), bytes.to_vec()));
-    // Only the top-level object is checked for duplicate members; inside a key the last one
-    // wins (serde_json's map), so this key is read as `oct` and refused as one.
+    // Duplicate members are refused at every depth: inside a key too, so no parser can read
+    // this key as `EC` and another as `oct`.
     raw(
-        "hostile-jose.key_refused-duplicate-kty-in-a-key",
+        "hostile-jose.json-duplicate-kty-in-a-key",
         br#"{"keys":[{"kty":"EC","kty":"oct","crv":"P-256"}]}"#,
     );
     raw(
