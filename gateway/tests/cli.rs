@@ -131,18 +131,9 @@ fn serve_refuses_a_bad_config() {
 #[test]
 fn dev_prints_the_url_to_open_and_serves_it() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the gateway binds a port of the OS's choosing and prints the URL it serves.
     let mut child = gateway()
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -150,26 +141,32 @@ fn dev_prints_the_url_to_open_and_serves_it() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let want = format!("http://127.0.0.1:{port}/demo");
-    let mut seen = false;
+    let mut port = None;
     for _ in 0..20 {
         match lines.next() {
-            Some(Ok(l)) if l.contains(&want) => {
-                seen = true;
+            Some(Ok(l)) if l.contains("Open the demo e-service:") => {
+                port = l
+                    .trim()
+                    .rsplit_once("http://127.0.0.1:")
+                    .and_then(|(_, rest)| rest.strip_suffix("/demo"))
+                    .and_then(|p| p.parse::<u16>().ok());
                 break;
             }
             Some(Ok(_)) => continue,
             _ => break,
         }
     }
-    let page = if seen {
-        http_get(port, "/demo")
-    } else {
-        String::new()
+    let page = match port {
+        Some(p) => http_get(p, "/demo"),
+        None => String::new(),
     };
     let _ = child.kill();
     let _ = child.wait();
-    assert!(seen, "dev mode did not print {want}");
+    let port = port.expect("dev mode did not print http://127.0.0.1:<port>/demo");
+    assert_ne!(
+        port, 0,
+        "the URL names the port bound, not the one asked for"
+    );
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("href=\"/demo/login\""), "{page}");
     // Keys were generated into the data directory, the private key readable by the owner only.

@@ -284,7 +284,7 @@ function validHetu(code) {
   const m = /^(\d\d)(\d\d)(\d\d)([-+YXWVUABCDEF])(\d{3})([0-9A-Y])$/.exec(code ?? '');
   if (!m) return null;
   const [, dd, mm, yy, sign, nnn, check] = m;
-  if (Number(nnn) < 2 || Number(nnn) > 899) return null;
+  if (Number(nnn) < 900 || Number(nnn) > 999) return null; // the test series only
   if ('0123456789ABCDEFHJKLMNPRSTUVWXY'[Number(`${dd}${mm}${yy}${nnn}`) % 31] !== check) return null;
   const century = sign === '+' ? '18' : '-YXWVU'.includes(sign) ? '19' : '20';
   const birthdate = `${century}${yy}-${mm}-${dd}`;
@@ -295,7 +295,7 @@ function validHetu(code) {
 function personClaims(c, person, what) {
   eq(c.sub, person, `${what} sub`);
   const birthdate = validHetu(c.personal_identity_code);
-  assert(birthdate, `${what}: personal_identity_code ${c.personal_identity_code} is not a valid non-temporary HETU`);
+  assert(birthdate, `${what}: personal_identity_code ${c.personal_identity_code} is not a valid HETU of the test series (900-999)`);
   eq(c.birthdate, birthdate, `${what} birthdate (derived from the HETU)`);
   assert(typeof c.name === 'string' && c.name.length > 0, `${what}: name missing`);
   if (person === 'tupas-4') {
@@ -391,7 +391,7 @@ async function normalBank() {
     idTokenClaims(claims, b, flow.flow, 'tupas-2');
     eq(claims.acr, LOA3, 'acr');
     eq([claims.personal_identity_code, claims.given_name, claims.family_name, claims.name, claims.birthdate],
-      ['070770-205U', 'Väinö', 'Tunnistus', 'Tunnistus Väinö', '1970-07-07'], 'tupas-2 claims');
+      ['070770-905D', 'Väinö', 'Tunnistus', 'Tunnistus Väinö', '1970-07-07'], 'tupas-2 claims');
     for (const id of PERSON_IDS) assert(flow.loginPage.includes(`data-person="${id}"`), `login page lacks data-person="${id}"`);
     assert(flow.loginPage.includes('data-action="cancel"'), 'login page lacks data-action="cancel"');
     assert(flow.loginPage.includes('<html lang="fi">'), 'login page language from ui_locales');
@@ -475,7 +475,7 @@ async function autoPersonBank() {
     const f = await login(b, { auto: true });
     const claims = await normalInner(b, (await decrypt(A, f.tokens.id_token)).inner);
     idTokenClaims(claims, b, f.flow, 'tupas-3');
-    eq(claims.personal_identity_code, '010304A457U', 'tupas-3 HETU');
+    eq(claims.personal_identity_code, '010304A957Y', 'tupas-3 HETU');
   }, b);
   await b.stop();
 }
@@ -612,7 +612,7 @@ const HOSTILE = {
     const { payload } = await jose.jwtVerify(inner, b.keySet, { issuer: b.issuer, audience: CLIENT_ID, algorithms: ['RS256'] });
     jweHeader(header, c, payload);
     eq(payload.sub, 'somebody-else', 'userinfo sub');
-    eq(payload.personal_identity_code, '070770-205U', 'userinfo identity otherwise unchanged');
+    eq(payload.personal_identity_code, '070770-905D', 'userinfo identity otherwise unchanged');
   },
 };
 
@@ -638,7 +638,7 @@ async function clientBUserinfoSub() {
     const u = await userinfo(b, f.tokens.access_token);
     assert(u.type.startsWith('application/json'), `userinfo content-type ${u.type}`);
     const json = JSON.parse(u.body);
-    eq([json.sub, json.personal_identity_code], ['somebody-else', '070770-205U'], 'userinfo sub and HETU');
+    eq([json.sub, json.personal_identity_code], ['somebody-else', '070770-905D'], 'userinfo sub and HETU');
   }, b);
   await b.stop();
 }

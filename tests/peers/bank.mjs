@@ -11,7 +11,8 @@
 //   BANK_MODE         normal (default) | plain-id-token | alg-none | hs256-pubkey | expired |
 //                     wrong-nonce | unknown-kid | wrong-aud | wrong-iss | low-acr | userinfo-sub
 //   BANK_AUTO_PERSON  a test person id: GET /interaction/<uid> logs that person in at once (no page)
-//   BANK_VERBOSE=1    also one stderr line per HTTP request
+//   BANK_VERBOSE=1    also stderr lines per HTTP request: `request GET /path` when it arrives,
+//                     `GET /path -> 200 (3 ms)` when it is answered
 // See BANK.md next to this file for the client file, the test persons and what each mode does.
 
 import http from 'node:http';
@@ -43,14 +44,14 @@ const WRONG_NONCE = 'not-the-nonce-you-sent';
 const WRONG_SUB = 'somebody-else';
 const EXPIRED_SHIFT = 3600;
 
-// Test persons. Valid Finnish personal identity codes (individual numbers 002-899, check character
-// verified at startup), invented for tests. `name` is "family given" as FTN banks send it;
+// Test persons. Finnish personal identity codes of the test series only (individual numbers
+// 900-999, which no person has; check character verified at startup), invented for tests. `name` is "family given" as FTN banks send it;
 // tupas-4 has only `name` (some FTN sources have no separate given/family names).
 const PERSONS = {
-  'tupas-1': { given_name: 'Matti Matias', family_name: 'von Möttonen', personal_identity_code: '130588-231K', birthdate: '1988-05-13' },
-  'tupas-2': { given_name: 'Väinö', family_name: 'Tunnistus', personal_identity_code: '070770-205U', birthdate: '1970-07-07' },
-  'tupas-3': { given_name: 'Siiri', family_name: 'Sjöberg', personal_identity_code: '010304A457U', birthdate: '2004-03-01' },
-  'tupas-4': { name: 'Kuusela Eero', personal_identity_code: '311299Y319H', birthdate: '1999-12-31' },
+  'tupas-1': { given_name: 'Matti Matias', family_name: 'von Möttonen', personal_identity_code: '130588-9315', birthdate: '1988-05-13' },
+  'tupas-2': { given_name: 'Väinö', family_name: 'Tunnistus', personal_identity_code: '070770-905D', birthdate: '1970-07-07' },
+  'tupas-3': { given_name: 'Siiri', family_name: 'Sjöberg', personal_identity_code: '010304A957Y', birthdate: '2004-03-01' },
+  'tupas-4': { name: 'Kuusela Eero', personal_identity_code: '311299Y943M', birthdate: '1999-12-31' },
 };
 for (const p of Object.values(PERSONS)) p.name ??= `${p.family_name} ${p.given_name}`;
 
@@ -92,7 +93,7 @@ if (AUTO_PERSON !== undefined && !PERSONS[AUTO_PERSON]) {
   fail(`BANK_AUTO_PERSON=${AUTO_PERSON}: expected one of ${Object.keys(PERSONS).join(', ')}`);
 }
 for (const [id, p] of Object.entries(PERSONS)) {
-  if (!validHetu(p.personal_identity_code, p.birthdate)) fail(`test person ${id}: invalid identity code`);
+  if (!validHetu(p.personal_identity_code, p.birthdate)) fail(`test person ${id}: not a valid identity code of the test series (900-999)`);
 }
 
 const ENC_ALGS = ['RSA-OAEP', 'RSA-OAEP-256'];
@@ -210,6 +211,10 @@ server.listen(PORT, HOST, async () => {
   const oidc = provider.callback();
   server.on('request', (req, res) => {
     if (VERBOSE) {
+      // Written when the request arrives, before anything else happens to it: a test that sends
+      // a request of its own and waits for its line knows that every earlier request's line is
+      // already there (stderr is a pipe, which node writes synchronously).
+      log(`request ${req.method} ${req.url.split('?')[0]}`);
       const started = Date.now();
       res.on('finish', () => log(`${req.method} ${req.url.split('?')[0]} -> ${res.statusCode} (${Date.now() - started} ms)`));
     }
@@ -414,7 +419,7 @@ function validHetu(code, birthdate) {
   const [, dd, mm, yy, sign, nnn, check] = m;
   const n = Number(nnn);
   const century = sign === '+' ? '18' : '-YXWVU'.includes(sign) ? '19' : '20';
-  return n >= 2 && n <= 899
+  return n >= 900 && n <= 999
     && '0123456789ABCDEFHJKLMNPRSTUVWXY'[Number(`${dd}${mm}${yy}${nnn}`) % 31] === check
     && birthdate === `${century}${yy}-${mm}-${dd}`;
 }

@@ -58,7 +58,7 @@ TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 LOA = "http://ftn.ficora.fi/2017/loa3"
 ATTRS = [
-    ("urn:oid:1.2.246.21", "nationalIdentificationNumber", ["010190-999P"]),
+    ("urn:oid:1.2.246.21", "nationalIdentificationNumber", ["010190-999W"]),
     ("urn:oid:2.5.4.42", "givenName", ["Matti", "Kalle"]),
     ("urn:oid:2.5.4.4", "sn", ["Meikäläinen"]),
     ("urn:oid:2.5.4.3", "cn", ["Meikäläinen Matti Kalle"]),

@@ -62,7 +62,7 @@ login="$(curl -s -c "$JAR" -b "$JAR" -D - -o /dev/null "$sso" | location)"
 flow="${login##*flow=}"; flow="${flow%%&*}"
 [[ -n "$flow" && "$login" == */login\?flow=* ]] || { echo "selfcheck: SSO did not redirect to /login: $login" >&2; exit 2; }
 curl -sf -c "$JAR" -b "$JAR" -o /dev/null "$BASE/login/testbank?flow=$flow"
-curl -sf -c "$JAR" -b "$JAR" -o "$WORK/post.html" --data "flow=$flow&national_id=150375-213A" "$BASE/login/testbank/finish"
+curl -sf -c "$JAR" -b "$JAR" -o "$WORK/post.html" --data "flow=$flow&national_id=150375-913W" "$BASE/login/testbank/finish"
 sed -n 's/.*name="SAMLResponse" value="\([^"]*\)".*/\1/p' "$WORK/post.html" | base64 -d >"$WORK/resp.xml"
 REQ="$(awk '$6=="demo_request"{print $7}' "$JAR")"
 [[ -s "$WORK/resp.xml" && -n "$REQ" ]] || { echo "selfcheck: no SAMLResponse / demo_request cookie" >&2; exit 2; }
@@ -81,7 +81,7 @@ def must(cond, what):
     if not cond:
         sys.exit("selfcheck: cannot build variant: " + what)
 
-must(">Matti<" in s and ">150375-213A<" in s, "expected attribute values not in the Response")
+must(">Matti<" in s and ">150375-913W<" in s, "expected attribute values not in the Response")
 w("tampered_attr.xml", s.replace(">Matti<", ">Mattix<", 1))
 w("nosig.xml", re.sub(r"<ds:Signature[ >].*?</ds:Signature>", "", s, flags=re.S))
 w("comment_nameid.xml", re.sub(r"(<saml:NameID[^>]*>.)", r"\1<!---->", s, count=1))
@@ -129,7 +129,7 @@ w("info_response_irt.xml", re.sub(r'(<samlp:Response[^>]*InResponseTo=")[^"]*', 
 w("info_response_dest.xml", re.sub(r'(<samlp:Response[^>]*Destination=")[^"]*', r"\1https://elsewhere.example/acs", s, count=1))
 a = re.search(r"<saml:Assertion[ >].*?</saml:Assertion>", s, re.S).group(0)
 evil = re.sub(r"<ds:Signature[ >].*?</ds:Signature>", "", a, flags=re.S)
-evil = evil.replace(' ID="', ' ID="_evil', 1).replace(">150375-213A<", ">010101-0101<")
+evil = evil.replace(' ID="', ' ID="_evil', 1).replace(">150375-913W<", ">010101-9102<")
 w("info_extra_unsigned_assertion.xml", s.replace(a, evil + a))
 w("info_truncated.xml", s[: s.rindex("</samlp:Response>")])
 w("info_trailing_garbage.xml", s + "<second-root/> & <unclosed>")
@@ -209,7 +209,7 @@ check accept "genuine Response"                                  resp.xml
 if [[ "$RC" == 0 ]] && ! python3 - "$OUT" <<'PY'
 import json, sys
 o = json.loads(sys.argv[1])
-assert o["attributes"]["urn:oid:1.2.246.21"] == ["150375-213A"], o
+assert o["attributes"]["urn:oid:1.2.246.21"] == ["150375-913W"], o
 assert o["attributes"]["urn:oid:2.5.4.42"] == ["Matti"], o
 assert o["name_id"] and o["session_index"] and o["authn_context"], o
 PY

@@ -1,19 +1,40 @@
-//! Support for the bank-login tests: the stand-in FTN bank (`tests/peers/bank.mjs`, npm
-//! `oidc-provider`) as a child process, the relying-party key files and the bank's client file,
-//! the gateway's log captured in memory (to find audit lines), and walking a browser through the
-//! bank's redirects.
+//! A bank-login world for the end-to-end tests: the stand-in FTN bank (`tests/peers/bank.mjs`,
+//! npm `oidc-provider`) as a child process on a port it picked itself, the gateway in production
+//! mode (built from a TOML file) as its relying party, a python3-saml SP, and a browser walked
+//! through the bank's redirects.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::browser::{Browser, Page};
+use crate::harness::{self, LoopbackListener};
+use crate::peers::{self, AuthnOptions, Binding, PeerSp, Validated};
+use crate::testsp::{RequestOptions, TestSp};
+use saml::authn_request::{Comparison, RequestedAuthnContext};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How long the bank may take to print its `listening` line (about 0.5 s normally).
 const BANK_START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a line the bank must write may take to arrive (milliseconds normally).
+const BANK_LOG_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub const LOA2: &str = "http://ftn.ficora.fi/2017/loa2";
+pub const LOA3: &str = "http://ftn.ficora.fi/2017/loa3";
+
+/// The stand-in bank's test persons (`tests/peers/bank.mjs`) and their personal identity codes,
+/// all of the test series (individual number 900-999), which no person has.
+pub const TEST_PERSONS: [(&str, &str); 4] = [
+    ("tupas-1", "130588-9315"),
+    ("tupas-2", TUPAS2_HETU),
+    ("tupas-3", "010304A957Y"),
+    ("tupas-4", "311299Y943M"),
+];
+/// `tupas-2`, whom `BankSpec::new` logs in (Väinö Tunnistus, born 1970-07-07).
+pub const TUPAS2_HETU: &str = "070770-905D";
 
 /// One stand-in bank process on a loopback port; killed when dropped.
 pub struct StandInBank {
@@ -21,6 +42,9 @@ pub struct StandInBank {
     pub issuer: String,
     child: Child,
     stderr: Arc<Mutex<String>>,
+    verbose: bool,
+    /// Numbers the bank's `/test-sync/N` requests (see `requests`).
+    syncs: AtomicUsize,
 }
 
 /// How to run the bank.
@@ -30,7 +54,8 @@ pub struct BankOptions<'a> {
     pub mode: Option<&'a str>,
     /// `BANK_AUTO_PERSON`: log this person in without showing the login page.
     pub auto_person: Option<&'a str>,
-    /// `BANK_VERBOSE`: one stderr line per HTTP request.
+    /// `BANK_VERBOSE`: a stderr line when each HTTP request arrives and one when it is answered
+    /// (needed by [`StandInBank::requests`]).
     pub verbose: bool,
 }
 
@@ -121,21 +146,63 @@ impl StandInBank {
             issuer,
             child,
             stderr,
+            verbose: opts.verbose,
+            syncs: AtomicUsize::new(0),
         })
     }
 
-    /// Wait (up to 5 s) until the bank's stderr holds `pattern` at least `count` times: its log
-    /// line for a request is written when the response finishes, which can be after the
-    /// gateway already answered the browser.
+    /// How many `request` (`"GET /jwks"`, the path without its query) the bank has received up
+    /// to now. Exact, not eventual: every request that reached the bank before this call is
+    /// counted (see `sync`). Needs `BankOptions::verbose`.
+    pub fn requests(&self, request: &str) -> usize {
+        self.sync();
+        let arrived = format!(": request {request}");
+        self.stderr()
+            .lines()
+            .filter(|l| l.ends_with(&arrived))
+            .count()
+    }
+
+    /// Wait until the bank's stderr holds `pattern` at least `count` times, and return it; panics
+    /// naming the pattern when it does not come within `BANK_LOG_TIMEOUT`.
     pub fn wait_for_log(&self, pattern: &str, count: usize) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + BANK_LOG_TIMEOUT;
         loop {
             let log = self.stderr();
-            if log.matches(pattern).count() >= count || std::time::Instant::now() > deadline {
+            if log.matches(pattern).count() >= count {
                 return log;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                Instant::now() < deadline,
+                "the stand-in bank did not log {pattern:?} {count} time(s) within \
+                 {BANK_LOG_TIMEOUT:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Bring `stderr()` up to date with every request the bank received before this call: send
+    /// one of our own and wait for its arrival line. The bank writes a request's line when the
+    /// request arrives, to a pipe (which node writes synchronously), so every earlier request's
+    /// line precedes it.
+    fn sync(&self) {
+        assert!(
+            self.verbose,
+            "the bank logs its requests only with BankOptions::verbose"
+        );
+        let path = format!("/test-sync/{}", self.syncs.fetch_add(1, Ordering::Relaxed));
+        let host = self.issuer.strip_prefix("http://").unwrap();
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        s.set_read_timeout(Some(BANK_LOG_TIMEOUT)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        // The answer (oidc-provider's 404) is read so that the bank never writes to a closed
+        // connection; what it says does not matter.
+        let _ = s.read_to_end(&mut Vec::new());
+        self.wait_for_log(&format!(": request GET {path}\n"), 1);
     }
 
     /// What the bank wrote to stderr so far (its log: logins, cancels, refusals).
@@ -191,81 +258,269 @@ pub fn write_rp_keys(dir: &Path) -> (PathBuf, PathBuf) {
     (sig, enc)
 }
 
+/// One bank in the gateway's config, and how its stand-in runs.
 #[derive(Clone)]
-struct LogSink(Arc<Mutex<Vec<u8>>>);
+pub struct BankSpec {
+    pub id: &'static str,
+    pub names: [&'static str; 3],
+    pub mode: Option<&'static str>,
+    /// `BANK_AUTO_PERSON`; `None` shows the bank's login page.
+    pub auto_person: Option<&'static str>,
+    pub alg: &'static str,
+    pub enc: &'static str,
+    pub userinfo: bool,
+    /// No bank answers at this issuer: its port is held by a socket that never listens, so a
+    /// connection is refused there, and nothing else can take the port.
+    pub down: bool,
+}
 
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
+impl BankSpec {
+    pub fn new(id: &'static str) -> BankSpec {
+        BankSpec {
+            id,
+            names: ["Testipankki", "Testbanken", "Test bank"],
+            mode: None,
+            auto_person: Some("tupas-2"),
+            alg: "RSA-OAEP",
+            enc: "A128CBC-HS256",
+            userinfo: false,
+            down: false,
+        }
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    pub fn mode(mut self, m: &'static str) -> Self {
+        self.mode = Some(m);
+        self
     }
 }
 
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUF.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = LogSink(buf.clone());
-        // The in-process gateway logs here (every test in this process shares the buffer;
-        // lines are found by their error ID).
-        let _ = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .try_init();
-        buf
-    })
+pub struct World {
+    _dir: tempfile::TempDir,
+    pub base: String,
+    pub gw: gateway::serve::RunningGateway,
+    banks: Vec<Option<StandInBank>>,
+    /// Hold the ports of the banks that are down.
+    _unreachable: Vec<tokio::net::TcpSocket>,
+    /// python3-saml, the SP that validates every Response.
+    pub sp: PeerSp,
+    /// Makes AuthnRequests under the python3-saml SP's name (for what its driver cannot ask:
+    /// a RequestedAuthnContext).
+    pub crafted: TestSp,
 }
 
-/// Capture the log of everything running in this test process from now on.
-pub fn capture_logs() {
-    let _ = log_buffer();
+/// A gateway with these banks, each a stand-in bank process (verbose, so requests can be counted).
+pub async fn world(specs: &[BankSpec]) -> World {
+    world_with(specs, "").await
 }
 
-/// Every captured log line so far.
-pub fn log_lines() -> Vec<String> {
-    let bytes = log_buffer().lock().unwrap().clone();
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
+/// As `world`, with `methods` (TOML keys) in the gateway's `[methods]` table.
+pub async fn world_with(specs: &[BankSpec], methods: &str) -> World {
+    tokio::task::spawn_blocking(peers::ensure_installed)
+        .await
+        .unwrap();
+    crate::gateway_log::capture();
+    // The gateway's URL comes first: the banks' client files and the SP name it.
+    let listener = LoopbackListener::bind().await;
+    let (addr, base) = (listener.addr, listener.base.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let (rp_sig, rp_enc) = write_rp_keys(&d);
 
-/// The audit line (target `audit`) that carries this error ID, if any.
-pub fn audit_line(error_id: &str) -> Option<String> {
-    let id = format!("error_id={error_id}");
-    log_lines()
-        .into_iter()
-        .find(|l| l.contains(" audit:") && l.contains(&id))
-}
+    let mut banks = Vec::new();
+    let mut unreachable = Vec::new();
+    let mut issuers = Vec::new();
+    for spec in specs {
+        if spec.down {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            issuers.push(format!("http://{}", socket.local_addr().unwrap()));
+            unreachable.push(socket);
+            banks.push(None);
+            continue;
+        }
+        let client = d.join(format!("bank-{}.json", spec.id));
+        BankClient::for_gateway(&base, spec.id, spec.alg, spec.enc).write(&client);
+        let (mode, person) = (spec.mode, spec.auto_person);
+        let b = tokio::task::spawn_blocking(move || {
+            StandInBank::start(
+                &client,
+                &BankOptions {
+                    mode,
+                    auto_person: person,
+                    verbose: true,
+                },
+            )
+        })
+        .await
+        .unwrap();
+        issuers.push(b.issuer.clone());
+        banks.push(Some(b));
+    }
 
-/// A refusal as the operator sees it: no SAMLResponse on `page`, an error ID on it, and an audit
-/// line carrying that error ID and `code`. Returns the error ID and the line.
-pub fn assert_audited_refusal(page: &Page, code: &str, what: &str) -> (String, String) {
-    assert!(!page.has_saml_response(), "{what}: {}", page.body);
-    let id = error_id(page).unwrap_or_else(|| panic!("{what}: no error ID: {}", page.body));
-    let line = audit_line(&id).unwrap_or_else(|| {
-        panic!(
-            "{what}: no audit line with error_id={id}:\n{}",
-            log_lines().join("\n")
-        )
-    });
-    assert!(
-        line.contains(&format!("code=\"{code}\"")),
-        "{what}: the audit line should name {code}: {line}"
+    harness::write_idp_files(&d);
+    let sp =
+        harness::python3_saml_sp(&d, &base, "https://python3-saml.bank-login.example/sp").await;
+    let sp_cfg = sp.config.clone();
+
+    let mut toml = format!(
+        r#"
+[server]
+listen = "{addr}"
+public_url = "{base}"
+[keys]
+signing_key = "idp.key"
+signing_cert = "idp.crt"
+pairwise_secret_file = "pairwise.secret"
+oidc_signing_key = "{sig}"
+oidc_encryption_key = "{enc}"
+[[service_providers]]
+metadata_file = "sp.xml"
+release = ["national_id", "given_name", "surname", "common_name", "display_name", "birth_date"]
+[methods]
+{methods}
+"#,
+        sig = rp_sig.file_name().unwrap().to_str().unwrap(),
+        enc = rp_enc.file_name().unwrap().to_str().unwrap(),
     );
-    (id, line)
+    for (spec, issuer) in specs.iter().zip(&issuers) {
+        let [fi, sv, en] = spec.names;
+        toml.push_str(&format!(
+            r#"
+[[methods.banks]]
+id = "{id}"
+display_name = {{ fi = "{fi}", sv = "{sv}", en = "{en}" }}
+issuer = "{issuer}"
+discovery = true
+client_id = "gateway-test"
+scope = ["openid", "profile", "personal_identity_code"]
+max_loa = "ftn_high"
+ftn_spname = "Bank login tests"
+id_token_encryption = {{ algs = ["{alg}"], encs = ["{enc}"] }}
+userinfo = {userinfo}
+timeout_seconds = 10
+"#,
+            id = spec.id,
+            alg = spec.alg,
+            enc = spec.enc,
+            userinfo = spec.userinfo,
+        ));
+    }
+    let gw = harness::serve_toml(&d, listener.listener, &toml).await;
+    // `serve_config` refreshed every bank once: the reachable ones are ready.
+    for (spec, h) in specs.iter().zip(&gw.state.banks) {
+        assert_eq!(h.id(), spec.id);
+        assert_eq!(h.bank.is_ready(), !spec.down, "bank {} refresh", spec.id);
+    }
+    let crafted = TestSp {
+        entity_id: sp_cfg.entity_id.clone(),
+        acs_url: sp_cfg.acs_url.clone(),
+        ..TestSp::new("crafted", &base, false)
+    };
+    World {
+        _dir: dir,
+        base,
+        gw,
+        banks,
+        _unreachable: unreachable,
+        sp,
+        crafted,
+    }
 }
 
-/// The error ID shown on a gateway error page.
-pub fn error_id(page: &Page) -> Option<String> {
-    let marker = "<code id=\"error-id\">";
-    let i = page.body.find(marker)? + marker.len();
-    let e = page.body[i..].find('<')?;
-    Some(page.body[i..i + e].to_owned())
+impl World {
+    pub fn sso(&self) -> String {
+        format!("{}/saml/idp/sso", self.base)
+    }
+
+    /// The stand-in of the `i`th bank (not one that is down).
+    pub fn bank(&self, i: usize) -> &StandInBank {
+        self.banks[i].as_ref().unwrap()
+    }
+
+    /// python3-saml's AuthnRequest (Redirect binding) through the browser, up to the selection
+    /// page. Returns the request ID and the page.
+    pub async fn start_python(&self, b: &Browser) -> (String, Page) {
+        let sp = self.sp.clone();
+        let req = tokio::task::spawn_blocking(move || {
+            sp.authn(&AuthnOptions {
+                binding: Binding::Redirect,
+                ..Default::default()
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let page = b.get(&req.url).await;
+        (req.request_id, harness::to_selection(b, page).await)
+    }
+
+    /// An AuthnRequest in the python3-saml SP's name asking for FTN loa3 exactly.
+    pub async fn start_loa3(&self, b: &Browser) -> (String, Page) {
+        let rac = RequestedAuthnContext {
+            comparison: Comparison::Exact,
+            class_refs: vec![LOA3.into()],
+        };
+        let (xml, id) = self.crafted.request_xml(
+            &self.sso(),
+            &RequestOptions {
+                requested: Some(rac),
+                ..Default::default()
+            },
+        );
+        let page = b
+            .get(&self.crafted.redirect_url(&self.sso(), &xml, None, false))
+            .await;
+        (id, harness::to_selection(b, page).await)
+    }
+
+    /// Pick `bank:<id>` on the selection page; the gateway's answer (a redirect to the bank).
+    pub async fn pick(&self, b: &Browser, selection: &Page, id: &str) -> Page {
+        let href = selection
+            .method_link(&format!("bank:{id}"))
+            .unwrap_or_else(|| panic!("bank:{id} not offered: {}", selection.body));
+        let url = url::Url::parse(&selection.url)
+            .unwrap()
+            .join(&href)
+            .unwrap();
+        b.get(url.as_str()).await
+    }
+
+    /// Selection page -> bank `i` (auto person) -> the callback URL the bank sends back.
+    pub async fn through_bank(&self, b: &Browser, selection: &Page, i: usize, id: &str) -> String {
+        let to_bank = self.pick(b, selection, id).await;
+        assert_eq!(to_bank.status, 303, "{}", to_bank.body);
+        let loc = to_bank.location.clone().unwrap();
+        assert!(
+            loc.starts_with(&format!("{}/auth?", self.bank(i).issuer)),
+            "redirected to the bank's authorization endpoint: {loc}"
+        );
+        let q = query_pairs(&loc);
+        assert!(
+            q.iter().any(|(k, _)| k == "request"),
+            "a request object: {q:?}"
+        );
+        let callback = to_callback(b, to_bank, &self.base).await;
+        assert!(
+            callback.starts_with(&format!("{}/login/bank/{id}/callback?", self.base)),
+            "{callback}\n{}",
+            self.bank(i).stderr()
+        );
+        callback
+    }
+
+    /// Hand the auto-post page's SAMLResponse to python3-saml.
+    pub async fn validate(&self, request_id: &str, autopost: &Page) -> Result<Validated, String> {
+        self.sp.validate_autopost(request_id, autopost).await
+    }
+}
+
+/// A refusal as the citizen and the operator see it: an error page with `status` and an error
+/// ID, no SAMLResponse anywhere on it, and an audit line with that error ID and `code`. Returns
+/// the error ID.
+pub fn assert_refused(page: &Page, status: u16, code: &str, what: &str) -> String {
+    assert_eq!(page.status, status, "{what}: {}", page.body);
+    let (id, line) = crate::gateway_log::assert_audited_refusal(page, code, what);
+    eprintln!("{what}: {line}");
+    id
 }
 
 /// Follow redirects from `page` (the gateway's redirect to the bank) through the bank until one

@@ -207,6 +207,14 @@ impl Page {
     pub fn has_saml_response(&self) -> bool {
         self.body.contains("SAMLResponse")
     }
+
+    /// The error ID shown on a gateway error page.
+    pub fn error_id(&self) -> Option<String> {
+        let marker = "<code id=\"error-id\">";
+        let i = self.body.find(marker)? + marker.len();
+        let e = self.body[i..].find('<')?;
+        Some(self.body[i..i + e].to_owned())
+    }
 }
 
 fn attr(tag: &str, name: &str) -> Option<String> {

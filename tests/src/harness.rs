@@ -1,6 +1,7 @@
-//! Start a real gateway on a free loopback port, each with its own data directory.
+//! Start a real gateway on a loopback port the OS picked (bound first and handed over), each with
+//! its own data directory; the steps every login test shares (the test bank, the selection page).
 
-use gateway::dev::{start_dev, DevOptions};
+use gateway::dev::{start_dev_on, DevOptions};
 use gateway::serve::RunningGateway;
 use std::path::PathBuf;
 
@@ -23,7 +24,8 @@ impl TestGateway {
     pub fn idp_certs(&self) -> Vec<certs::Certificate> {
         self.gw
             .state
-            .idp.keys
+            .idp
+            .keys
             .published(time::OffsetDateTime::now_utc())
     }
     pub fn idp_cert_pem_file(&self) -> PathBuf {
@@ -33,46 +35,83 @@ impl TestGateway {
     }
 }
 
-/// Start a dev-mode gateway with these SP metadata files registered. The listener is bound
-/// before the SPs are known, so callers that need the base URL first use `reserve_port`.
-pub async fn start(sp_metadata: Vec<PathBuf>, listen: Option<std::net::SocketAddr>) -> TestGateway {
-    start_in(tempfile::tempdir().unwrap(), sp_metadata, listen).await
+/// A loopback listener on a port the OS picked, and the gateway URL it stands for. Bound before
+/// anything that names the URL is written (SP metadata, a bank's client file) and handed to the
+/// gateway that serves on it, so nothing else can take the port in between.
+pub struct LoopbackListener {
+    pub listener: tokio::net::TcpListener,
+    pub addr: std::net::SocketAddr,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl LoopbackListener {
+    pub async fn bind() -> LoopbackListener {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        LoopbackListener {
+            listener,
+            addr,
+            base: format!("http://{addr}"),
+        }
+    }
+}
+
+/// Start a dev-mode gateway with these SP metadata files registered, on `listener` (callers that
+/// need the base URL first bind it) or else on a port of its own.
+pub async fn start(sp_metadata: Vec<PathBuf>, listener: Option<LoopbackListener>) -> TestGateway {
+    start_in(tempfile::tempdir().unwrap(), sp_metadata, listener).await
 }
 
 /// As `start`, in a directory prepared by the caller (its `data/` may hold keys made beforehand).
 pub async fn start_in(
     dir: tempfile::TempDir,
     sp_metadata: Vec<PathBuf>,
-    listen: Option<std::net::SocketAddr>,
+    listener: Option<LoopbackListener>,
 ) -> TestGateway {
-    start_with_banks(dir, sp_metadata, listen, Vec::new()).await
+    start_with_banks(dir, sp_metadata, listener, Vec::new()).await
 }
 
 /// As `start_in`, offering banks `(id, issuer)` the way `gateway dev --bank ID=ISSUER` does.
 pub async fn start_with_banks(
     dir: tempfile::TempDir,
     sp_metadata: Vec<PathBuf>,
-    listen: Option<std::net::SocketAddr>,
+    listener: Option<LoopbackListener>,
     banks: Vec<(String, String)>,
 ) -> TestGateway {
-    let gw = start_dev(DevOptions {
-        listen: listen.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
-        sp_metadata,
-        data_dir: dir.path().join("data"),
-        public_url: None,
-        banks,
-        idcard_listen: None,
-    })
+    let listener = match listener {
+        Some(l) => l,
+        None => LoopbackListener::bind().await,
+    };
+    let gw = start_dev_on(
+        listener.listener,
+        DevOptions {
+            listen: listener.addr,
+            sp_metadata,
+            data_dir: dir.path().join("data"),
+            public_url: None,
+            banks,
+            idcard_listen: None,
+        },
+    )
     .await
     .unwrap();
     TestGateway { gw, dir }
 }
 
-/// A free loopback port (bound and released): SP metadata must name the gateway's URL before
-/// the gateway starts.
-pub fn reserve_port() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+/// From the SSO endpoint's answer (a redirect to the selection page), the selection page.
+pub async fn to_selection(
+    b: &crate::browser::Browser,
+    sso_answer: crate::browser::Page,
+) -> crate::browser::Page {
+    assert_eq!(
+        sso_answer.status, 303,
+        "the SSO endpoint should send the browser to the selection page: {}",
+        sso_answer.body
+    );
+    let selection = b.follow(sso_answer).await;
+    assert_eq!(selection.status, 200, "{}", selection.body);
+    selection
 }
 
 /// From the SSO endpoint's answer (a redirect to the selection page), pick the test bank and
@@ -82,13 +121,7 @@ pub async fn through_testbank(
     sso_answer: crate::browser::Page,
     fields: &[(&str, &str)],
 ) -> crate::browser::Page {
-    assert_eq!(
-        sso_answer.status, 303,
-        "expected a redirect to the selection page, got {} {}",
-        sso_answer.status, sso_answer.body
-    );
-    let selection = b.follow(sso_answer).await;
-    assert_eq!(selection.status, 200, "{}", selection.body);
+    let selection = to_selection(b, sso_answer).await;
     let href = selection
         .method_link("testbank")
         .expect("test bank offered");
@@ -99,7 +132,9 @@ pub async fn through_testbank(
     b.submit(&bank, None, fields).await
 }
 
-pub const PERSON: &str = "150375-213A";
+/// The test bank's ready person Matti Meikäläinen: a code of the test series (individual number
+/// 900-999), which no person has.
+pub const PERSON: &str = "150375-913W";
 
 /// A production-mode gateway's own files in `d`: `idp.key`/`idp.crt` (RSA-2048, 30 days) and
 /// `pairwise.secret`, named as the tests' TOML files name them. Returns the IdP identity.
@@ -149,26 +184,34 @@ pub async fn python3_saml_sp(
     sp
 }
 
-/// Write `toml` to `d/gateway.toml` and serve it as `gateway serve` would, on `addr` (its
-/// `server.listen`), with the system clock and randomness. Panics with the problems if refused.
+/// Write `toml` to `d/gateway.toml` and serve it as `gateway serve` would, on `listener` (bound by
+/// the caller; the file's `server.listen` is informational), with the system clock and
+/// randomness. Panics with the problems if refused.
 pub async fn serve_toml(
     d: &std::path::Path,
-    addr: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
     toml: &str,
 ) -> RunningGateway {
+    let rt = gateway::state::Runtime {
+        clock: std::sync::Arc::new(certs::SystemClock),
+        rng: std::sync::Arc::new(certs::SystemRandomSource),
+    };
+    try_serve_toml(d, listener, toml, rt)
+        .await
+        .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}\n{toml}"))
+}
+
+/// As `serve_toml`, with the caller's clock and randomness, returning the problems if refused
+/// (a malformed file still panics).
+pub async fn try_serve_toml(
+    d: &std::path::Path,
+    listener: tokio::net::TcpListener,
+    toml: &str,
+    rt: gateway::state::Runtime,
+) -> Result<RunningGateway, Vec<gateway::config::ConfigProblem>> {
     let cfg_path = d.join("gateway.toml");
     std::fs::write(&cfg_path, toml).unwrap();
     let cfg = gateway::config::load(&cfg_path, std::iter::empty())
         .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    gateway::serve::serve_config(
-        &cfg,
-        listener,
-        gateway::state::Runtime {
-            clock: std::sync::Arc::new(certs::SystemClock),
-            rng: std::sync::Arc::new(certs::SystemRandomSource),
-        },
-    )
-    .await
-    .unwrap_or_else(|p| panic!("gateway refused its config: {p:?}"))
+    gateway::serve::serve_config(&cfg, listener, rt).await
 }

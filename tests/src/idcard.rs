@@ -3,14 +3,15 @@
 //! a SATU mapping, an SP (python3-saml, or a crafted Rust SP), and clients that present cards
 //! over real TLS.
 
-use crate::bank;
 use crate::browser::{Browser, Page};
-use crate::harness;
+use crate::gateway_log;
+use crate::harness::{self, LoopbackListener};
 use crate::peers::{self, AuthnOptions, Binding, PeerSp, Validated};
 use crate::testsp::{RequestOptions, TestSp};
 use certs::test_pki::{IdCardTestPki, TestCard, TlsServerIdentity};
+use certs::ManualClock;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub const OID_HETU: &str = "urn:oid:1.2.246.21";
 pub const OID_SATU: &str = "urn:oid:1.2.246.22";
@@ -18,8 +19,10 @@ pub const OID_GIVEN: &str = "urn:oid:2.5.4.42";
 pub const OID_SN: &str = "urn:oid:2.5.4.4";
 pub const OID_DOB: &str = "urn:oid:1.3.6.1.5.5.7.9.1";
 pub const LOA3: &str = "http://ftn.ficora.fi/2017/loa3";
-pub const VALID_HETU: &str = "131052-308T";
-pub const RSA_HETU: &str = "070770-205U";
+/// The national ids the SATU mapping gives the `valid` and `valid_rsa` cards: codes of the test
+/// series (individual number 900-999), which no person has.
+pub const VALID_HETU: &str = "131052-9085";
+pub const RSA_HETU: &str = "070770-905D";
 pub const HEADER: &str = "X-SSL-Client-Cert";
 
 pub fn pki() -> &'static IdCardTestPki {
@@ -42,6 +45,9 @@ pub struct Setup {
     pub ocsp_url: Option<String>,
     /// Register a python3-saml SP (and install the peers); otherwise only the crafted Rust SP.
     pub python_sp: bool,
+    /// The gateway's clock (the system clock when `None`): a test moves it to show what
+    /// happens later without waiting.
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl Setup {
@@ -56,6 +62,7 @@ impl Setup {
             mapping_table: false,
             ocsp_url: None,
             python_sp: true,
+            clock: None,
         }
     }
 }
@@ -75,16 +82,40 @@ pub struct World {
     pub tls: Option<TlsServerIdentity>,
 }
 
+/// How many times a world is built again when the certificate listener's port was taken between
+/// its reservation and the gateway binding it (see `world`).
+const CARD_PORT_ATTEMPTS: usize = 5;
+
 pub async fn world(setup: Setup) -> World {
     if setup.python_sp {
         tokio::task::spawn_blocking(peers::ensure_installed)
             .await
             .unwrap();
     }
-    bank::capture_logs();
-    let addr = harness::reserve_port();
-    let card_addr = harness::reserve_port();
-    let base = format!("http://{addr}");
+    gateway_log::capture();
+    // The gateway's own listener is bound here and handed over. The certificate listener is
+    // bound by `serve_config` from `methods.idcard.listen`, and its `public_url` must name the
+    // port before that: so its port is reserved (bound and released), and if something took it
+    // in between, the gateway reports `methods.idcard.listen` and the world is built again on
+    // other ports. Until `serve_config` can take a bound certificate listener.
+    let mut taken = Vec::new();
+    for _ in 0..CARD_PORT_ATTEMPTS {
+        match try_world(&setup).await {
+            Ok(w) => return w,
+            Err(problem) => taken.push(problem),
+        }
+    }
+    panic!("the certificate listener's port was taken every time: {taken:?}");
+}
+
+/// One attempt at `world`: the problem if the certificate listener's port was taken.
+async fn try_world(setup: &Setup) -> Result<World, String> {
+    let gateway_listener = LoopbackListener::bind().await;
+    let (addr, base) = (gateway_listener.addr, gateway_listener.base.clone());
+    let card_addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
     let scheme = if setup.tls { "https" } else { "http" };
     let listener = format!("{scheme}://{card_addr}");
     let dir = tempfile::tempdir().unwrap();
@@ -196,8 +227,26 @@ test_environment = true
         .unwrap();
         toml.push_str("[methods.idcard.national_id_table]\nsqlite_file = \"gateway.sqlite\"\n");
     }
-    let gw = harness::serve_toml(&d, addr, &toml).await;
-    World {
+    let rt = gateway::state::Runtime {
+        clock: match &setup.clock {
+            Some(c) => c.clone(),
+            None => Arc::new(certs::SystemClock),
+        },
+        rng: Arc::new(certs::SystemRandomSource),
+    };
+    let gw = match harness::try_serve_toml(&d, gateway_listener.listener, &toml, rt).await {
+        Ok(gw) => gw,
+        Err(problems) => {
+            let in_use = problems.iter().find(|p| {
+                p.path == "methods.idcard.listen" && p.message.to_lowercase().contains("in use")
+            });
+            match in_use {
+                Some(p) => return Err(p.message.clone()),
+                None => panic!("gateway refused its config: {problems:?}\n{toml}"),
+            }
+        }
+    };
+    Ok(World {
         _dir: dir,
         dir: d,
         base,
@@ -208,7 +257,7 @@ test_environment = true
         crafted,
         idp_cert: idp.cert,
         tls,
-    }
+    })
 }
 
 /// A python3-saml SP and a crafted SP in its name (for requests its driver cannot make).
@@ -240,7 +289,7 @@ impl World {
         .unwrap()
         .unwrap();
         let page = b.get(&req.url).await;
-        (req.request_id, to_selection(b, page).await)
+        (req.request_id, harness::to_selection(b, page).await)
     }
 
     /// A quick AuthnRequest in the SP's name (for the many refusal cases).
@@ -252,7 +301,7 @@ impl World {
         let page = b
             .get(&self.crafted.redirect_url(&self.sso(), &xml, None, false))
             .await;
-        (id, to_selection(b, page).await)
+        (id, harness::to_selection(b, page).await)
     }
 
     /// The Response on an auto-post page, validated by the crafted Rust SP (worlds without the
@@ -279,7 +328,7 @@ impl World {
         let page = b
             .get(&self.crafted.redirect_url(&self.sso(), &xml, None, false))
             .await;
-        to_selection(b, page).await
+        harness::to_selection(b, page).await
     }
 
     /// Pick the ID card: the gateway's redirect to the certificate listener.
@@ -364,13 +413,6 @@ impl World {
     }
 }
 
-pub async fn to_selection(b: &Browser, sso_answer: Page) -> Page {
-    assert_eq!(sso_answer.status, 303, "{}", sso_answer.body);
-    let selection = b.follow(sso_answer).await;
-    assert_eq!(selection.status, 200, "{}", selection.body);
-    selection
-}
-
 pub fn assert_card_holder(v: &Validated, card: &TestCard, hetu: &str) {
     let one = |oid: &str| v.attributes.get(oid).map(|x| x.join("|"));
     assert_eq!(one(OID_HETU).as_deref(), Some(hetu), "{v:?}");
@@ -389,7 +431,7 @@ pub fn assert_card_holder(v: &Validated, card: &TestCard, hetu: &str) {
 /// no SAMLResponse, and an audit line with that error ID and `code`.
 pub fn assert_refused(page: &Page, status: u16, code: &str, what: &str) {
     assert_eq!(page.status, status, "{what}: {}", page.body);
-    let (_, line) = bank::assert_audited_refusal(page, code, what);
+    let (_, line) = gateway_log::assert_audited_refusal(page, code, what);
     assert!(
         !line.contains(&pki().cards.valid.satu) && !line.contains(VALID_HETU),
         "{what}: no SATU or national id in the log: {line}"

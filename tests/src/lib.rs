@@ -1,10 +1,12 @@
-//! Support code for the end-to-end suite: a minimal browser, a gateway started on a free
-//! loopback port, a scriptable SP for hostile requests, and independent SAML implementations
-//! driven as service providers.
+//! Support code for the end-to-end suite (see `tests/README.md`): a minimal browser, gateways
+//! started on loopback listeners bound first, the captured gateway log, one world per login
+//! method (bank, ID card), a scriptable SP for hostile requests, and independent SAML
+//! implementations and other peers driven as child processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod bank;
 pub mod browser;
+pub mod gateway_log;
 pub mod harness;
 pub mod idcard;
 pub mod ocsp;

@@ -11,17 +11,18 @@ use time::OffsetDateTime;
 pub struct OpensslResponder {
     child: Child,
     log: std::path::PathBuf,
+    /// The port it picked (`-port 0`) and reported.
+    pub port: u16,
 }
 
 impl OpensslResponder {
-    /// Serve `dir` (prepared by [`write_ca_files`]) on `port`, once it listens.
-    pub fn start(dir: &Path, port: u16) -> Self {
+    /// Serve `dir` (prepared by [`write_ca_files`]) on a port the OS picks, once it listens.
+    pub fn start(dir: &Path) -> Self {
         let log = dir.join("ocsp.log");
         let log_file = std::fs::File::create(&log).unwrap();
         let child = Command::new("openssl")
             .current_dir(dir)
-            .args(["ocsp", "-index", "index.txt", "-port"])
-            .arg(port.to_string())
+            .args(["ocsp", "-index", "index.txt", "-port", "0"])
             .args([
                 "-rsigner",
                 "intermediate.crt.pem",
@@ -39,32 +40,48 @@ impl OpensslResponder {
             .stderr(log_file)
             .spawn()
             .expect("openssl is installed");
-        let mut responder = OpensslResponder { child, log };
+        let mut responder = OpensslResponder {
+            child,
+            log,
+            port: 0,
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = responder.child.try_wait().unwrap() {
                 panic!("openssl ocsp exited ({status}): {}", responder.log());
             }
             // Not a connection probe: OpenSSL 3.0's responder spins on a connection closed
-            // without a request. It logs this line once it listens.
-            if responder
-                .log()
-                .contains("waiting for OCSP client connections")
-            {
+            // without a request. Once it listens it reports `ACCEPT [::]:<port> PID=<pid>` (or
+            // `ACCEPT 0.0.0.0:<port> ...`), then this line.
+            let log = responder.log();
+            if log.contains("waiting for OCSP client connections") {
+                responder.port = accepted_port(&log)
+                    .unwrap_or_else(|| panic!("openssl ocsp did not report its port: {log}"));
                 return responder;
             }
             assert!(
                 Instant::now() < deadline,
-                "openssl ocsp did not listen: {}",
-                responder.log()
+                "openssl ocsp did not listen within 15 s: {log}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
+    /// `http://localhost:<port>/`, where it answers (it listens on every address).
+    pub fn url(&self) -> String {
+        format!("http://localhost:{}/", self.port)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// The port of OpenSSL's `ACCEPT <address>:<port> PID=<pid>` line.
+fn accepted_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.starts_with("ACCEPT "))?;
+    let address = line.split_whitespace().nth(1)?;
+    address.rsplit_once(':')?.1.parse().ok()
 }
 
 impl Drop for OpensslResponder {

@@ -4,8 +4,8 @@
 //! Screenshots of each page are saved under `test-artifacts/browser/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use tests::bank::{BankClient, BankOptions, StandInBank};
-use tests::harness;
+use tests::bank::{BankClient, BankOptions, StandInBank, TUPAS2_HETU};
+use tests::harness::{self, LoopbackListener};
 use tests::peers;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,8 +13,8 @@ async fn chromium_logs_in_at_the_stand_in_bank() {
     tokio::task::spawn_blocking(peers::ensure_installed)
         .await
         .unwrap();
-    let addr = harness::reserve_port();
-    let base = format!("http://{addr}");
+    let listener = LoopbackListener::bind().await;
+    let base = listener.base.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut client = BankClient::for_gateway(&base, "testpankki", "RSA-OAEP", "A128CBC-HS256");
     client.client_id = gateway::dev::DEV_BANK_CLIENT_ID.into();
@@ -28,7 +28,7 @@ async fn chromium_logs_in_at_the_stand_in_bank() {
     let gw = harness::start_with_banks(
         tempfile::tempdir().unwrap(),
         Vec::new(),
-        Some(addr),
+        Some(listener),
         vec![("testpankki".into(), bank.issuer.clone())],
     )
     .await;
@@ -63,7 +63,7 @@ async fn chromium_logs_in_at_the_stand_in_bank() {
     assert_eq!(steps["demo_result"], "ok", "{report}");
     let text = steps["demo_text"].as_str().unwrap();
     assert!(
-        text.contains("070770-205U"),
+        text.contains(TUPAS2_HETU),
         "the bank's national id reached the demo SP: {text}"
     );
     assert!(text.contains("http://ftn.ficora.fi/2017/loa"), "{text}");

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use tests::browser::{Browser, Page};
-use tests::harness::{self, TestGateway};
+use tests::harness::{self, LoopbackListener, TestGateway};
 use tests::testsp::{RequestOptions, TestSp};
 
 struct Env {
@@ -17,8 +17,8 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let addr = harness::reserve_port();
-    let base = format!("http://{addr}");
+    let listener = LoopbackListener::bind().await;
+    let base = listener.base.clone();
     let signed_sp = TestSp::new("signed", &base, true);
     let open_sp = TestSp::new("open", &base, false);
     let dir = tempfile::tempdir().unwrap();
@@ -26,7 +26,7 @@ async fn env() -> Env {
         signed_sp.write_metadata(dir.path()),
         open_sp.write_metadata(dir.path()),
     ];
-    let gw = harness::start(files, Some(addr)).await;
+    let gw = harness::start(files, Some(listener)).await;
     Env {
         gw,
         signed_sp,

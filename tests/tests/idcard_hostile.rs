@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use std::time::{Duration, Instant};
-use tests::bank;
 use tests::browser::{Browser, Page};
+use tests::gateway_log;
 use tests::idcard::{pki, state_of, world, Setup, OID_SATU, VALID_HETU};
 
 fn attribute(v: &saml::sp::ValidatedAssertion, oid: &str) -> Option<String> {
@@ -18,9 +18,15 @@ fn attribute(v: &saml::sp::ValidatedAssertion, oid: &str) -> Option<String> {
 
 /// The page's error ID and the audit line's code for it.
 fn refusal_code(page: &Page) -> String {
-    let id = bank::error_id(page).unwrap_or_else(|| panic!("no error ID: {}", page.body));
-    let line = bank::audit_line(&id)
-        .unwrap_or_else(|| panic!("no audit line for {id}:\n{}", bank::log_lines().join("\n")));
+    let id = page
+        .error_id()
+        .unwrap_or_else(|| panic!("no error ID: {}", page.body));
+    let line = gateway_log::audit_line(&id).unwrap_or_else(|| {
+        panic!(
+            "no audit line for {id}:\n{}",
+            gateway_log::lines().join("\n")
+        )
+    });
     let i = line.find("code=\"").unwrap() + 6;
     let e = line[i..].find('"').unwrap();
     line[i..i + e].to_owned()
@@ -791,7 +797,7 @@ async fn nothing_personal_reaches_the_log_on_success_or_refusal() {
         let (_, loc, _) = w.at_listener(&w.card_client(Some(card)), &url, None).await;
         let _ = b.get(&loc.unwrap()).await;
     }
-    let logs = bank::log_lines().join("\n");
+    let logs = gateway_log::lines().join("\n");
     use base64::Engine as _;
     for card in [&p.cards.valid, &p.cards.unmapped, &p.cards.revoked] {
         let b64 = base64::engine::general_purpose::STANDARD.encode(&card.chain[0]);

@@ -13,12 +13,11 @@
 use certs::test_pki::TestCard;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tests::bank;
 use tests::browser::{Browser, Page};
-use tests::harness;
+use tests::gateway_log;
+use tests::harness::to_selection;
 use tests::idcard::{
-    assert_card_holder, assert_refused, pki, to_selection, world, Setup, OID_HETU, OID_SATU,
-    RSA_HETU, VALID_HETU,
+    assert_card_holder, assert_refused, pki, world, Setup, OID_HETU, OID_SATU, RSA_HETU, VALID_HETU,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,7 +38,7 @@ async fn python3_saml_sp_receives_satu_names_and_mapped_national_id_rust_client(
         let v = w.validate(&request_id, &autopost).await.unwrap();
         assert_card_holder(&v, card, hetu);
         // No SATU or national id in any log line above trace.
-        let logs = bank::log_lines().join("\n");
+        let logs = gateway_log::lines().join("\n");
         assert!(!logs.contains(&card.satu), "SATU logged");
         assert!(!logs.contains(hetu), "national id logged");
     }
@@ -207,7 +206,7 @@ async fn forwarded_header_from_an_untrusted_client_is_ignored() {
         .unwrap_or_default()
         .contains("notice=no_certificate"));
     assert!(
-        bank::log_lines()
+        gateway_log::lines()
             .iter()
             .any(|l| l.contains("idcard_forwarded_header_ignored")),
         "the ignored header is logged"
@@ -302,11 +301,11 @@ async fn a_crl_signed_by_the_wrong_key_is_not_installed_and_logins_fail_closed()
     })
     .await;
     assert!(
-        bank::log_lines()
+        gateway_log::lines()
             .iter()
             .any(|l| l.contains("CRL not installed") && l.contains("does not verify")),
         "{}",
-        bank::log_lines().join("\n")
+        gateway_log::lines().join("\n")
     );
     let b = Browser::new();
     let selection = w.start_crafted(&b).await;
@@ -326,9 +325,12 @@ async fn a_crl_that_goes_stale_fails_closed() {
             &[],
         )
         .unwrap();
+    // The gateway's clock stands still at `now` until the test moves it.
+    let clock = Arc::new(certs::ManualClock::new(now));
     let w = world(Setup {
         crl_files: vec!["root.crl"],
         extra_crl: Some(short),
+        clock: Some(clock.clone()),
         ..Setup::tls()
     })
     .await;
@@ -338,7 +340,8 @@ async fn a_crl_that_goes_stale_fails_closed() {
     let page = w.login_with(&b, &selection, Some(&pki().cards.valid)).await;
     assert!(page.has_saml_response(), "{}", page.body);
     // Past its nextUpdate (and its source offers nothing newer): refused, not waved through.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // (A few seconds only: the crafted SP's requests carry the real time, within the skew.)
+    clock.advance(time::Duration::seconds(5));
     let b = Browser::new();
     let selection = w.start_crafted(&b).await;
     let page = w.login_with(&b, &selection, Some(&pki().cards.valid)).await;
@@ -462,17 +465,30 @@ async fn crls_are_fetched_from_urls_refreshed_and_never_replaced_by_bad_or_older
 async fn dev_mode_offers_the_id_card_with_its_test_pki() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let card_addr = harness::reserve_port();
     let gw = gateway::dev::start_dev(gateway::dev::DevOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         sp_metadata: Vec::new(),
         data_dir: data.clone(),
         public_url: None,
         banks: Vec::new(),
-        idcard_listen: Some(card_addr),
+        // Dev mode names the listener by the address it bound.
+        idcard_listen: Some("127.0.0.1:0".parse().unwrap()),
     })
     .await
     .unwrap();
+    let listener_url = gw
+        .state
+        .idcard
+        .as_ref()
+        .expect("the ID card offered")
+        .adapter
+        .settings()
+        .listener_url
+        .clone();
+    assert!(
+        listener_url.starts_with("https://127.0.0.1:") && !listener_url.ends_with(":0"),
+        "{listener_url}"
+    );
     let b = Browser::new();
     let sso = b.get(&format!("{}/demo/login", gw.base_url)).await;
     let sso = b.get(sso.location.as_deref().unwrap()).await;
@@ -491,7 +507,10 @@ async fn dev_mode_offers_the_id_card_with_its_test_pki() {
         .await;
     let url = to_listener.location.unwrap();
     assert!(
-        url.starts_with(&format!("https://{card_addr}/idcard/login?")),
+        url.starts_with(&format!(
+            "{}/idcard/login?",
+            listener_url.trim_end_matches('/')
+        )),
         "{url}"
     );
     // curl with the files dev mode wrote, as the startup banner says.
@@ -594,15 +613,14 @@ async fn ocsp_from_an_openssl_responder_decides_revocation() {
     let now = time::OffsetDateTime::now_utc();
     let ocsp_dir = tempfile::tempdir().unwrap();
     tests::ocsp::write_ca_files(pki(), ocsp_dir.path(), now);
-    let port = harness::reserve_port().port();
     let ocsp_path = ocsp_dir.path().to_owned();
     let responder =
-        tokio::task::spawn_blocking(move || tests::ocsp::OpensslResponder::start(&ocsp_path, port))
+        tokio::task::spawn_blocking(move || tests::ocsp::OpensslResponder::start(&ocsp_path))
             .await
             .unwrap();
     let w = world(Setup {
         // Plain http to the responder, as CAs publish OCSP (the response is signed).
-        ocsp_url: Some(format!("http://localhost:{port}")),
+        ocsp_url: Some(responder.url()),
         ..Setup::tls()
     })
     .await;

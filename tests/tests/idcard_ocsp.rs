@@ -42,9 +42,8 @@ async fn openssl_ocsp_responder_answers_good_revoked_and_unknown() {
     let pki = IdCardTestPki::generate(now).unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_ca_files(&pki, dir.path(), now);
-    let port = tests::harness::reserve_port().port();
-    let responder = OpensslResponder::start(dir.path(), port);
-    let url = format!("http://127.0.0.1:{port}/");
+    let responder = OpensslResponder::start(dir.path());
+    let url = responder.url();
 
     // OCSP is the only revocation check here (no CRLs installed).
     let validator = ChainValidator::new(

@@ -7,7 +7,7 @@
 
 use certs::{KeyKind, SigningIdentity};
 use tests::browser::Browser;
-use tests::harness::{self, through_testbank, PERSON};
+use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
 use tests::peers::{self, AuthnOptions, Binding, NameIdFormat, PeerConfig, PeerKind, PeerSp};
 
 const OID_HETU: &str = "urn:oid:1.2.246.21";
@@ -24,8 +24,8 @@ async fn independent_sps_log_in_through_the_gateway() {
     tokio::task::spawn_blocking(peers::ensure_installed)
         .await
         .unwrap();
-    let addr = harness::reserve_port();
-    let base = format!("http://{addr}");
+    let listener = LoopbackListener::bind().await;
+    let base = listener.base.clone();
     let dir = tempfile::tempdir().unwrap();
     let now = time::OffsetDateTime::now_utc();
     // The IdP key is made before the gateway starts, so SP configurations can name its certificate.
@@ -86,7 +86,7 @@ async fn independent_sps_log_in_through_the_gateway() {
         std::fs::write(&f, md).unwrap();
         md_files.push(f);
     }
-    let gw = harness::start_in(dir, md_files, Some(addr)).await;
+    let gw = harness::start_in(dir, md_files, Some(listener)).await;
     assert_eq!(
         gw.gw.state.idp.keys.rsa.active().cert,
         idp.cert,
@@ -249,7 +249,7 @@ async fn independent_sps_log_in_through_the_gateway() {
         "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
     )
     .unwrap();
-    let tampered = xml.replace(PERSON, "010101-123N");
+    let tampered = xml.replace(PERSON, "010101-923F");
     assert_ne!(tampered, xml);
     assert!(peers::xmlsec1_verify(
         &tampered,

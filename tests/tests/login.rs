@@ -3,7 +3,7 @@
 
 use saml::authn_request::{Comparison, RequestedAuthnContext};
 use tests::browser::Browser;
-use tests::harness::{self, through_testbank, PERSON};
+use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
 use tests::testsp::{RequestOptions, TestSp};
 
 const OID_HETU: &str = "urn:oid:1.2.246.21";
@@ -32,16 +32,15 @@ fn assert_status(
 }
 
 async fn two_sps() -> (harness::TestGateway, TestSp, TestSp) {
-    let addr = harness::reserve_port();
-    let base = format!("http://{addr}");
-    let sp1 = TestSp::new("one", &base, true);
-    let sp2 = TestSp::new("two", &base, false);
+    let listener = LoopbackListener::bind().await;
+    let sp1 = TestSp::new("one", &listener.base, true);
+    let sp2 = TestSp::new("two", &listener.base, false);
     let dir = tempfile::tempdir().unwrap();
     let files = vec![
         sp1.write_metadata(dir.path()),
         sp2.write_metadata(dir.path()),
     ];
-    let gw = harness::start(files, Some(addr)).await;
+    let gw = harness::start(files, Some(listener)).await;
     (gw, sp1, sp2)
 }
 
@@ -70,6 +69,40 @@ async fn demo_login_through_test_bank_shows_attributes() {
         .body
         .contains(&format!("data-attribute=\"{OID_HETU}\">{PERSON}<")));
     assert!(result.body.contains("Meikäläinen"));
+}
+
+/// Test-series codes (individual number 900-999, which no person has) log in: a ready person's,
+/// and one typed with names. The SP receives each as the national id.
+#[tokio::test]
+async fn test_series_codes_log_in_through_the_test_bank() {
+    let (gw, sp1, _) = two_sps().await;
+    let typed = "131052-9085";
+    for (code, fields) in [
+        (PERSON, vec![("national_id", PERSON)]),
+        (
+            typed,
+            vec![
+                ("national_id", typed),
+                ("given_name", "Väinö"),
+                ("family_name", "Virtanen"),
+            ],
+        ),
+    ] {
+        let hetu = idp_adapters::PersonalIdentityCode::parse(code).unwrap();
+        assert!(hetu.is_test_series(), "{code}");
+        let b = Browser::new();
+        let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
+        let sso = b
+            .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+            .await;
+        let autopost = through_testbank(&b, sso, &fields).await;
+        assert_eq!(autopost.status, 200, "{code}: {}", autopost.body);
+        let (_, resp, _) = autopost.saml_response().unwrap();
+        let a = sp1
+            .validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+            .unwrap();
+        assert_eq!(attr(&a, OID_HETU), Some(&[code.to_owned()][..]), "{code}");
+    }
 }
 
 #[tokio::test]
@@ -348,18 +381,17 @@ async fn selection_page_follows_accept_language_and_flow_is_bound_to_the_browser
 
 #[tokio::test]
 async fn ecdsa_signature_for_an_sp_whose_metadata_asks_for_it() {
-    let addr = harness::reserve_port();
-    let base = format!("http://{addr}");
-    let mut ec_sp = TestSp::new("ec", &base, false);
+    let listener = LoopbackListener::bind().await;
+    let mut ec_sp = TestSp::new("ec", &listener.base, false);
     ec_sp.signing_methods = vec!["http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256".into()];
-    let rsa_sp = TestSp::new("rsa", &base, false);
+    let rsa_sp = TestSp::new("rsa", &listener.base, false);
     let dir = tempfile::tempdir().unwrap();
     let gw = harness::start(
         vec![
             ec_sp.write_metadata(dir.path()),
             rsa_sp.write_metadata(dir.path()),
         ],
-        Some(addr),
+        Some(listener),
     )
     .await;
     let b = Browser::new();

@@ -37,6 +37,15 @@ pub async fn start_dev(opts: DevOptions) -> Result<RunningGateway, String> {
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    start_dev_on(listener, opts).await
+}
+
+/// As [`start_dev`], serving on `listener`, which the caller bound (`opts.listen` is not used):
+/// tests bind port 0 first, because SP metadata names the gateway's URL before the gateway starts.
+pub async fn start_dev_on(
+    listener: tokio::net::TcpListener,
+    opts: DevOptions,
+) -> Result<RunningGateway, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base_url = match &opts.public_url {
         Some(u) => u.trim_end_matches('/').to_owned(),
