@@ -13,10 +13,10 @@ pub use banks::{
 };
 use idcard::IDCARD_SCHEMA;
 pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
-pub use server::ServerConfig;
-use server::SERVER_SCHEMA;
 use metadata::AttributeId;
 use serde::Deserialize;
+pub use server::ServerConfig;
+use server::SERVER_SCHEMA;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
