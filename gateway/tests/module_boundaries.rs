@@ -5,6 +5,8 @@
 //! `cargo test -p gateway --test module_boundaries -- --nocapture` prints the graph and the
 //! line counts per module.
 
+#![allow(clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -130,6 +130,10 @@ pub struct MethodsConfig {
     pub banks: Vec<BankConfig>,
     /// ID-card login by TLS client certificate (present = enabled).
     pub idcard: Option<IdCardConfig>,
+    /// Refuse personal identity codes of the test series (individual number 900-999) from
+    /// banks and the ID-card mapping. Off by default: a bank's test environment returns exactly
+    /// these, and no real person has one.
+    pub refuse_test_identity_codes: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -332,6 +336,7 @@ const SCHEMA: Kind = Kind::Table(&[
             ("testbank", Kind::Table(&[("enabled", Kind::Bool)])),
             ("banks", Kind::TableList(BANK_SCHEMA)),
             ("idcard", Kind::Table(IDCARD_SCHEMA)),
+            ("refuse_test_identity_codes", Kind::Bool),
         ]),
     ),
     (
