@@ -4,6 +4,7 @@
 //! through the bank's redirects.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::assertion_names::LOA3;
 use crate::browser::{Browser, Page};
 use crate::harness::{self, LoopbackListener};
 use crate::peers::{self, AuthnOptions, Binding, PeerSp, Validated};
@@ -21,9 +22,6 @@ use std::time::{Duration, Instant};
 const BANK_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a line the bank must write may take to arrive (milliseconds normally).
 const BANK_LOG_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub const LOA2: &str = "http://ftn.ficora.fi/2017/loa2";
-pub const LOA3: &str = "http://ftn.ficora.fi/2017/loa3";
 
 /// The stand-in bank's test persons (`tests/peers/bank.mjs`) and their personal identity codes,
 /// all of the test series (individual number 900-999), which no person has.

@@ -3,6 +3,7 @@
 //! a SATU mapping, an SP (python3-saml, or a crafted Rust SP), and clients that present cards
 //! over real TLS.
 
+use crate::assertion_names::{LOA3, OID_DOB, OID_GIVEN, OID_HETU, OID_SATU, OID_SN};
 use crate::browser::{Browser, Page};
 use crate::gateway_log;
 use crate::harness::{self, LoopbackListener};
@@ -13,12 +14,6 @@ use certs::ManualClock;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-pub const OID_HETU: &str = "urn:oid:1.2.246.21";
-pub const OID_SATU: &str = "urn:oid:1.2.246.22";
-pub const OID_GIVEN: &str = "urn:oid:2.5.4.42";
-pub const OID_SN: &str = "urn:oid:2.5.4.4";
-pub const OID_DOB: &str = "urn:oid:1.3.6.1.5.5.7.9.1";
-pub const LOA3: &str = "http://ftn.ficora.fi/2017/loa3";
 /// The national ids the SATU mapping gives the `valid` and `valid_rsa` cards: codes of the test
 /// series (individual number 900-999), which no person has.
 pub const VALID_HETU: &str = "131052-9085";

@@ -4,6 +4,7 @@
 //! implementations and other peers driven as child processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod assertion_names;
 pub mod bank;
 pub mod browser;
 pub mod gateway_log;

@@ -9,18 +9,13 @@
 //! and an audit line carrying that error ID and the reason's code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use tests::assertion_names::{LOA2, LOA3, OID_CN, OID_DOB, OID_GIVEN, OID_HETU, OID_SN};
 use tests::bank::{
-    self, assert_refused, world, world_with, BankSpec, World, LOA2, LOA3, TEST_PERSONS, TUPAS2_HETU,
+    self, assert_refused, world, world_with, BankSpec, World, TEST_PERSONS, TUPAS2_HETU,
 };
 use tests::browser::Browser;
 use tests::gateway_log;
 use tests::peers::{AuthnOptions, Validated};
-
-const OID_HETU: &str = "urn:oid:1.2.246.21";
-const OID_GIVEN: &str = "urn:oid:2.5.4.42";
-const OID_SN: &str = "urn:oid:2.5.4.4";
-const OID_CN: &str = "urn:oid:2.5.4.3";
-const OID_DOB: &str = "urn:oid:1.3.6.1.5.5.7.9.1";
 
 fn assert_tupas2(v: &Validated, class_ref: &str) {
     let one = |oid: &str| v.attributes.get(oid).map(|x| x.join("|"));

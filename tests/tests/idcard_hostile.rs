@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use std::time::{Duration, Instant};
+use tests::assertion_names::OID_SATU;
 use tests::browser::{Browser, Page};
 use tests::gateway_log;
-use tests::idcard::{pki, state_of, world, Setup, OID_SATU, VALID_HETU};
+use tests::idcard::{pki, state_of, world, Setup, VALID_HETU};
 
 fn attribute(v: &saml::sp::ValidatedAssertion, oid: &str) -> Option<String> {
     v.attributes

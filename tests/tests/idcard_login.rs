@@ -13,12 +13,11 @@
 use certs::test_pki::TestCard;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tests::assertion_names::{OID_HETU, OID_SATU};
 use tests::browser::{Browser, Page};
 use tests::gateway_log;
 use tests::harness::to_selection;
-use tests::idcard::{
-    assert_card_holder, assert_refused, pki, world, Setup, OID_HETU, OID_SATU, RSA_HETU, VALID_HETU,
-};
+use tests::idcard::{assert_card_holder, assert_refused, pki, world, Setup, RSA_HETU, VALID_HETU};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python3_saml_sp_receives_satu_names_and_mapped_national_id_rust_client() {

@@ -6,13 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use certs::{KeyKind, SigningIdentity};
+use tests::assertion_names::{OID_GIVEN, OID_HETU, OID_SN};
 use tests::browser::Browser;
 use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
 use tests::peers::{self, AuthnOptions, Binding, NameIdFormat, PeerConfig, PeerKind, PeerSp};
-
-const OID_HETU: &str = "urn:oid:1.2.246.21";
-const OID_GIVEN: &str = "urn:oid:2.5.4.42";
-const OID_SN: &str = "urn:oid:2.5.4.4";
 
 struct Peer {
     sp: PeerSp,

@@ -2,12 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use saml::authn_request::{Comparison, RequestedAuthnContext};
+use tests::assertion_names::{OID_GIVEN, OID_HETU};
 use tests::browser::Browser;
 use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
 use tests::testsp::{RequestOptions, TestSp};
-
-const OID_HETU: &str = "urn:oid:1.2.246.21";
-const OID_GIVEN: &str = "urn:oid:2.5.4.42";
 
 fn attr<'a>(a: &'a saml::sp::ValidatedAssertion, name: &str) -> Option<&'a [String]> {
     a.attributes
