@@ -4,7 +4,8 @@
 #   bash tests/samael-oracle/selfcheck.sh
 #
 # 1. builds the oracle (target/samael-oracle) and the gateway (cargo build -p gateway);
-# 2. starts `gateway dev` on a free 127.0.0.1 port with a fresh data dir (killed on exit);
+# 2. starts `gateway dev` on 127.0.0.1, port 0 (it prints the URL it serves), with a fresh data dir
+#    (killed on exit);
 # 3. drives one login with curl: /demo/login -> SSO -> /login/testbank -> finish, and takes the
 #    SAMLResponse (base64-decoded), the IdP metadata and the request ID (demo_request cookie);
 # 4. runs the oracle on the genuine Response and on variants; each must be accepted (exit 0,
@@ -39,18 +40,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-SP="$BASE/demo/sp"
-ACS="$BASE/demo/acs"
 DATA="$WORK/gw"
-"$GATEWAY_BIN" dev --listen "127.0.0.1:$PORT" --data-dir "$DATA" >"$WORK/gateway.log" 2>&1 &
+# Port 0: the gateway binds a port of its own and prints the URL once it serves there.
+"$GATEWAY_BIN" dev --listen "127.0.0.1:0" --data-dir "$DATA" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
-for _ in $(seq 1 100); do
-  curl -sf -o /dev/null "$BASE/saml/idp/metadata" && break
+BASE=""
+for _ in $(seq 1 150); do
+  BASE="$(sed -n 's|.*Open the demo e-service: *\(http://127\.0\.0\.1:[0-9]*\)/demo.*|\1|p' "$WORK/gateway.log")"
+  [[ -n "$BASE" ]] && break
   kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; echo "selfcheck: gateway died" >&2; exit 2; }
   sleep 0.2
 done
+[[ -n "$BASE" ]] || { cat "$WORK/gateway.log" >&2; echo "selfcheck: the gateway printed no URL in 30 s" >&2; exit 2; }
+SP="$BASE/demo/sp"
+ACS="$BASE/demo/acs"
 curl -sf -o "$WORK/meta.xml" "$BASE/saml/idp/metadata" || { echo "selfcheck: gateway not up" >&2; exit 2; }
 
 # ---- one login -------------------------------------------------------------------------------
