@@ -1,5 +1,6 @@
 //! The gateway in production mode, built from a TOML file: per-SP release policy, a signed
-//! Response for the SP that asks for one, the test bank only because the file enables it.
+//! Response for the SP that asks for one, the test bank only because the file enables it (in a
+//! declared test environment).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ fn write_config(s: &Setup, extra: &str) -> std::path::PathBuf {
         &cfg_path,
         format!(
             r#"
+environment = "test"
 [server]
 listen = "127.0.0.1:0"
 public_url = "{base}"
