@@ -140,13 +140,20 @@ fn flows_name_no_http_types() {
             }
         }
     }
-    assert!(problems.is_empty(), "flows must not name HTTP types:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "flows must not name HTTP types:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn the_checks_can_fail() {
     // The scanner sees an import and an HTTP type when they are there.
-    assert_eq!(code_of("use axum::Router; // fine").trim(), "use axum::Router;");
+    assert_eq!(
+        code_of("use axum::Router; // fine").trim(),
+        "use axum::Router;"
+    );
     assert!(code_of("/// uses axum").trim().is_empty());
     assert!(!allowed("flows", "web"));
     assert!(!allowed("stores", "flows"));

@@ -38,7 +38,9 @@ struct UniqueValue(Value);
 
 impl<'de> Deserialize<'de> for UniqueValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(UniqueValueVisitor).map(UniqueValue)
+        deserializer
+            .deserialize_any(UniqueValueVisitor)
+            .map(UniqueValue)
     }
 }
 

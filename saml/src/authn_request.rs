@@ -94,7 +94,8 @@ pub fn intake<T: RequesterTrust>(
         .map_err(IntakeError::Untrusted)?
         .trim()
         .to_owned();
-    let requester = lookup(&issuer).ok_or_else(|| IntakeError::UnknownIssuer(crate::error::untrusted_text(&issuer)))?;
+    let requester = lookup(&issuer)
+        .ok_or_else(|| IntakeError::UnknownIssuer(crate::error::untrusted_text(&issuer)))?;
     let untrusted = IntakeError::Untrusted;
 
     let embedded = dsig::has_signature(root);

@@ -66,8 +66,9 @@ impl RedirectSignature {
         if trusted.is_empty() {
             return Err(SamlError::NoTrustedKey);
         }
-        let alg = SignatureAlgorithm::from_uri(&self.sig_alg)
-            .ok_or_else(|| SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(&self.sig_alg)))?;
+        let alg = SignatureAlgorithm::from_uri(&self.sig_alg).ok_or_else(|| {
+            SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(&self.sig_alg))
+        })?;
         for cert in trusted {
             if cert
                 .verifying_key()

@@ -259,7 +259,9 @@ impl<'a, 'i> SignatureParts<'a, 'i> {
 fn exc_c14n_prefixes<'a>(node: Node<'a, '_>) -> Result<Vec<&'a str>, SamlError> {
     let alg = node.attribute("Algorithm").unwrap_or("");
     if alg != EXC_C14N {
-        return Err(SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(alg)));
+        return Err(SamlError::AlgorithmNotAllowed(
+            crate::error::untrusted_text(alg),
+        ));
     }
     let kids: Vec<Node<'a, '_>> = node.children().filter(|c| c.is_element()).collect();
     match kids.as_slice() {

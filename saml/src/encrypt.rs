@@ -83,9 +83,9 @@ pub fn decrypt_assertion(
     };
     let km = xml::required_child(ek, NS_XENC, "EncryptionMethod")?;
     if km.attribute("Algorithm") != Some(RSA_OAEP_MGF1P) {
-        return Err(SamlError::AlgorithmNotAllowed(crate::error::untrusted_text(
-            km.attribute("Algorithm").unwrap_or(""),
-        )));
+        return Err(SamlError::AlgorithmNotAllowed(
+            crate::error::untrusted_text(km.attribute("Algorithm").unwrap_or("")),
+        ));
     }
     if let Some(dm) = xml::optional_child(km, NS_DS, "DigestMethod")? {
         if dm.attribute("Algorithm") != Some(SHA1_DIGEST) {

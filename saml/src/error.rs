@@ -129,7 +129,10 @@ mod untrusted_text_tests {
 
     #[test]
     fn long_text_is_cut_on_a_character_boundary_and_short_text_kept() {
-        assert_eq!(untrusted_text("https://sp.example/acs"), "https://sp.example/acs");
+        assert_eq!(
+            untrusted_text("https://sp.example/acs"),
+            "https://sp.example/acs"
+        );
         let long = format!("https://evil.example/{}", "ö".repeat(5000));
         let cut = untrusted_text(&long);
         assert!(cut.len() <= 140, "{}", cut.len());

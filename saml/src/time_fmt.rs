@@ -16,7 +16,8 @@ pub fn parse(s: &str) -> Result<OffsetDateTime, SamlError> {
     if s.len() > 40 {
         return Err(SamlError::Timestamp(s.chars().take(40).collect()));
     }
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| SamlError::Timestamp(crate::error::untrusted_text(s)))
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| SamlError::Timestamp(crate::error::untrusted_text(s)))
 }
 
 #[cfg(test)]

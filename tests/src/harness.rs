@@ -209,9 +209,20 @@ pub async fn try_serve_toml(
     toml: &str,
     rt: gateway::state::Runtime,
 ) -> Result<RunningGateway, Vec<gateway::config::ConfigProblem>> {
+    try_serve_toml_with(d, listener, None, toml, rt).await
+}
+
+/// As `try_serve_toml`, with the certificate listener bound by the caller too.
+pub async fn try_serve_toml_with(
+    d: &std::path::Path,
+    listener: tokio::net::TcpListener,
+    idcard_listener: Option<tokio::net::TcpListener>,
+    toml: &str,
+    rt: gateway::state::Runtime,
+) -> Result<RunningGateway, Vec<gateway::config::ConfigProblem>> {
     let cfg_path = d.join("gateway.toml");
     std::fs::write(&cfg_path, toml).unwrap();
     let cfg = gateway::config::load(&cfg_path, std::iter::empty())
         .unwrap_or_else(|p| panic!("config refused: {p:?}\n{toml}"));
-    gateway::serve::serve_config(&cfg, listener, rt).await
+    gateway::serve::serve_config_with(&cfg, listener, idcard_listener, rt).await
 }

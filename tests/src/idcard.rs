@@ -77,10 +77,6 @@ pub struct World {
     pub tls: Option<TlsServerIdentity>,
 }
 
-/// How many times a world is built again when the certificate listener's port was taken between
-/// its reservation and the gateway binding it (see `world`).
-const CARD_PORT_ATTEMPTS: usize = 5;
-
 pub async fn world(setup: Setup) -> World {
     if setup.python_sp {
         tokio::task::spawn_blocking(peers::ensure_installed)
@@ -88,29 +84,12 @@ pub async fn world(setup: Setup) -> World {
             .unwrap();
     }
     gateway_log::capture();
-    // The gateway's own listener is bound here and handed over. The certificate listener is
-    // bound by `serve_config` from `methods.idcard.listen`, and its `public_url` must name the
-    // port before that: so its port is reserved (bound and released), and if something took it
-    // in between, the gateway reports `methods.idcard.listen` and the world is built again on
-    // other ports. Until `serve_config` can take a bound certificate listener.
-    let mut taken = Vec::new();
-    for _ in 0..CARD_PORT_ATTEMPTS {
-        match try_world(&setup).await {
-            Ok(w) => return w,
-            Err(problem) => taken.push(problem),
-        }
-    }
-    panic!("the certificate listener's port was taken every time: {taken:?}");
-}
-
-/// One attempt at `world`: the problem if the certificate listener's port was taken.
-async fn try_world(setup: &Setup) -> Result<World, String> {
+    // Both listeners are bound here, on port 0, and handed over: the certificate listener's
+    // `public_url` names its port before the gateway is built.
     let gateway_listener = LoopbackListener::bind().await;
     let (addr, base) = (gateway_listener.addr, gateway_listener.base.clone());
-    let card_addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let card_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let card_addr = card_listener.local_addr().unwrap();
     let scheme = if setup.tls { "https" } else { "http" };
     let listener = format!("{scheme}://{card_addr}");
     let dir = tempfile::tempdir().unwrap();
@@ -229,19 +208,16 @@ test_environment = true
         },
         rng: Arc::new(certs::SystemRandomSource),
     };
-    let gw = match harness::try_serve_toml(&d, gateway_listener.listener, &toml, rt).await {
-        Ok(gw) => gw,
-        Err(problems) => {
-            let in_use = problems.iter().find(|p| {
-                p.path == "methods.idcard.listen" && p.message.to_lowercase().contains("in use")
-            });
-            match in_use {
-                Some(p) => return Err(p.message.clone()),
-                None => panic!("gateway refused its config: {problems:?}\n{toml}"),
-            }
-        }
-    };
-    Ok(World {
+    let gw = harness::try_serve_toml_with(
+        &d,
+        gateway_listener.listener,
+        Some(card_listener),
+        &toml,
+        rt,
+    )
+    .await
+    .unwrap_or_else(|problems| panic!("gateway refused its config: {problems:?}\n{toml}"));
+    World {
         _dir: dir,
         dir: d,
         base,
@@ -252,7 +228,7 @@ test_environment = true
         crafted,
         idp_cert: idp.cert,
         tls,
-    })
+    }
 }
 
 /// A python3-saml SP and a crafted SP in its name (for requests its driver cannot make).

@@ -28,11 +28,10 @@ async fn world() -> World {
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let data = dir.path().join("data");
     let b = base.clone();
-    let mut parts = tokio::task::spawn_blocking(move || {
-        gateway::dev::build_dev_state(&b, &data, &[]).unwrap()
-    })
-    .await
-    .unwrap();
+    let mut parts =
+        tokio::task::spawn_blocking(move || gateway::dev::build_dev_state(&b, &data, &[]).unwrap())
+            .await
+            .unwrap();
     parts.idp.clock = clock.clone();
     let cert_pem = dir.path().join("idp.crt.pem");
     std::fs::write(&cert_pem, parts.idp.keys.rsa.active().cert.to_pem()).unwrap();
@@ -94,7 +93,10 @@ async fn served_metadata_never_lapses_as_the_clock_moves() {
         let now = w.clock.now();
         let doc = w.metadata().await;
         let until = valid_until(&doc);
-        assert!(until > now, "day {day}: validUntil {until} is not after {now}");
+        assert!(
+            until > now,
+            "day {day}: validUntil {until} is not after {now}"
+        );
         assert!(until - now >= Duration::days(3), "day {day}: {until}");
         xmlsec1_verify(&doc, &w.cert_pem, ENTITY_DESCRIPTOR)
             .unwrap_or_else(|e| panic!("day {day}: {e}"));

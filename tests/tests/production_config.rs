@@ -172,7 +172,11 @@ async fn gateway_policy_can_require_signed_requests_from_every_sp() {
         ..
     } = s;
     let gw = load_gateway(&cfg_path);
-    let server = tokio::spawn(gateway::web::serve(listener, gw.web.clone(), std::future::pending()));
+    let server = tokio::spawn(gateway::web::serve(
+        listener,
+        gw.web.clone(),
+        std::future::pending(),
+    ));
     let sso = format!("{base}/saml/idp/sso");
     let b = Browser::new();
     // This SP's metadata does not ask for signed requests; the gateway's policy does.

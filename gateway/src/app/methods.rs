@@ -2,23 +2,30 @@
 //! bank adapter per `[[methods.banks]]`, and the ID card's adapter and listener settings. Reads
 //! key and CA files; no network.
 
-use super::config::{bank_settings, revocation_mode, Config, ConfigProblem, IdCardConfig, ProxyRange};
+use super::config::{
+    bank_settings, revocation_mode, Config, ConfigProblem, IdCardConfig, ProxyRange,
+};
 use crate::upstream::banks::{BankHandle, Banks};
 use crate::upstream::http_client::ReqwestHttp;
 use crate::upstream::idcard::{install_file, server_tls, signed_content_client, IdCardHandle};
 use crate::upstream::idcard_table::SqliteDirectory;
 use axum::http::HeaderName;
-use idp_adapters::idcard::{ChainValidator, FileDirectory, IdCard, IdCardSettings, NationalIdDirectory};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use certs::{DecryptionKey, PublicKeyKind, RandomSource, SignatureAlgorithm, SigningKey};
 use idp_adapters::ftn::{FtnBank, RpKeys};
+use idp_adapters::idcard::{
+    ChainValidator, FileDirectory, IdCard, IdCardSettings, NationalIdDirectory,
+};
 use jose::{JweAlg, JweDecryptionKey, JwsAlg, KeyPurpose};
+use std::net::SocketAddr;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Build the RP keys (when configured) and one adapter per bank. Reads key files; no network.
-pub fn banks_from_config(cfg: &Config, rng: Arc<dyn RandomSource>) -> Result<Banks, Vec<ConfigProblem>> {
+pub fn banks_from_config(
+    cfg: &Config,
+    rng: Arc<dyn RandomSource>,
+) -> Result<Banks, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
     let mut settings = Vec::new();
     for (i, b) in cfg.methods.banks.iter().enumerate() {
@@ -253,8 +260,8 @@ pub fn idcard_from_config(
     };
     let anchors = read_certs(&c.trust_anchors, "trust_anchors", &mut note);
     let intermediates = read_certs(&c.intermediates, "intermediates", &mut note);
-    let revocation = revocation_mode(&c.revocation)
-        .unwrap_or(idp_adapters::idcard::Revocation::Chain);
+    let revocation =
+        revocation_mode(&c.revocation).unwrap_or(idp_adapters::idcard::Revocation::Chain);
     let validator = ChainValidator::new(&anchors, &intermediates, revocation)
         .map_err(|e| note("methods.idcard.trust_anchors".into(), e))
         .ok();
@@ -266,9 +273,9 @@ pub fn idcard_from_config(
                 &table.satu_column,
                 &table.national_id_column,
             )
-                .map_err(|e| note("methods.idcard.national_id_table".into(), e))
-                .ok()
-                .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
+            .map_err(|e| note("methods.idcard.national_id_table".into(), e))
+            .ok()
+            .map(|d| Arc::new(d) as Arc<dyn NationalIdDirectory>),
             (Some(file), None) => std::fs::read_to_string(file)
                 .map_err(|e| e.to_string())
                 .and_then(|t| FileDirectory::parse(&t).map_err(|e| e.to_string()))
@@ -451,7 +458,8 @@ client_id = "gw"
             gw.idp.adapters[1].display_name(idp_adapters::Language::Sv),
             "Banken b"
         );
-        let jwks: serde_json::Value = serde_json::from_str(gw.web.rp_jwks.as_deref().unwrap()).unwrap();
+        let jwks: serde_json::Value =
+            serde_json::from_str(gw.web.rp_jwks.as_deref().unwrap()).unwrap();
         let keys = jwks["keys"].as_array().unwrap();
         let summary: Vec<(String, String)> = keys
             .iter()

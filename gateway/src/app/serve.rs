@@ -82,6 +82,18 @@ pub async fn serve_config(
     listener: tokio::net::TcpListener,
     rt: Runtime,
 ) -> Result<RunningGateway, Vec<ConfigProblem>> {
+    serve_config_with(cfg, listener, None, rt).await
+}
+
+/// As [`serve_config`], with the certificate listener's socket already bound (it must be the
+/// address `methods.idcard.listen` names): how a test world starts on port 0 without reserving
+/// a port and hoping it stays free.
+pub async fn serve_config_with(
+    cfg: &Config,
+    listener: tokio::net::TcpListener,
+    idcard_listener: Option<tokio::net::TcpListener>,
+    rt: Runtime,
+) -> Result<RunningGateway, Vec<ConfigProblem>> {
     let addr = listener.local_addr().map_err(|e| {
         vec![ConfigProblem {
             path: "server.listen".into(),
@@ -98,16 +110,29 @@ pub async fn serve_config(
                 message: e.to_string(),
             }]
         })??;
-    // The certificate listener's address is bound here so that a taken port is reported like
-    // any other config problem, before anything serves.
-    let idcard_listener = match &gw.idcard {
-        Some(h) => Some(tokio::net::TcpListener::bind(h.listen).await.map_err(|e| {
+    // The certificate listener's address is bound here (unless the caller bound it) so that a
+    // taken port is reported like any other config problem, before anything serves.
+    let idcard_listener = match (&gw.idcard, idcard_listener) {
+        (Some(h), Some(l)) => {
+            let bound = l.local_addr().ok();
+            if bound != Some(h.listen) {
+                return Err(vec![ConfigProblem {
+                    path: "methods.idcard.listen".into(),
+                    message: format!(
+                        "the listener handed over is bound to {bound:?}, not {}",
+                        h.listen
+                    ),
+                }]);
+            }
+            Some(l)
+        }
+        (Some(h), None) => Some(tokio::net::TcpListener::bind(h.listen).await.map_err(|e| {
             vec![ConfigProblem {
                 path: "methods.idcard.listen".into(),
                 message: format!("cannot listen on {}: {e}", h.listen),
             }]
         })?),
-        None => None,
+        (None, _) => None,
     };
     Ok(launch_behind(gw, listener, addr, idcard_listener, edge).await)
 }

@@ -163,10 +163,15 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         .map_err(|p| problems.extend(p))
         .ok();
     let idcard = match &cfg.methods.idcard {
-        Some(c) => idcard_from_config(c, cfg.methods.refuse_test_identity_codes, rt.rng.clone(), now)
-            .map(Some)
-            .map_err(|p| problems.extend(p))
-            .ok(),
+        Some(c) => idcard_from_config(
+            c,
+            cfg.methods.refuse_test_identity_codes,
+            rt.rng.clone(),
+            now,
+        )
+        .map(Some)
+        .map_err(|p| problems.extend(p))
+        .ok(),
         None => Some(None),
     };
     let (Some(rsa), Some(pairwise), Some(registry), Some(banks), Some(idcard), true) =

@@ -41,7 +41,11 @@ pub async fn record_capture(
     };
     let fresh = idp
         .store
-        .insert_if_absent(&capture_key(idp, state), serde_json::to_vec(&record)?, CAPTURE_TTL)
+        .insert_if_absent(
+            &capture_key(idp, state),
+            serde_json::to_vec(&record)?,
+            CAPTURE_TTL,
+        )
         .await?;
     if !fresh {
         return Err(FlowError::upstream(

@@ -5,8 +5,8 @@
 use super::response::{respond_success, status_response};
 use super::session::{load_session, sha256_hex, start_flow};
 use super::{
-    bounded, requirement_of, single_field, to_std, Answer, Browser, FlowError, Idp,
-    LoaRequirement, PendingRequest,
+    bounded, requirement_of, single_field, to_std, Answer, Browser, FlowError, Idp, LoaRequirement,
+    PendingRequest,
 };
 use crate::stores::RecordKind;
 use idp_adapters::Language;
@@ -40,7 +40,12 @@ pub async fn receive_authn_request(
         IncomingRequest::Redirect { raw_query } => {
             let msg = binding::decode_redirect(raw_query, MessageParam::SamlRequest, &limits)
                 .map_err(FlowError::Binding)?;
-            (msg.xml, RequestBinding::Redirect, msg.signature, msg.relay_state)
+            (
+                msg.xml,
+                RequestBinding::Redirect,
+                msg.signature,
+                msg.relay_state,
+            )
         }
         IncomingRequest::Post { fields } => {
             let encoded =
@@ -93,7 +98,7 @@ pub async fn receive_authn_request(
     {
         return Err(FlowError::Replay);
     }
-    tracing::info!(target: "audit", event = "authn_request", sp = %bounded(&sp.entity_id), request_id = ?bounded(&req.id),
+    tracing::info!(target: "audit", event = "authn_request", sp = %bounded(&sp.entity_id), request_id = %bounded(&req.id),
         signed = req.signed, force_authn = req.force_authn, is_passive = req.is_passive,
         relay_state_bytes = relay_state.as_ref().map_or(0, String::len));
 
@@ -107,9 +112,8 @@ pub async fn receive_authn_request(
         persistent_name_id: false,
         language: lang.code().to_owned(),
     };
-    let status = |top: &str, second: &str| {
-        status_response(idp, &sp, &pending, top, Some(second), now)
-    };
+    let status =
+        |top: &str, second: &str| status_response(idp, &sp, &pending, top, Some(second), now);
     if req.names_subject {
         return status(saml::STATUS_RESPONDER, saml::STATUS_REQUEST_UNSUPPORTED);
     }

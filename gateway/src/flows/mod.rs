@@ -7,9 +7,9 @@
 
 mod capture;
 mod error;
+mod idp_metadata;
 mod intake;
 mod login;
-mod idp_metadata;
 mod records;
 mod response;
 mod session;
@@ -18,15 +18,14 @@ mod tests;
 
 pub use capture::{record_capture, CaptureGrant};
 pub use error::{FlowError, UpstreamFailure};
+pub use idp_metadata::{published_metadata, MetadataDocument, SignedMetadata};
 pub use intake::{receive_authn_request, IncomingRequest};
 pub use login::{
     cancel, finish_test_bank, method_selection, start_method, upstream_callback, CallbackQuery,
     LanguageChoice, MethodChoice, Notice, SelectionView,
 };
-pub use idp_metadata::{published_metadata, MetadataDocument, SignedMetadata};
 pub use records::{
-    requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession,
-    UpstreamFlow,
+    requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession, UpstreamFlow,
 };
 pub use session::{peek_flow_for_state, sha256_hex};
 

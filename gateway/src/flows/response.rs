@@ -2,8 +2,8 @@
 //! encrypted) assertion for a session, and signed status Responses; each auto-posted to the ACS.
 
 use super::session::{end_session, save_session};
-use super::{Answer, Autopost, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
 use super::Step;
+use super::{Answer, Autopost, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
 use idp_adapters::VerifiedIdentity;
 use metadata::{AttributeId, ServiceProvider};
 use time::OffsetDateTime;
@@ -66,6 +66,7 @@ pub(super) async fn respond_success(
     };
     let response_id = certs::random_id(idp.rng.as_ref())?;
     let assertion_id = certs::random_id(idp.rng.as_ref())?;
+    let authority = authenticating_authority(id.upstream_issuer(), id.method());
     let draft = saml::response::AssertionDraft {
         response_id: &response_id,
         assertion_id: &assertion_id,
@@ -81,7 +82,7 @@ pub(super) async fn respond_success(
         session_not_on_or_after: OffsetDateTime::from_unix_timestamp(session.expires_at).ok(),
         authn_instant: id.authn_instant(),
         authn_context_class_ref: pending.requirement.class_ref(id.loa()),
-        authenticating_authority: Some(id.upstream_issuer()),
+        authenticating_authority: Some(&authority),
         attributes: &attributes,
     };
     let signer = idp
@@ -111,6 +112,19 @@ pub(super) async fn respond_success(
         attributes = attributes.len(), persistent = pending.persistent_name_id, encrypted = encrypt_to.is_some());
     tracing::trace!(assertion = %xml, "assertion issued");
     Ok(Answer::step(Step::Autopost(autopost(pending, &xml))))
+}
+
+/// Who authenticated the citizen, as the anyURI `AuthenticatingAuthority` wants: the upstream's
+/// issuer when it is a URI (a bank, the test bank's `urn:gateway:testbank`), else a URN naming
+/// the method (the ID card's upstream is a CA's distinguished name).
+pub(super) fn authenticating_authority(issuer: &str, method: &str) -> String {
+    let is_uri =
+        url::Url::parse(issuer).is_ok_and(|u| !u.cannot_be_a_base() || u.scheme() == "urn");
+    if is_uri && !issuer.contains(char::is_whitespace) {
+        issuer.to_owned()
+    } else {
+        format!("urn:gateway:method:{method}")
+    }
 }
 
 /// A signed status Response (no assertion) for a trustworthy request that cannot be satisfied.

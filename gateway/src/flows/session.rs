@@ -17,8 +17,7 @@ pub(super) async fn start_flow(
     request: PendingRequest,
 ) -> Result<Answer, FlowError> {
     let flow_id = certs::random_token(idp.rng.as_ref())?;
-    let (binding, new_binding) = match browser.binding.as_deref().filter(|c| c.len() == TOKEN_LEN)
-    {
+    let (binding, new_binding) = match browser.binding.as_deref().filter(|c| c.len() == TOKEN_LEN) {
         Some(c) => (c.to_owned(), false),
         None => (certs::random_token(idp.rng.as_ref())?, true),
     };
@@ -56,7 +55,10 @@ pub(super) async fn attach_upstream(
     if let Some(previous) = &rec.upstream {
         if !previous.state_hash.is_empty() {
             idp.store
-                .delete(&idp.layout.key(RecordKind::UpstreamState, &previous.state_hash))
+                .delete(
+                    &idp.layout
+                        .key(RecordKind::UpstreamState, &previous.state_hash),
+                )
                 .await?;
         }
     }

@@ -42,11 +42,12 @@ struct World {
 
 fn world() -> World {
     let clock = Arc::new(ManualClock::new(NOW));
-    let sps: Vec<_> = metadata::parse_sp_metadata(&sp_metadata(), "test", &ReleasePolicy::all(), NOW)
-        .unwrap()
-        .into_iter()
-        .map(|sp| ("test".to_owned(), sp))
-        .collect();
+    let sps: Vec<_> =
+        metadata::parse_sp_metadata(&sp_metadata(), "test", &ReleasePolicy::all(), NOW)
+            .unwrap()
+            .into_iter()
+            .map(|sp| ("test".to_owned(), sp))
+            .collect();
     let idp = Idp {
         base_url: BASE.into(),
         entity_id: format!("{BASE}/saml/idp"),
@@ -197,7 +198,10 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
     let fresh = Browser::default();
     let answer = w.send(&fresh, "_r1", Req::default()).await.unwrap();
     let flow_id = flow_of(&answer);
-    let binding = answer.set_binding.clone().expect("a browser binding is issued");
+    let binding = answer
+        .set_binding
+        .clone()
+        .expect("a browser binding is issued");
     assert!(answer.set_session.is_none());
     let browser = Browser {
         binding: Some(binding),
@@ -210,7 +214,11 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
         .unwrap();
     assert_eq!(view.methods.len(), 1);
     assert_eq!(view.methods[0].id, "testbank");
-    assert_eq!(view.lang, Language::Fi, "the flow's language wins over Accept-Language");
+    assert_eq!(
+        view.lang,
+        Language::Fi,
+        "the flow's language wins over Accept-Language"
+    );
 
     let done = w.log_in(&browser, &flow_id).await;
     let (sid, ttl) = done.set_session.clone().expect("a session cookie");
@@ -222,6 +230,10 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
         .find(|(n, _)| n == "urn:oid:1.2.246.21")
         .map(|(_, v)| v[0].clone());
     assert_eq!(national_id.as_deref(), Some(PERSON));
+    assert_eq!(
+        a.authenticating_authorities,
+        vec!["urn:gateway:testbank".to_owned()]
+    );
     // The flow was consumed: the same finish again finds nothing.
     let mut lang = LanguageChoice::new(None, None);
     let again = vec![
@@ -295,7 +307,10 @@ async fn force_authn_ignores_the_session_and_is_passive_never_shows_a_page() {
 async fn a_session_below_the_requested_level_is_not_used() {
     let w = world();
     // Log in at loa2 ...
-    let answer = w.send(&Browser::default(), "_l1", Req::default()).await.unwrap();
+    let answer = w
+        .send(&Browser::default(), "_l1", Req::default())
+        .await
+        .unwrap();
     let flow_id = flow_of(&answer);
     let browser = Browser {
         binding: answer.set_binding.clone(),
@@ -352,13 +367,19 @@ async fn a_request_id_is_answered_once() {
 #[tokio::test]
 async fn a_flow_belongs_to_the_browser_that_started_it() {
     let w = world();
-    let answer = w.send(&Browser::default(), "_b1", Req::default()).await.unwrap();
+    let answer = w
+        .send(&Browser::default(), "_b1", Req::default())
+        .await
+        .unwrap();
     let flow_id = flow_of(&answer);
     let owner = Browser {
         binding: answer.set_binding.clone(),
         session: None,
     };
-    let other_answer = w.send(&Browser::default(), "_b2", Req::default()).await.unwrap();
+    let other_answer = w
+        .send(&Browser::default(), "_b2", Req::default())
+        .await
+        .unwrap();
     let other = Browser {
         binding: other_answer.set_binding.clone(),
         session: None,
@@ -375,9 +396,15 @@ async fn a_flow_belongs_to_the_browser_that_started_it() {
             ("national_id".to_owned(), PERSON.to_owned()),
         ];
         let finished = finish_test_bank(&w.idp, intruder, fields, &mut lang).await;
-        assert!(matches!(finished, Err(FlowError::BrowserMismatch)), "{finished:?}");
+        assert!(
+            matches!(finished, Err(FlowError::BrowserMismatch)),
+            "{finished:?}"
+        );
         let cancelled = cancel(&w.idp, intruder, &[("flow".to_owned(), flow_id.clone())]).await;
-        assert!(matches!(cancelled, Err(FlowError::BrowserMismatch)), "{cancelled:?}");
+        assert!(
+            matches!(cancelled, Err(FlowError::BrowserMismatch)),
+            "{cancelled:?}"
+        );
     }
     // The other browsers' attempts did not destroy the owner's flow.
     let done = w.log_in(&owner, &flow_id).await;
@@ -387,7 +414,10 @@ async fn a_flow_belongs_to_the_browser_that_started_it() {
 #[tokio::test]
 async fn a_flow_expires_with_the_clock() {
     let w = world();
-    let answer = w.send(&Browser::default(), "_e1", Req::default()).await.unwrap();
+    let answer = w
+        .send(&Browser::default(), "_e1", Req::default())
+        .await
+        .unwrap();
     let flow_id = flow_of(&answer);
     let browser = Browser {
         binding: answer.set_binding.clone(),
@@ -406,7 +436,10 @@ async fn a_flow_expires_with_the_clock() {
 #[tokio::test]
 async fn cancel_answers_authn_failed_and_ends_the_flow() {
     let w = world();
-    let answer = w.send(&Browser::default(), "_c1", Req::default()).await.unwrap();
+    let answer = w
+        .send(&Browser::default(), "_c1", Req::default())
+        .await
+        .unwrap();
     let flow_id = flow_of(&answer);
     let browser = Browser {
         binding: answer.set_binding.clone(),
@@ -454,12 +487,18 @@ async fn a_callback_without_a_live_state_fails_at_that_upstream() {
         &mut lang,
     )
     .await;
-    assert!(matches!(unknown, Err(FlowError::FlowNotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(FlowError::FlowNotFound)),
+        "{unknown:?}"
+    );
 }
 
 /// A browser that has logged in once, and its session ID.
 async fn logged_in(w: &World) -> (Browser, String) {
-    let answer = w.send(&Browser::default(), "_login", Req::default()).await.unwrap();
+    let answer = w
+        .send(&Browser::default(), "_login", Req::default())
+        .await
+        .unwrap();
     let flow_id = flow_of(&answer);
     let browser = Browser {
         binding: answer.set_binding.clone(),
@@ -468,6 +507,24 @@ async fn logged_in(w: &World) -> (Browser, String) {
     let done = w.log_in(&browser, &flow_id).await;
     w.sp_checks(autopost(&done), "_login").unwrap();
     (browser, done.set_session.unwrap().0)
+}
+
+#[test]
+fn the_authenticating_authority_is_always_a_uri() {
+    use super::response::authenticating_authority as authority;
+    assert_eq!(
+        authority("https://isb.op.fi", "bank:op"),
+        "https://isb.op.fi"
+    );
+    assert_eq!(
+        authority("urn:gateway:testbank", "testbank"),
+        "urn:gateway:testbank"
+    );
+    assert_eq!(
+        authority("CN=Test Citizen CA,O=Example,C=FI", "idcard"),
+        "urn:gateway:method:idcard"
+    );
+    assert_eq!(authority("not a uri", "x"), "urn:gateway:method:x");
 }
 
 #[test]

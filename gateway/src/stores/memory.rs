@@ -154,7 +154,9 @@ mod tests {
     use certs::ManualClock;
 
     fn store(max: usize) -> (MemoryStore, Arc<ManualClock>) {
-        let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+        let clock = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-01-01 0:00 UTC),
+        ));
         (MemoryStore::new(max, clock.clone()), clock)
     }
 

@@ -20,8 +20,7 @@ use axum::{Extension, Router};
 use base64::Engine as _;
 use certs::Clock;
 use idp_adapters::idcard::{
-    CardError, ChainValidator, IdCard, MAX_CERT_BYTES, MAX_CHAIN_LEN, MAX_CRL_BYTES,
-    NO_CERTIFICATE,
+    CardError, ChainValidator, IdCard, MAX_CERT_BYTES, MAX_CHAIN_LEN, MAX_CRL_BYTES, NO_CERTIFICATE,
 };
 use idp_adapters::AdapterError;
 use pki_types::pem::PemObject;
@@ -565,7 +564,9 @@ pub fn spawn_crl_refresh(
 
 /// The client for CRLs and OCSP: plain http allowed (the content is signed), no redirects, no
 /// proxy, short timeouts, a size cap. Made once per use site, never per request.
-pub fn signed_content_client(max_body: usize) -> Result<crate::upstream::http_client::ReqwestHttp, String> {
+pub fn signed_content_client(
+    max_body: usize,
+) -> Result<crate::upstream::http_client::ReqwestHttp, String> {
     crate::upstream::http_client::ReqwestHttp::for_signed_responses(
         crate::upstream::http_client::Timeouts {
             connect: Duration::from_secs(5),
@@ -575,7 +576,10 @@ pub fn signed_content_client(max_body: usize) -> Result<crate::upstream::http_cl
     )
 }
 
-async fn fetch(http: &crate::upstream::http_client::ReqwestHttp, url: &str) -> Result<Vec<u8>, String> {
+async fn fetch(
+    http: &crate::upstream::http_client::ReqwestHttp,
+    url: &str,
+) -> Result<Vec<u8>, String> {
     use idp_adapters::ftn::{HttpClient as _, HttpMethod, HttpRequest};
     let resp = http
         .send(HttpRequest {

@@ -33,9 +33,8 @@ impl SqliteDirectory {
         // Unquoted on purpose: SQLite reads an unknown "double-quoted" name as a string literal,
         // so a misspelt column would compile and silently match nothing. The names are plain
         // identifiers (checked by the config), so they need no quoting.
-        let query = format!(
-            "SELECT {national_id_column} FROM {table} WHERE {satu_column} = ?1 LIMIT 2"
-        );
+        let query =
+            format!("SELECT {national_id_column} FROM {table} WHERE {satu_column} = ?1 LIMIT 2");
         conn.prepare(&query)
             .map_err(|e| format!("{}: {e}", sqlite_file.display()))?;
         Ok(Self {
@@ -101,7 +100,12 @@ mod tests {
     }
 
     fn open(t: &NationalIdTable) -> Result<SqliteDirectory, String> {
-        SqliteDirectory::open(&t.sqlite_file, &t.table, &t.satu_column, &t.national_id_column)
+        SqliteDirectory::open(
+            &t.sqlite_file,
+            &t.table,
+            &t.satu_column,
+            &t.national_id_column,
+        )
     }
 
     fn table(dir: &std::path::Path, rows: &[(&str, &str)]) -> NationalIdTable {

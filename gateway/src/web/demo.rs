@@ -43,7 +43,10 @@ pub async fn home() -> Response {
 <li><a id="login-passive" href="/demo/login?passive=1">Passive check (IsPassive)</a></li>
 <li><a id="login-persistent" href="/demo/login?persistent=1">Log in with a persistent pseudonym</a></li>
 </ul><p><a href="/demo/metadata">Demo SP metadata</a> · <a href="/saml/idp/metadata">Gateway IdP metadata</a></p>"#;
-    http::html_page(StatusCode::OK, super::pages::demo_page("Demo e-service", body))
+    http::html_page(
+        StatusCode::OK,
+        super::pages::demo_page("Demo e-service", body),
+    )
 }
 
 pub async fn metadata(State(state): State<Arc<WebState>>) -> Response {

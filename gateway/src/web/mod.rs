@@ -123,13 +123,7 @@ pub(crate) fn respond(state: &WebState, answer: Answer) -> Response {
     if let Some(binding) = answer.set_binding {
         resp.headers_mut().append(
             header::SET_COOKIE,
-            http::set_cookie(
-                http::BROWSER_COOKIE,
-                &binding,
-                400 * 24 * 3600,
-                "/",
-                "None",
-            ),
+            http::set_cookie(http::BROWSER_COOKIE, &binding, 400 * 24 * 3600, "/", "None"),
         );
     }
     if let Some((sid, ttl)) = answer.set_session {

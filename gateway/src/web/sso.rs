@@ -18,8 +18,7 @@ pub async fn sso_redirect(
     let incoming = IncomingRequest::Redirect {
         raw_query: q.as_deref().unwrap_or(""),
     };
-    match flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await
-    {
+    match flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await {
         Ok(answer) => respond(&state, answer),
         Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
     }

@@ -1196,10 +1196,7 @@ fn test_series_hetu_is_refused_when_the_bank_is_set_to() {
     let h = harness_refusing_test_codes();
     // The fixture's own code (with its matching birthdate) is of the test series.
     let err = login_at(&h, None, |_| {}).unwrap_err();
-    assert_eq!(
-        err,
-        AdapterError::Bank(FtnError::TestIdentityCode)
-    );
+    assert_eq!(err, AdapterError::Bank(FtnError::TestIdentityCode));
     let h = harness_refusing_test_codes();
     let err = login_at(&h, None, |c| {
         c.insert(

@@ -214,7 +214,8 @@ impl AuthAdapter for IdCard {
     }
 
     fn start(&self, ctx: &StartContext<'_>) -> Result<StartAction, AdapterError> {
-        let state = certs::random_token(self.rng.as_ref()).map_err(|_| AdapterError::Card(CardError::Other("random source unavailable")))?;
+        let state = certs::random_token(self.rng.as_ref())
+            .map_err(|_| AdapterError::Card(CardError::Other("random source unavailable")))?;
         let url = format!(
             "{}{LISTENER_LOGIN_PATH}?state={state}&lang={}",
             self.settings.listener_url.trim_end_matches('/'),
