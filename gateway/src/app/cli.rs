@@ -7,6 +7,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Print a line for the person at the terminal. A closed stdout or stderr (the output piped
+/// into `head`, a supervisor that stopped reading) is ignored, not a panic.
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "gateway",
@@ -59,7 +79,7 @@ pub fn main() -> ExitCode {
         Command::Dev { .. } => match logging::format_from_env(std::env::vars()) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {e}");
+                tell!("error: {e}");
                 return ExitCode::FAILURE;
             }
         },
@@ -71,7 +91,7 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            tell!("error: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -82,7 +102,7 @@ async fn run(cmd: Command) -> ExitCode {
     match cmd {
         Command::CheckConfig { file } => match load_state(&file) {
             Ok(gw) => {
-                println!(
+                say!(
                     "{}: OK ({} service providers, {} banks, ID card {}, entity ID {})",
                     file.display(),
                     gw.idp.registry.snapshot().len(),
@@ -102,7 +122,7 @@ async fn run(cmd: Command) -> ExitCode {
             let listener = match tokio::net::TcpListener::bind(&cfg.server.listen).await {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("error: cannot listen on {}: {e}", cfg.server.listen);
+                    tell!("error: cannot listen on {}: {e}", cfg.server.listen);
                     return ExitCode::FAILURE;
                 }
             };
@@ -115,7 +135,7 @@ async fn run(cmd: Command) -> ExitCode {
             match running.run_until(shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    tell!("error: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -140,39 +160,39 @@ async fn run(cmd: Command) -> ExitCode {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    tell!("error: {e}");
                     return ExitCode::FAILURE;
                 }
             };
             let b = &running.base_url;
-            println!(
+            say!(
                 "Gateway running in DEVELOPMENT mode (test bank enabled, development keys in {}).",
                 data_dir.display()
             );
-            println!();
-            println!("  Open the demo e-service:  {b}/demo");
-            println!("  IdP metadata:             {b}/saml/idp/metadata");
-            println!("  SSO endpoint:             {b}/saml/idp/sso");
+            say!();
+            say!("  Open the demo e-service:  {b}/demo");
+            say!("  IdP metadata:             {b}/saml/idp/metadata");
+            say!("  SSO endpoint:             {b}/saml/idp/sso");
             if let Some(card) = &running.state.idcard {
                 let dir = data_dir.join("idcard");
-                println!(
+                say!(
                     "  ID-card listener:         {} (test CA; cards in {})",
                     card.adapter.settings().listener_url,
                     dir.join("cards").display()
                 );
-                println!(
+                say!(
                     "    present a test card:    curl --cacert {} --cert {} --key {} '<the listener URL the login redirects to>'",
                     dir.join("listener-ca.crt.pem").display(),
                     dir.join("cards/valid.crt.pem").display(),
                     dir.join("cards/valid.key.pem").display()
                 );
             }
-            println!();
-            println!("Press Ctrl-C to stop.");
+            say!();
+            say!("Press Ctrl-C to stop.");
             match running.run_until(shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    tell!("error: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -193,9 +213,9 @@ fn load_state(file: &std::path::Path) -> Result<state::Gateway, Vec<config::Conf
 }
 
 fn report(file: &std::path::Path, problems: &[config::ConfigProblem]) -> ExitCode {
-    eprintln!("{}: {} problem(s):", file.display(), problems.len());
+    tell!("{}: {} problem(s):", file.display(), problems.len());
     for p in problems {
-        eprintln!("  {p}");
+        tell!("  {p}");
     }
     ExitCode::FAILURE
 }
