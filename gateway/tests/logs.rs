@@ -298,7 +298,20 @@ fn assert_no_escape_codes(log: &str) {
     }
 }
 
+/// No line names the person who logged in or carries the Response, in a log that has the
+/// login: its audit `login` event (text or JSON), the only login of this gateway process.
 fn assert_nothing_personal(log: &str, login: &Login) {
+    let logins = log
+        .lines()
+        .filter(|l| {
+            (l.contains(" audit: ") && l.contains("event=\"login\""))
+                || (l.contains("\"target\":\"audit\"") && l.contains("\"event\":\"login\""))
+        })
+        .count();
+    assert_eq!(
+        logins, 1,
+        "the login whose absence from the log is checked is not in it:\n{log}"
+    );
     let compact: String = login.national_id.replace('-', "");
     for (n, line) in log.lines().enumerate() {
         assert!(

@@ -4,9 +4,9 @@
 //! toolchain.
 //!
 //! File names carry expectations: `valid-*` seeds must be accepted; `hostile-*` seeds must be
-//! refused, and when the name's first part after `hostile-` is a code (it has a dot, as in
-//! `hostile-idcard.expired-expired`) with exactly that code; every other file (what the fuzzer
-//! added) must only not panic.
+//! refused with exactly the code that is the name's first part after `hostile-` (it has a dot,
+//! as in `hostile-idcard.expired-expired`), and a hostile name without a code fails: no seed is
+//! satisfied by any error. Every other file (what the fuzzer added) must only not panic.
 //!
 //! The named seeds and the trust data they chain to (`fuzz/seed-pki/idcard/`) are written by
 //! [`regenerate_seeds_when_asked`], only when `WRITE_IDCARD_SEEDS=1` is set (see
@@ -100,10 +100,13 @@ fn valid_seeds_are_accepted_and_hostile_seeds_refused_with_their_code() {
         } else if name.starts_with("hostile-") {
             match (&result, expected_code(name)) {
                 (Ok(accepted), _) => failures.push(format!("{name}: accepted as {accepted:?}")),
+                (Err(code), None) => failures.push(format!(
+                    "{name}: names no code (refused with {code}; name it hostile-{code}-...)"
+                )),
                 (Err(code), Some(want)) if *code != want => {
                     failures.push(format!("{name}: refused with {code}, expected {want}"))
                 }
-                _ => {}
+                (Err(_), Some(_)) => {}
             }
         }
     }
@@ -251,11 +254,15 @@ mod seeds {
             "hostile-idcard.revoked-revoked-with-intermediate",
             &with_intermediate(&c.revoked),
         );
-        // The rogue CA sent along: the path must still end at the trusted root. Which check
-        // refuses it first depends on path building, so no code is pinned.
+        // The rogue CA sent along: the path must still end at the trusted root. The leaf is
+        // signed by the rogue key under the real intermediate's name: refused for its signature.
         let mut rogue = c.rogue_same_dn.chain.clone();
         rogue.push(c.intermediate_not_ca.chain[1].clone());
-        write(dir, "hostile-rogue_same_dn-with-ca", &chain_input(&rogue));
+        write(
+            dir,
+            "hostile-idcard.bad_signature-rogue_same_dn-with-ca",
+            &chain_input(&rogue),
+        );
         write(
             dir,
             "hostile-idcard.ca_as_end_entity-intermediate-as-leaf",

@@ -56,20 +56,28 @@ mod seeds {
         write(dir, "valid-signed-redirect", &signed);
         write(dir, "valid-unsigned-redirect", &query(&xml, None, None));
 
-        write(dir, "hostile-doctype", &query(&doctype(&xml), None, None));
         write(
             dir,
-            "hostile-entity-expansion",
+            "hostile-saml.dtd-doctype",
+            &query(&doctype(&xml), None, None),
+        );
+        write(
+            dir,
+            "hostile-saml.dtd-entity-expansion",
             &query(&entity_expansion(&xml), None, None),
         );
         write(
             dir,
-            "hostile-comment-in-issuer",
+            "hostile-saml.forbidden_node-comment-in-issuer",
             &query(&comment_in_issuer(&xml), None, None),
         );
         // 1 MiB of one byte inflates from about 1 KiB: far past the 128 KiB inflate cap.
         let bomb = format!("{xml}{}", "A".repeat(1 << 20));
-        write(dir, "hostile-deflate-bomb", &query(&bomb, None, None));
+        write(
+            dir,
+            "hostile-saml.too_large-deflate-bomb",
+            &query(&bomb, None, None),
+        );
 
         // A SHA-1 SigAlg is refused by name, whatever the signature bytes are.
         let unsigned = query(&xml, None, None);
@@ -77,20 +85,20 @@ mod seeds {
         let sig = B64.encode(ours.key.sign(octets.as_bytes()).unwrap());
         write(
             dir,
-            "hostile-sha1-sigalg",
+            "hostile-saml.algorithm-sha1-sigalg",
             &format!("{octets}&Signature={}", form_encode(&sig)),
         );
 
         let first = signed.split('&').next().unwrap();
         write(
             dir,
-            "hostile-repeated-samlrequest",
+            "hostile-saml.binding-repeated-samlrequest",
             &format!("{signed}&{first}"),
         );
         let last = signed.rsplit('&').next().unwrap();
         write(
             dir,
-            "hostile-repeated-signature",
+            "hostile-saml.binding-repeated-signature",
             &format!("{signed}&{last}"),
         );
         let tampered = signed.replacen(
@@ -99,11 +107,15 @@ mod seeds {
             1,
         );
         assert_ne!(tampered, signed);
-        write(dir, "hostile-tampered-relaystate", &tampered);
+        write(
+            dir,
+            "hostile-saml.signature_rejected-tampered-relaystate",
+            &tampered,
+        );
         let embedded = sign_enveloped(&xml, &ours.key, &ours.cert).unwrap();
         write(
             dir,
-            "hostile-embedded-signature",
+            "hostile-saml.binding-embedded-signature",
             &query(&embedded, None, None),
         );
     }
@@ -115,30 +127,42 @@ mod seeds {
         write(dir, "valid-signed-post.xml", &signed);
         write(dir, "valid-unsigned-post.xml", &xml);
 
-        write(dir, "hostile-doctype.xml", &doctype(&signed));
-        write(dir, "hostile-entity-expansion.xml", &entity_expansion(&xml));
+        write(dir, "hostile-saml.dtd-doctype.xml", &doctype(&signed));
         write(
             dir,
-            "hostile-comment-in-issuer.xml",
+            "hostile-saml.dtd-entity-expansion.xml",
+            &entity_expansion(&xml),
+        );
+        write(
+            dir,
+            "hostile-saml.forbidden_node-comment-in-issuer.xml",
             &comment_in_issuer(&signed),
         );
         write(
             dir,
-            "hostile-wrapped-signature.xml",
+            "hostile-saml.reference-wrapped-signature.xml",
             &wrap_request(&signed, "_evil"),
         );
         write(
             dir,
-            "hostile-wrapped-duplicate-id.xml",
+            "hostile-saml.duplicate_id-wrapped-duplicate-id.xml",
             &wrap_request(&signed, "_fuzz-authn-post-1"),
         );
-        write(dir, "hostile-sha1-signature.xml", &sha1_signature(&signed));
-        let tampered = tamper_acs(&signed);
-        write(dir, "hostile-tampered-acs.xml", &tampered);
-        write(dir, "hostile-tampered-acs.b64", &encode_post(&tampered));
         write(
             dir,
-            "hostile-foreign-key-in-keyinfo.xml",
+            "hostile-saml.algorithm-sha1-signature.xml",
+            &sha1_signature(&signed),
+        );
+        let tampered = tamper_acs(&signed);
+        write(dir, "hostile-saml.digest-tampered-acs.xml", &tampered);
+        write(
+            dir,
+            "hostile-saml.digest-tampered-acs.b64",
+            &encode_post(&tampered),
+        );
+        write(
+            dir,
+            "hostile-saml.signature_rejected-foreign-key-in-keyinfo.xml",
             &sign_enveloped(&xml, &attacker.key, &attacker.cert).unwrap(),
         );
     }
@@ -152,25 +176,37 @@ mod seeds {
         // An ECDSA key signs too: P-256 is the other algorithm the gateway uses.
         let ec = SigningIdentity::generate_self_signed("ec", KeyKind::EcdsaP256, NOW, 365).unwrap();
         let ec_signed = sign_enveloped(&request_xml("_fuzz-sig-ec"), &ec.key, &ec.cert).unwrap();
-        write(dir, "hostile-ecdsa-untrusted-key.xml", &ec_signed);
-
-        write(dir, "hostile-doctype.xml", &doctype(&request));
         write(
             dir,
-            "hostile-wrapped-signature.xml",
+            "hostile-saml.signature_rejected-ecdsa-untrusted-key.xml",
+            &ec_signed,
+        );
+
+        write(dir, "hostile-saml.dtd-doctype.xml", &doctype(&request));
+        write(
+            dir,
+            "hostile-saml.reference-wrapped-signature.xml",
             &wrap_request(&request, "_evil"),
         );
         let sig = signature_of(&request);
         write(
             dir,
-            "hostile-two-signatures.xml",
+            "hostile-saml.signature_malformed-two-signatures.xml",
             &request.replacen(sig, &format!("{sig}{sig}"), 1),
         );
-        write(dir, "hostile-sha1-signature.xml", &sha1_signature(&request));
-        write(dir, "hostile-tampered.xml", &tamper_acs(&request));
         write(
             dir,
-            "hostile-foreign-key-in-keyinfo.xml",
+            "hostile-saml.algorithm-sha1-signature.xml",
+            &sha1_signature(&request),
+        );
+        write(
+            dir,
+            "hostile-saml.digest-tampered.xml",
+            &tamper_acs(&request),
+        );
+        write(
+            dir,
+            "hostile-saml.signature_rejected-foreign-key-in-keyinfo.xml",
             &sign_enveloped(&request_xml("_fuzz-sig-1"), &attacker.key, &attacker.cert).unwrap(),
         );
     }
@@ -182,11 +218,11 @@ mod seeds {
         let assertion_only = response_xml(ours, &attrs, NOW, SP_ENTITY_ID, false);
         write(dir, "valid-signed-assertion-only.xml", &assertion_only);
 
-        write(dir, "hostile-doctype.xml", &doctype(&signed));
+        write(dir, "hostile-saml.dtd-doctype.xml", &doctype(&signed));
         // Comments vanish under c14n, so the signature would still verify: the parser refuses them.
         write(
             dir,
-            "hostile-comment-in-nameid.xml",
+            "hostile-saml.forbidden_node-comment-in-nameid.xml",
             &assertion_only.replacen("fuzz-subject-1<", "fuzz-subject-1<!---->.evil<", 1),
         );
         // XSW: an altered copy of the signed assertion, keeping its signature, in the place the SP
@@ -200,25 +236,29 @@ mod seeds {
             &format!("<samlp:Extensions>{original}</samlp:Extensions>{evil}"),
             1,
         );
-        write(dir, "hostile-wrapped-assertion.xml", &wrapped);
         write(
             dir,
-            "hostile-two-assertions.xml",
+            "hostile-saml.reference-wrapped-assertion.xml",
+            &wrapped,
+        );
+        write(
+            dir,
+            "hostile-saml.invalid-two-assertions.xml",
             &assertion_only.replacen(&original, &format!("{evil}{original}"), 1),
         );
         write(
             dir,
-            "hostile-unsigned-assertion.xml",
+            "hostile-saml.signature_missing-unsigned-assertion.xml",
             &assertion_only.replacen(signature_of(&original), "", 1),
         );
         write(
             dir,
-            "hostile-expired.xml",
+            "hostile-saml.conditions-expired.xml",
             &response_xml(ours, &attrs, NOW - Duration::hours(1), SP_ENTITY_ID, true),
         );
         write(
             dir,
-            "hostile-wrong-audience.xml",
+            "hostile-saml.audience-wrong-audience.xml",
             &response_xml(ours, &attrs, NOW, "https://other-sp.example", true),
         );
         let status = build_status(
@@ -238,10 +278,10 @@ mod seeds {
             },
         )
         .unwrap();
-        write(dir, "hostile-status-requester.xml", &status);
+        write(dir, "hostile-saml.status-status-requester.xml", &status);
         write(
             dir,
-            "hostile-foreign-key-in-keyinfo.xml",
+            "hostile-saml.signature_rejected-foreign-key-in-keyinfo.xml",
             &response_xml(attacker, &attrs, NOW, SP_ENTITY_ID, false),
         );
     }

@@ -296,8 +296,9 @@ pub struct World {
     pub base: String,
     pub gw: gateway::serve::RunningGateway,
     banks: Vec<Option<StandInBank>>,
-    /// Hold the ports of the banks that are down.
-    _unreachable: Vec<tokio::net::TcpSocket>,
+    /// The ports of the banks that are down (from the start, or taken down), held by sockets
+    /// that are bound and never listen.
+    held_ports: Vec<tokio::net::TcpSocket>,
     /// python3-saml, the SP that validates every Response.
     pub sp: PeerSp,
     /// Makes AuthnRequests under the python3-saml SP's name (for what its driver cannot ask:
@@ -418,7 +419,7 @@ timeout_seconds = 10
         base,
         gw,
         banks,
-        _unreachable: unreachable,
+        held_ports: unreachable,
         sp,
         crafted,
     }
@@ -432,6 +433,26 @@ impl World {
     /// The stand-in of the `i`th bank (not one that is down).
     pub fn bank(&self, i: usize) -> &StandInBank {
         self.banks[i].as_ref().unwrap()
+    }
+
+    /// Stop bank `i` (its process has exited when this returns) and hold its port with a socket
+    /// that is bound and never listens, so that the gateway's next request to it is refused.
+    pub fn take_down(&mut self, i: usize) {
+        let bank = self.banks[i].take().expect("a bank that is up");
+        let addr: std::net::SocketAddr = bank
+            .issuer
+            .strip_prefix("http://")
+            .unwrap()
+            .parse()
+            .unwrap();
+        drop(bank);
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        // The bank's closed connections may linger in TIME_WAIT on this port.
+        socket.set_reuseaddr(true).unwrap();
+        socket
+            .bind(addr)
+            .unwrap_or_else(|e| panic!("the stopped bank's port {addr} was taken: {e}"));
+        self.held_ports.push(socket);
     }
 
     /// python3-saml's AuthnRequest (Redirect binding) through the browser, up to the selection

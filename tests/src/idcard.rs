@@ -365,6 +365,24 @@ impl World {
         (status, loc, resp.text().await.unwrap())
     }
 
+    /// `at_listener`'s answer as a page (for the listener's own refusals: their error ID).
+    pub async fn listener_page(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        header: Option<&str>,
+    ) -> Page {
+        let (status, location, body) = self.at_listener(client, url, header).await;
+        Page {
+            status,
+            url: url.to_owned(),
+            location,
+            set_cookies: Vec::new(),
+            headers: Default::default(),
+            body,
+        }
+    }
+
     /// Selection -> listener (presenting `card` over TLS) -> the page the callback answers.
     pub async fn login_with(&self, b: &Browser, selection: &Page, card: Option<&TestCard>) -> Page {
         let url = self.pick_idcard(b, selection).await;
