@@ -581,6 +581,51 @@ pub fn xmlsec1_verify(xml: &str, cert_pem: &Path, id_attr_node: &str) -> Result<
     }
 }
 
+/// [`xmlsec1_verify`], and which element the signature it checked covers. xmlsec1 checks the
+/// first ds:Signature in document order, so that Signature must be a direct child of an
+/// `element` (`namespace:LocalName`, as for `id_attr_node`) and its one Reference must point at
+/// that element's own `ID`. Returns that ID; `Err` when xmlsec1 refuses or the signature it
+/// checked belongs elsewhere.
+pub fn xmlsec1_verify_element(xml: &str, cert_pem: &Path, element: &str) -> Result<String, String> {
+    xmlsec1_verify(xml, cert_pem, element)?;
+    let (ns, local) = element
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("{element} is not namespace:LocalName"));
+    let doc = roxmltree::Document::parse(xml)
+        .map_err(|e| format!("unparsable after xmlsec1 accepted it: {e}"))?;
+    let is = |n: &roxmltree::Node<'_, '_>, ns: &str, local: &str| {
+        n.is_element() && n.tag_name().namespace() == Some(ns) && n.tag_name().name() == local
+    };
+    let sig = doc
+        .descendants()
+        .find(|n| is(n, NS_DS, "Signature"))
+        .ok_or("no ds:Signature")?;
+    let parent = sig.parent_element().ok_or("ds:Signature at the root")?;
+    if !is(&parent, ns, local) {
+        return Err(format!(
+            "the first ds:Signature is in {:?}, not in {element}",
+            parent.tag_name()
+        ));
+    }
+    let id = parent
+        .attribute("ID")
+        .ok_or_else(|| format!("{element} has no ID"))?;
+    let uris: Vec<Option<&str>> = sig
+        .descendants()
+        .filter(|n| is(n, NS_DS, "Reference"))
+        .map(|r| r.attribute("URI"))
+        .collect();
+    let want = format!("#{id}");
+    if uris != [Some(want.as_str())] {
+        return Err(format!(
+            "the signature's References {uris:?} are not exactly {want}"
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+
 /// Runs `cmd` with piped output, killing it after `timeout`.
 fn run_with_timeout(mut cmd: Command, timeout: Duration) -> io::Result<RunOutput> {
     let mut child = cmd

@@ -1,8 +1,9 @@
 //! Independent SAML implementations as service providers: python3-saml (strict), pysaml2
 //! (Saml2Client) and node-saml send AuthnRequests by Redirect (unsigned and signed) and by
 //! POST, the citizen logs in through the test bank, and each library validates the Response.
-//! `xmlsec1 --verify` checks the assertion signature with the IdP certificate, and samael (with
-//! its xmlsec feature) parses and accepts a Response as one more service provider.
+//! `xmlsec1 --verify` checks the assertion signature with the IdP certificate (and that the
+//! signature it checked is the assertion's), and samael (with its xmlsec feature) parses and
+//! accepts a Response as one more service provider.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use certs::{KeyKind, SigningIdentity};
@@ -238,14 +239,21 @@ async fn independent_sps_log_in_through_the_gateway() {
     )
     .is_err());
 
-    // xmlsec1 checks the assertion's signature with the IdP certificate only.
+    // xmlsec1 checks the assertion's signature with the IdP certificate only, and the signature
+    // it checked is the assertion's own.
     let cert = gw.idp_cert_pem_file();
-    peers::xmlsec1_verify(
+    let covered = peers::xmlsec1_verify_element(
         &xml,
         &cert,
         "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
     )
     .unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let assertion = doc
+        .descendants()
+        .find(|n| n.has_tag_name(("urn:oasis:names:tc:SAML:2.0:assertion", "Assertion")))
+        .unwrap();
+    assert_eq!(Some(covered.as_str()), assertion.attribute("ID"));
     let tampered = xml.replace(PERSON, "010101-923F");
     assert_ne!(tampered, xml);
     assert!(peers::xmlsec1_verify(

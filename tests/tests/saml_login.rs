@@ -4,6 +4,7 @@
 use saml::authn_request::{Comparison, RequestedAuthnContext};
 use tests::assertion_names::{OID_GIVEN, OID_HETU};
 use tests::browser::Browser;
+use tests::gateway_log;
 use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
 use tests::testsp::{RequestOptions, TestSp};
 
@@ -30,6 +31,7 @@ fn assert_status(
 }
 
 async fn two_sps() -> (harness::TestGateway, TestSp, TestSp) {
+    gateway_log::capture();
     let listener = LoopbackListener::bind().await;
     let sp1 = TestSp::new("one", &listener.base, true);
     let sp2 = TestSp::new("two", &listener.base, false);
@@ -373,8 +375,12 @@ async fn selection_page_follows_accept_language_and_flow_is_bound_to_the_browser
     // Another browser with the flow's URL gets nothing.
     let other = Browser::new();
     let stolen = other.get(selection_url.as_str()).await;
-    assert_eq!(stolen.status, 400);
-    assert!(stolen.body.contains("error-id"));
+    assert_eq!(stolen.status, 400, "{}", stolen.body);
+    gateway_log::assert_audited_refusal(
+        &stolen,
+        "gateway.browser_mismatch",
+        "flow URL in another browser",
+    );
 }
 
 #[tokio::test]
