@@ -3,7 +3,10 @@
 // login the way a citizen would, and saves a screenshot of each page.
 //
 // usage: node browser_sso.js '{"gateway": "http://127.0.0.1:P", "second_sp_start": "http://localhost:Q/start", "artifacts": "DIR"}'
-// prints one JSON object: what the pages showed and every URL the browser visited.
+// prints one JSON object: what the pages showed, every URL the browser visited, the headings of
+// the screenshots, the gateway's Set-Cookie headers, and how the second service's AuthnRequest
+// reached the gateway (`second_sso_request`: method, Sec-Fetch-Site, and whether the SSO cookie
+// was sent with it).
 'use strict';
 const { launch, recordingPage, run } = require('./browser_common.js');
 
@@ -12,6 +15,11 @@ run(async (out) => {
   const browser = await launch();
   try {
     const { page, shot } = await recordingPage(browser, out, args.artifacts);
+    out.set_cookies = [];
+    page.on('response', async (r) => {
+      if (!r.url().startsWith(args.gateway)) return;
+      for (const h of await r.headersArray()) if (h.name.toLowerCase() === 'set-cookie') out.set_cookies.push(h.value);
+    });
 
     await page.goto(args.gateway + '/demo');
     await shot('01-demo-sp.png');
@@ -29,7 +37,16 @@ run(async (out) => {
 
     // A second service on another site: its POST-binding AuthnRequest is a cross-site POST.
     const mark = out.visited.length;
+    const ssoRequest = page.waitForRequest((r) => r.url().startsWith(args.gateway + '/saml/idp/sso'));
     await page.goto(args.second_sp_start);
+    const req = await ssoRequest;
+    const headers = await req.allHeaders();
+    out.second_sso_request = {
+      method: req.method(),
+      sec_fetch_site: headers['sec-fetch-site'] || null,
+      origin: headers['origin'] || null,
+      sso_cookie_sent: /(^|;\s*)__Host-gw_sso=/.test(headers['cookie'] || ''),
+    };
     await page.waitForURL((u) => u.pathname === '/acs' || u.pathname.startsWith('/login'), { timeout: 20000 });
     await page.waitForLoadState('load');
     await shot('05-second-sp.png');

@@ -6,9 +6,22 @@
 //   node node_saml_sp.js authn    --config F --binding redirect|post [--relay-state RS]
 //                                 [--force-authn] [--is-passive] [--name-id-format persistent|transient]
 //   node node_saml_sp.js validate --config F --request-id ID --saml-response B64 [--relay-state RS]
-// Exit 0 on success; validate exits 1 with {"ok": false, "error": ...} on refusal; usage errors
-// and crashes exit 2 or 3.
+// Exit 0 on success; validate exits 1 with {"ok": false, "refused": true, "error": ...} on refusal;
+// usage errors exit 2; a crash (an exception node-saml does not throw to refuse: TypeError,
+// ReferenceError, a missing module, ...) prints {"ok": false, "refused": false, "error": "error: ..."}
+// and exits 3, never 1, so a broken library can never pass for a refusal.
 "use strict";
+
+const CRASH_EXIT = 3;
+function crashReport(e) {
+  const name = (e && e.constructor && e.constructor.name) || typeof e;
+  return JSON.stringify({ ok: false, refused: false, error: `error: ${name}: ${e && e.message ? e.message : String(e)}` });
+}
+// Before any require: Node exits 1 (a refusal's code) on an uncaught exception, e.g. a missing module.
+process.on("uncaughtException", (e) => {
+  process.stderr.write(((e && e.stack) || String(e)) + "\n");
+  process.stdout.write(crashReport(e) + "\n", () => process.exit(CRASH_EXIT));
+});
 
 const fs = require("fs");
 const path = require("path");
@@ -33,6 +46,14 @@ const NS = {
 
 class UsageError extends Error {}
 class Refused extends Error {}
+
+// What node-saml throws to refuse a Response: a plain Error (signature, conditions, InResponseTo,
+// audience), its SamlStatusError for a non-Success Status, and the XML parser's ParseError.
+// TypeError, ReferenceError, RangeError and the like are crashes.
+const REFUSAL_ERRORS = new Set(["Error", "SamlStatusError", "ErrorWithXmlStatus", "ParseError"]);
+function isRefusal(e) {
+  return e instanceof Error && REFUSAL_ERRORS.has(e.constructor.name);
+}
 
 function parseArgs(argv) {
   const cmd = argv[0];
@@ -212,6 +233,7 @@ async function cmdValidate(cfg, args) {
   try {
     result = await saml.validatePostResponseAsync(container);
   } catch (e) {
+    if (!isRefusal(e)) throw e;
     let msg = "node-saml: " + (e && e.message ? e.message : String(e));
     const codes = statusCodes(args["saml-response"]);
     if (codes.length && codes[0] !== "urn:oasis:names:tc:SAML:2.0:status:Success") msg += ` [status: ${codes.join(" / ")}]`;
@@ -268,11 +290,11 @@ async function main() {
     }
   } catch (e) {
     if (e instanceof Refused) {
-      emit({ ok: false, error: e.message }, 1);
+      emit({ ok: false, refused: true, error: e.message }, 1);
     } else {
       process.stderr.write((e && e.stack) || String(e));
       process.stderr.write("\n");
-      emit({ ok: false, error: "driver crashed: " + (e && e.message ? e.message : String(e)) }, 3);
+      process.stdout.write(crashReport(e) + "\n", () => process.exit(CRASH_EXIT));
     }
   }
 }

@@ -9,12 +9,17 @@ Contract (identical for the Node driver):
   DRIVER authn    --config F --binding redirect|post [--relay-state RS]
                   [--force-authn] [--is-passive] [--name-id-format persistent|transient]
   DRIVER validate --config F --request-id ID --saml-response B64 [--relay-state RS]
-Exit 0 on success; validate exits 1 with {"ok": false, "error": ...} on refusal;
-anything else (bad usage, crash) exits 2 or more.
+Exit 0 on success; validate exits 1 with {"ok": false, "refused": true, "error": REASON} on
+refusal; anything else (bad usage, crash) exits 2 or more. A crash is an exception the driver does
+not know as the library's way of refusing (TypeError, KeyError, a missing module, ...): it prints
+{"ok": false, "refused": false, "error": "error: TYPE: MESSAGE"} and exits 3, never 1, so a broken
+library or driver can never pass for a refusal. Importing this module first installs that rule for
+import-time failures too (Python itself would exit 1 on an uncaught exception).
 """
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from urllib.parse import urlsplit
@@ -35,8 +40,28 @@ CONFIG_KEYS = (
 )
 
 
+CRASH_EXIT = 3
+
+
 class Refused(Exception):
     """The library refused the Response: validate exits 1 with this message."""
+
+
+def crash_report(e):
+    """The one-line JSON a crash prints: never mistakable for a refusal."""
+    return json.dumps({"ok": False, "refused": False, "error": "error: %s: %s" % (type(e).__name__, e)})
+
+
+def _exit_on_uncaught(kind, value, tb):
+    # Python exits 1 after an uncaught exception, which is a refusal's code: a library that fails
+    # to import (or any exception outside run()) must exit CRASH_EXIT instead.
+    traceback.print_exception(kind, value, tb, file=sys.stderr)
+    sys.stdout.write(crash_report(value) + "\n")
+    sys.stdout.flush()
+    os._exit(CRASH_EXIT)
+
+
+sys.excepthook = _exit_on_uncaught
 
 
 def parse_args(argv=None):
@@ -116,13 +141,13 @@ def run(handlers, argv=None):
         cfg = load_config(args.config)
         result = handlers[args.cmd](args, cfg)
     except Refused as e:
-        emit({"ok": False, "error": str(e)}, 1)
+        emit({"ok": False, "refused": True, "error": str(e)}, 1)
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 - a crash must be loud and non-zero
         traceback.print_exc(file=sys.stderr)
-        sys.stdout.write(json.dumps({"ok": False, "error": "driver crashed: %s: %s" % (type(e).__name__, e)}) + "\n")
-        sys.exit(3)
+        sys.stdout.write(crash_report(e) + "\n")
+        sys.exit(CRASH_EXIT)
     if isinstance(result, str):
         sys.stdout.write(result if result.endswith("\n") else result + "\n")
         sys.exit(0)

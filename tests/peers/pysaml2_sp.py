@@ -14,6 +14,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# First, so that a library that fails to import exits as a crash (3), not as a refusal (1).
+import peer_common as pc  # noqa: E402
+
+import saml2  # noqa: E402
+import saml2.response  # noqa: E402
+import saml2.s_utils  # noqa: E402
+import saml2.sigver  # noqa: E402
+import saml2.validate  # noqa: E402
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT  # noqa: E402
 from saml2.client import Saml2Client  # noqa: E402
 from saml2.config import SPConfig  # noqa: E402
@@ -22,7 +30,18 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT  # noqa
 from saml2.sigver import get_xmlsec_binary  # noqa: E402
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256  # noqa: E402
 
-import peer_common as pc  # noqa: E402
+# What pysaml2 raises to refuse a Response: its SAMLError family (signature, status, unsolicited,
+# verification), its other validation exceptions, and a bare Exception, which is how it refuses
+# an AudienceRestriction. A subclass of Exception outside these (TypeError, KeyError, ...) is a
+# crash of the library or the driver, never a refusal.
+REFUSALS = (saml2.SAMLError, saml2.Error, saml2.response.NotValid, saml2.s_utils.SamlException,
+            saml2.sigver.CertificateError, saml2.sigver.XMLSchemaError, saml2.validate.NotValid,
+            saml2.validate.OutsideCardinality, saml2.validate.MustValueError, saml2.validate.ShouldValueError,
+            saml2.validate.ResponseLifetimeExceed, saml2.validate.ToEarly)
+
+
+def is_refusal(e):
+    return isinstance(e, REFUSALS) or type(e) is Exception
 
 BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
 
@@ -179,6 +198,8 @@ def cmd_validate(args, cfg):
             conv_info={"remote_addr": "0.0.0.0"},
         )
     except Exception as e:  # pysaml2 signals most refusals by raising
+        if not is_refusal(e):
+            raise
         raise pc.Refused("pysaml2: %s: %s" % (type(e).__name__, " ".join(str(e).split())))
     # pysaml2 ignores the result of StatusResponse._verify() (Destination, IssueInstant,
     # InResponseTo against request_id): such a Response comes back without a parsed assertion.

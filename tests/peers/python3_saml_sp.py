@@ -11,14 +11,26 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# First, so that a library that fails to import exits as a crash (3), not as a refusal (1).
+import peer_common as pc  # noqa: E402
+
+import binascii  # noqa: E402
+
+from defusedxml import DefusedXmlException  # noqa: E402
+from lxml.etree import XMLSyntaxError  # noqa: E402
 from onelogin.saml2.auth import OneLogin_Saml2_Auth  # noqa: E402
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C  # noqa: E402
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser  # noqa: E402
 from onelogin.saml2.settings import OneLogin_Saml2_Settings  # noqa: E402
 from onelogin.saml2.utils import OneLogin_Saml2_Utils  # noqa: E402
+from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError  # noqa: E402
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML  # noqa: E402
 
-import peer_common as pc  # noqa: E402
+# What python3-saml raises to refuse a Response (its own errors, and its parser's on malformed or
+# DTD-carrying input). Anything else out of process_response (TypeError, KeyError, ...) is a
+# crash of the library or the driver, never a refusal.
+REFUSALS = (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, XMLSyntaxError, DefusedXmlException,
+            binascii.Error)
 
 
 def settings_dict(cfg, name_id_format=None):
@@ -141,7 +153,7 @@ def cmd_validate(args, cfg):
     auth = OneLogin_Saml2_Auth(pc.acs_request_data(cfg["acs_url"], post), settings)
     try:
         auth.process_response(request_id=args.request_id)
-    except Exception as e:  # the library raises for undecodable / malformed input
+    except REFUSALS as e:  # the library raises for undecodable / malformed input
         raise pc.Refused("python3-saml: %s: %s" % (type(e).__name__, e))
     errors = auth.get_errors()
     if errors or not auth.is_authenticated():

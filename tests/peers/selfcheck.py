@@ -1,9 +1,9 @@
 """Self-check of the three SP drivers without the gateway.
 
-    tests/peers/install.sh && tests/peers/.venv/bin/python tests/peers/selfcheck.py [-v]
+    tests/peers/install.sh && tests/peers/.venv/bin/python tests/peers/selfcheck.py [-v] [--driver NAME]...
 
-Nothing runs this automatically (CI does not); it is the proof that the drivers' paths are
-real. It makes a throwaway IdP and SP key/certificate, and for each driver
+The suite runs it, one driver per test (tests/tests/peers_selfcheck.rs); it is the proof that
+the drivers' paths are real. It makes a throwaway IdP and SP key/certificate, and for each driver
 (python3_saml_sp.py, pysaml2_sp.py, node_saml_sp.js):
   - metadata (requests signed and unsigned): parsed, entityID, AuthnRequestsSigned,
     WantAssertionsSigned, signing certificate, HTTP-POST ACS checked;
@@ -14,12 +14,18 @@ real. It makes a throwaway IdP and SP key/certificate, and for each driver
     exclusive c14n, rsa-sha256, sha256, Destination, Audience, InResponseTo,
     SubjectConfirmationData, AuthnStatement, uri-format attributes): must be accepted with the
     right fields; then on hostile variants (tampered, wrong InResponseTo, foreign key, ...),
-    which must be refused (exit 1). A library that accepts a variant it should refuse is a
-    failure unless the variant is listed in KNOWN_GAPS for that library (printed as such).
+    which must be refused (exit 1) for the reason listed in REFUSAL_REASONS. A library that
+    accepts a variant it should refuse is a failure unless the variant is listed in KNOWN_GAPS
+    for that library (printed as such). Each answer is printed as "refused: <reason>" or
+    "error: <exception>"; an error (the driver exits 3: an exception the library does not raise
+    to refuse) is always a failure, never a refusal;
+  - crashes: with the library's validate entry point patched to raise a TypeError, and with the
+    library's module missing, the driver must exit 3 with "error: ...", not 1.
 Exit 0 when everything holds; prints one line per check with -v, a summary always.
 """
 
 import base64
+import concurrent.futures
 import datetime
 import json
 import os
@@ -78,6 +84,59 @@ KNOWN_GAPS = {
     # the Issuer of a login Response (its idpIssuer option is applied to logout messages only).
     "node-saml": {"wrong-destination", "destination-prefix", "wrong-recipient", "wrong-issuer"},
 }
+
+# Why each library refuses each variant: a substring of its reason (case-insensitive). A refusal
+# for another reason means the variant is not hostile in the way its name says, or the library
+# failed somewhere else first.
+_STATUS_REASONS = {"status-nopassive": "NoPassive", "status-authnfailed": "AuthnFailed",
+                   "status-nopassive-signed": "NoPassive"}
+REFUSAL_REASONS = {
+    "python3-saml": dict(_STATUS_REASONS, **{
+        "tampered": "Signature validation failed",
+        "foreign-key": "Signature validation failed",
+        "wrong-inresponseto": "does not match the ID of the AuthNRequest",
+        "unsigned": "Assertion of the Response is not signed",
+        "wrong-audience": "is not a valid audience",
+        "expired": "Could not validate timestamp: expired",
+        "not-yet-valid": "Could not validate timestamp: not yet valid",
+        "wrong-destination": "The response was received at",
+        "wrong-recipient": "A valid SubjectConfirmation was not found",
+        "wrong-issuer": "Invalid issuer",
+    }),
+    "pysaml2": dict(_STATUS_REASONS, **{
+        "tampered": "SignatureError: Failed to verify signature",
+        "foreign-key": "SignatureError: Failed to verify signature",
+        "wrong-inresponseto": "UnsolicitedResponse",
+        "unsigned": "Signature missing for assertion",
+        "wrong-audience": "AudienceRestrictions conditions not satisfied",
+        "expired": "VerificationError: Condition not OK",
+        "not-yet-valid": "VerificationError: Condition not OK",
+        "wrong-destination": "not in return addresses",
+        "destination-prefix": "not in return addresses",
+        "wrong-recipient": "No valid recipient",
+        "wrong-issuer": "MissingKey: http://127.0.0.1:1/evil-idp",
+        "no-inresponseto": "UnsolicitedResponse: Unsolicited response: None",
+        "no-response-inresponseto": "UnsolicitedResponse: Unsolicited response: None",
+    }),
+    "node-saml": dict(_STATUS_REASONS, **{
+        "tampered": "Invalid signature",
+        "foreign-key": "Invalid signature",
+        "unsigned": "Invalid signature",
+        "wrong-inresponseto": "InResponseTo is not valid",
+        "wrong-audience": "audience mismatch",
+        "expired": "No valid subject confirmation",
+        "not-yet-valid": "SAML assertion not yet valid",
+        "no-inresponseto": "InResponseTo is missing",
+        "no-response-inresponseto": "InResponseTo is missing",
+    }),
+}
+
+# How the crash checks break each library: the entry point validate calls, patched to raise.
+PYTHON_PATCHES = {
+    "python3-saml": ("onelogin.saml2.auth", "OneLogin_Saml2_Auth", "process_response", "onelogin"),
+    "pysaml2": ("saml2.client_base", "Base", "parse_authn_request_response", "saml2"),
+}
+NODE_LIBRARY = "@node-saml/node-saml"
 
 VERBOSE = "-v" in sys.argv
 results = {"pass": 0, "fail": 0}
@@ -141,13 +200,15 @@ def idp_metadata(entity_id, sso_url, idp):
     ) % {"md": NS["md"], "ds": NS["ds"], "e": entity_id, "c": idp["der_b64"], "s": sso_url, "p": POST_BINDING}
 
 
-def run_driver(name, *args):
-    r = subprocess.run(DRIVERS[name] + list(args), capture_output=True, text=True, timeout=120)
+def run_driver(name, *args, env=None, prefix=()):
+    cmd = DRIVERS[name][:1] + list(prefix) + DRIVERS[name][1:] + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, **(env or {})))
     return r.returncode, r.stdout, r.stderr
 
 
-def driver_json(name, *args):
-    code, out, err = run_driver(name, *args)
+def driver_json(name, *args, env=None, prefix=()):
+    code, out, err = run_driver(name, *args, env=env, prefix=prefix)
     try:
         return code, json.loads(out), err
     except ValueError:
@@ -378,12 +439,23 @@ def xmlsec1_cli_verifies(xml, cert_file):
         return r.returncode == 0
 
 
-def validate(name, cfg_file, request_id, xml, relay_state=None):
+def validate(name, cfg_file, request_id, xml, relay_state=None, env=None, prefix=()):
     args = ["validate", "--config", cfg_file, "--request-id", request_id,
             "--saml-response", base64.b64encode(xml).decode()]
     if relay_state is not None:
         args += ["--relay-state", relay_state]
-    return driver_json(name, *args)
+    return driver_json(name, *args, env=env, prefix=prefix)
+
+
+def answer(code, out, err):
+    """("accepted" | "refused" | "error", text): a refusal is exit 1 with refused=true and a reason;
+    everything else that is not an acceptance is an error of the driver or the library."""
+    if code == 0 and out and out.get("ok") is True:
+        return "accepted", ""
+    if code == 1 and out and out.get("ok") is False and out.get("refused") is True and out.get("error"):
+        return "refused", out["error"]
+    text = (out or {}).get("error") or err.strip()[-400:]
+    return "error", "exit %s: %s" % (code, text)
 
 
 def check_accepts(name, cfg_file, cfg, request_id, xml, label, relay_state="rs-1"):
@@ -400,22 +472,76 @@ def check_accepts(name, cfg_file, cfg, request_id, xml, label, relay_state="rs-1
     check(out["attributes"] == want, "%s %s: attributes by Name (got %s)" % (name, label, out["attributes"]))
 
 
-def check_refuses(name, cfg_file, request_id, xml, variant):
-    code, out, err = validate(name, cfg_file, request_id, xml)
-    refused = code == 1 and out is not None and out.get("ok") is False and out.get("error")
+def check_refuses(name, cfg_file, request_id, xml, variant, answered=None):
+    code, out, err = answered or validate(name, cfg_file, request_id, xml)
+    verdict, text = answer(code, out, err)
     known = variant in KNOWN_GAPS.get(name, set())
-    if code not in (0, 1):
-        check(False, "%s on %s: exit %s (crash?) %s" % (name, variant, code, err.strip()[-400:]))
-    elif known and not refused:
+    print("  %s / %s: %s%s" % (name, variant, verdict, ": " + text[:300] if text else ""))
+    if verdict == "error":
+        check(False, "%s on %s: error, not a refusal: %s" % (name, variant, text))
+    elif known and verdict == "accepted":
         notes.append("%s ACCEPTS %s (known library gap)" % (name, variant))
-    elif known and refused:
-        notes.append("%s now refuses %s (listed as a known gap: %s)" % (name, variant, out.get("error")))
-    else:
-        check(refused, "%s refuses %s: %s" % (name, variant, (out or {}).get("error") or err.strip()[-300:]))
+    elif known:
+        notes.append("%s now refuses %s (listed as a known gap: %s)" % (name, variant, text))
+    elif check(verdict == "refused", "%s refuses %s" % (name, variant)):
+        want = REFUSAL_REASONS[name].get(variant)
+        check(want is not None and want.lower() in text.lower(),
+              "%s refuses %s for its reason %r: %s" % (name, variant, want, text))
     return out
 
 
+def check_crashes_are_errors(name, d, cfg_file, request_id, xml):
+    """A library that throws something it does not throw to refuse, or is missing, is an error."""
+    cases = []
+    if name in PYTHON_PATCHES:
+        module, cls, method, top = PYTHON_PATCHES[name]
+        for label, body in (
+            ("TypeError in %s.%s" % (cls, method),
+             "import %s as m\ndef boom(*a, **k):\n    raise TypeError('simulated library bug')\n"
+             "setattr(m.%s, %r, boom)\n" % (module, cls, method)),
+            ("module %s missing" % top, "import sys\nsys.modules[%r] = None\n" % top),
+        ):
+            site = os.path.join(d, "crash-%s-%d" % (name, len(cases)))
+            os.makedirs(site)
+            with open(os.path.join(site, "sitecustomize.py"), "w") as f:
+                f.write(body)
+            cases.append((label, {"PYTHONPATH": site}, ()))
+    else:
+        for label, body in (
+            ("TypeError in SAML.validatePostResponseAsync",
+             "const m = require(%r);\nm.SAML.prototype.validatePostResponseAsync = async function () {\n"
+             "  throw new TypeError('simulated library bug');\n};\n" % NODE_LIBRARY),
+            ("module %s missing" % NODE_LIBRARY,
+             "const Module = require('module');\nconst resolve = Module._resolveFilename;\n"
+             "Module._resolveFilename = function (req, ...rest) {\n"
+             "  if (req === %r) throw Object.assign(new Error('Cannot find module ' + req), "
+             "{ code: 'MODULE_NOT_FOUND' });\n"
+             "  return resolve.call(this, req, ...rest);\n};\n" % NODE_LIBRARY),
+        ):
+            f = os.path.join(d, "crash-%s-%d.js" % (name, len(cases)))
+            with open(f, "w") as fh:
+                fh.write(body)
+            cases.append((label, {"NODE_PATH": os.path.join(HERE, "node_modules")}, ("--require", f)))
+    for label, env, prefix in cases:
+        code, out, err = validate(name, cfg_file, request_id, xml, env=env, prefix=prefix)
+        verdict, text = answer(code, out, err)
+        print("  %s / crash: %s: %s: %s" % (name, label, verdict, text[:300]))
+        check(verdict == "error" and code == 3 and (out or {}).get("refused") is False
+              and (out or {}).get("error", "").startswith("error: "),
+              "%s reports %s as an error (exit 3, error: ...), not a refusal: exit %s %s"
+              % (name, label, code, out))
+
+
+def selected_drivers():
+    names = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--driver"]
+    unknown = [n for n in names if n not in DRIVERS]
+    if unknown:
+        sys.exit("selfcheck: unknown driver %s (known: %s)" % (", ".join(unknown), ", ".join(DRIVERS)))
+    return names or list(DRIVERS)
+
+
 def main():
+    drivers = selected_drivers()
     with tempfile.TemporaryDirectory(prefix="peers-selfcheck-") as d:
         idp = make_keypair("selfcheck idp", d, "idp")
         sp = make_keypair("selfcheck sp", d, "sp")
@@ -458,7 +584,7 @@ def main():
         check(not xmlsec1_cli_verifies(build_response(cfg, idp, "_probe", signer=foreign), idp["cert_file"]),
               "xmlsec1 --verify refuses a foreign signature whose certificate is in KeyInfo")
 
-        for name in DRIVERS:
+        for name in drivers:
             print("== %s" % name)
             check_metadata(name, cfg_s_file, cfg, sp, True)
             check_metadata(name, cfg_u_file, cfg, sp, False)
@@ -503,14 +629,17 @@ def main():
                 "status-nopassive-signed": build_response(cfg, idp, rid, status=("Responder", "NoPassive"),
                                                           sign_response=True),
             }
-            for variant, xml in hostile.items():
-                out = check_refuses(name, cfg_s_file, rid, xml, variant)
+            # The driver runs are independent (a process each, ~1 s of library imports): run them
+            # side by side, then check them in order.
+            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+                answers = list(pool.map(lambda x: validate(name, cfg_s_file, rid, x), hostile.values()))
+            for (variant, xml), answered in zip(hostile.items(), answers):
+                out = check_refuses(name, cfg_s_file, rid, xml, variant, answered)
                 if variant.startswith("status-") and out and out.get("error"):
                     code_name = variant.split("-")[1].lower()
                     check(code_name in out["error"].lower(),
                           "%s reports the status code for %s: %s" % (name, variant, out["error"]))
-                if VERBOSE and out:
-                    print("       %s / %s -> %s" % (name, variant, out.get("error") or "ACCEPTED"))
+            check_crashes_are_errors(name, d, cfg_s_file, rid, good)
 
     print("== notes")
     for n in notes:

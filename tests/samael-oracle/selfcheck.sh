@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Self-check of tests/samael-oracle against a real gateway, by hand (not part of CI):
+# Self-check of tests/samael-oracle against a real gateway; the suite runs it
+# (tests/tests/peers_selfcheck.rs, with ORACLE_BIN and GATEWAY_BIN set), or by hand:
 #
 #   bash tests/samael-oracle/selfcheck.sh
 #
-# 1. builds the oracle (target/samael-oracle) and the gateway (cargo build -p gateway);
+# 1. builds the oracle (target/samael-oracle) and the gateway (cargo build -p gateway), unless
+#    ORACLE_BIN / GATEWAY_BIN name them (inside `cargo test` a cargo build would wait forever for
+#    the build lock the test run holds);
 # 2. starts `gateway dev` on 127.0.0.1, port 0 (it prints the URL it serves), with a fresh data dir
 #    (killed on exit);
 # 3. drives one login with curl: /demo/login -> SSO -> /login/testbank -> finish, and takes the
 #    SAMLResponse (base64-decoded), the IdP metadata and the request ID (demo_request cookie);
+#    the gateway encrypts the Assertion to the demo SP (its metadata has an encryption key), so
+#    the script decrypts it with the demo SP's key from the data dir, as the SP would, and puts
+#    the signed Assertion in its place (the signature is over the Assertion, not the ciphertext);
 # 4. runs the oracle on the genuine Response and on variants; each must be accepted (exit 0,
-#    {"ok": true, ...}) or refused (exit 1, {"ok": false, ...}) as listed below.
+#    {"ok": true, ...}) or refused for its reason (exit 1, {"ok": false, "error": "samael refused
+#    the response: ..."} with the reason listed below in it; any other exit or error, e.g. a
+#    panic (101) or an unreadable input, is a failure, never a refusal).
 #
 # samael refuses a Response more than 90 s after its IssueInstant (max_issue_delay), so every case
-# runs right after the login. Needs: curl, python3, openssl, xmlsec1 (tests/peers/install.sh).
-# Environment: GATEWAY_BIN (skip building the gateway, use this binary), KEEP=1 (keep the work dir).
+# runs right after the login. Needs: curl, python3 with `cryptography`, openssl, xmlsec1
+# (tests/peers/install.sh).
+# Environment: GATEWAY_BIN (skip building the gateway, use this binary), ORACLE_BIN (skip building
+# the oracle, use this binary), KEEP=1 (keep the work dir).
 # Exit status: 0 when every CHECK line is PASS; INFO lines document samael's leniencies and never fail.
 set -euo pipefail
 
@@ -23,9 +33,13 @@ for tool in curl python3 openssl xmlsec1; do
   command -v "$tool" >/dev/null || { echo "selfcheck: needs $tool (see tests/peers/install.sh)" >&2; exit 2; }
 done
 
-echo "selfcheck: building the oracle" >&2
-cargo build -q --release --manifest-path tests/samael-oracle/Cargo.toml --target-dir target/samael-oracle
-ORACLE="$ROOT/target/samael-oracle/release/samael-oracle"
+ORACLE="${ORACLE_BIN:-}"
+if [[ -z "$ORACLE" ]]; then
+  echo "selfcheck: building the oracle" >&2
+  cargo build -q --release --manifest-path tests/samael-oracle/Cargo.toml --target-dir target/samael-oracle
+  ORACLE="$ROOT/target/samael-oracle/release/samael-oracle"
+fi
+[[ -x "$ORACLE" ]] || { echo "selfcheck: no oracle at $ORACLE (scripts/test builds it)" >&2; exit 2; }
 if [[ -z "${GATEWAY_BIN:-}" ]]; then
   echo "selfcheck: building the gateway" >&2
   cargo build -q -p gateway
@@ -69,6 +83,29 @@ curl -sf -c "$JAR" -b "$JAR" -o "$WORK/post.html" --data "flow=$flow&national_id
 sed -n 's/.*name="SAMLResponse" value="\([^"]*\)".*/\1/p' "$WORK/post.html" | base64 -d >"$WORK/resp.xml"
 REQ="$(awk '$6=="demo_request"{print $7}' "$JAR")"
 [[ -s "$WORK/resp.xml" && -n "$REQ" ]] || { echo "selfcheck: no SAMLResponse / demo_request cookie" >&2; exit 2; }
+# The demo SP's metadata has an encryption key: decrypt as the SP would (rsa-oaep-mgf1p key
+# transport, aes256-gcm data), leaving the Response otherwise byte for byte as sent.
+mv "$WORK/resp.xml" "$WORK/resp-as-sent.xml"
+python3 - "$WORK" "$DATA/demo-sp.key.pem" <<'PY'
+import base64, re, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+d, key_file = sys.argv[1] + "/", sys.argv[2]
+s = open(d + "resp-as-sent.xml").read()
+enc = re.findall(r"<saml:EncryptedAssertion[ >].*?</saml:EncryptedAssertion>", s, re.S)
+if len(enc) != 1 or "<saml:Assertion" in s:
+    sys.exit("selfcheck: want one EncryptedAssertion and no plain Assertion in the Response as sent")
+algs = re.findall(r'<xenc:EncryptionMethod Algorithm="([^"]+)"', enc[0])
+if algs != ["http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"]:
+    sys.exit("selfcheck: unexpected encryption algorithms %s" % algs)
+key_ct, data_ct = [base64.b64decode("".join(v.split()))
+                   for v in re.findall(r"<xenc:CipherValue>([^<]*)</xenc:CipherValue>", enc[0])]
+sk = serialization.load_pem_private_key(open(key_file, "rb").read(), None)
+cek = sk.decrypt(key_ct, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
+assertion = AESGCM(cek).decrypt(data_ct[:12], data_ct[12:], None).decode()
+open(d + "resp.xml", "w").write(s.replace(enc[0], assertion))
+PY
 
 # ---- variants ---------------------------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/other.key" -out "$WORK/other.crt" \
@@ -189,19 +226,32 @@ oracle() { # response metadata sp acs request-id -> sets OUT, RC
   RC=$?
   set -e
 }
-verdict() { # want(accept|refuse) label
-  local ok_json
-  ok_json="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ok"])' "$OUT" 2>/dev/null || echo invalid)"
-  if [[ "$1" == accept && "$RC" == 0 && "$ok_json" == True ]] || [[ "$1" == refuse && "$RC" == 1 && "$ok_json" == False ]]; then
-    printf 'CHECK PASS  %-58s %s\n' "$2" "${OUT:0:160}"
+verdict() { # want(accept|refuse) label [reason]
+  # A refusal is exit 1 with an error that is samael's (or the oracle's no-keys guard) and names
+  # the reason; exit 1 for anything else (an unreadable file, bad usage) or a panic is a failure.
+  local got
+  got="$(python3 - "$OUT" "${3:-}" <<'PY' 2>/dev/null || echo invalid
+import json, sys
+o, reason = json.loads(sys.argv[1]), sys.argv[2]
+e = o.get("error") or ""
+ours = e.startswith("samael refused the response: ") or e.startswith("IdP metadata has no signing certificate")
+print("accepted" if o["ok"] is True else "refused" if ours and reason.lower() in e.lower() else "error")
+PY
+)"
+  if [[ "$1" == accept && "$RC" == 0 && "$got" == accepted ]] || [[ "$1" == refuse && "$RC" == 1 && "$got" == refused ]]; then
+    printf 'CHECK PASS  %-58s %s\n' "$2" "${OUT:0:200}"
   else
-    printf 'CHECK FAIL  %-58s want %s, got exit %s: %s\n' "$2" "$1" "$RC" "$OUT"
+    printf 'CHECK FAIL  %-58s want %s%s, got exit %s (%s): %s\n' "$2" "$1" "${3:+ for \"$3\"}" "$RC" "$got" "$OUT"
     FAILED=1
   fi
 }
 check() { # want label response [metadata sp acs request-id]
   oracle "$3" "${4:-meta.xml}" "${5:-$SP}" "${6:-$ACS}" "${7:-$REQ}"
   verdict "$1" "$2"
+}
+refuses() { # reason label response [metadata sp acs request-id]
+  oracle "$3" "${4:-meta.xml}" "${5:-$SP}" "${6:-$ACS}" "${7:-$REQ}"
+  verdict refuse "$2" "$1"
 }
 info() { # label response [metadata]
   oracle "$2" "${3:-meta.xml}" "$SP" "$ACS" "$REQ"
@@ -217,23 +267,23 @@ assert o["attributes"]["urn:oid:2.5.4.42"] == ["Matti"], o
 assert o["name_id"] and o["session_index"] and o["authn_context"], o
 PY
 then echo "CHECK FAIL  genuine Response: unexpected fields"; FAILED=1; fi
-check refuse "tampered attribute value (Matti -> Mattix)"         tampered_attr.xml
-check refuse "wrong --request-id"                                 resp.xml meta.xml "$SP" "$ACS" "_not-the-request"
-check refuse "wrong --sp-entity-id (Audience)"                    resp.xml meta.xml "$BASE/demo/other-sp"
-check refuse "metadata with a different signing certificate"      resp.xml meta_other_cert.xml
-check refuse "wrong --acs-url (Recipient)"                        resp.xml meta.xml "$SP" "$BASE/demo/other-acs"
-check refuse "Assertion signature removed"                        nosig.xml
-check refuse "metadata without signing keys (oracle guard)"       resp.xml meta_no_keys.xml
-check refuse "signed by a foreign key (xmlsec1, rsa-sha256)"      foreign_rsa_sha256.xml
-check refuse "gateway key, rsa-sha1 (algorithm allowlist)"        resigned_rsa_sha1.xml
-check refuse "gateway key, rsa-sha512 (allowlist: SHA-256 only)"  resigned_rsa_sha512.xml
+refuses "Verification failed" "tampered attribute value (Matti -> Mattix)"         tampered_attr.xml
+refuses "'InResponseTo' does not match" "wrong --request-id"                                 resp.xml meta.xml "$SP" "$ACS" "_not-the-request"
+refuses "unfulfilled AudienceRequirement" "wrong --sp-entity-id (Audience)"                    resp.xml meta.xml "$BASE/demo/other-sp"
+refuses "Encountered an invalid signature" "metadata with a different signing certificate"      resp.xml meta_other_cert.xml
+refuses "Recipient does not match SP ACS URL" "wrong --acs-url (Recipient)"                        resp.xml meta.xml "$SP" "$BASE/demo/other-acs"
+refuses "all assertions must be signed" "Assertion signature removed"                        nosig.xml
+refuses "has no signing certificate" "metadata without signing keys (oracle guard)"       resp.xml meta_no_keys.xml
+refuses "Verification failed" "signed by a foreign key (xmlsec1, rsa-sha256)"      foreign_rsa_sha256.xml
+refuses "Encountered an invalid signature" "gateway key, rsa-sha1 (algorithm allowlist)"        resigned_rsa_sha1.xml
+refuses "Encountered an invalid signature" "gateway key, rsa-sha512 (allowlist: SHA-256 only)"  resigned_rsa_sha512.xml
 check accept "gateway key re-signed by xmlsec1, rsa-sha256"       resigned_rsa_sha256.xml
 if [[ "$HAVE_EC" == 1 ]]; then
   check accept "gateway EC key, ecdsa-sha256; metadata: EC cert only" resigned_ecdsa_sha256.xml meta_ec_only.xml
 fi
-check refuse "comment inside the signed NameID"                   comment_nameid.xml
+refuses "failed to resolve verified reference URI" "comment inside the signed NameID"                   comment_nameid.xml
 check accept "Response and Assertion both signed (xmlsec1)"       signed_both.xml
-check refuse "both signed; Response Status changed"               signed_both_status.xml
+refuses "Verification failed" "both signed; Response Status changed"               signed_both_status.xml
 
 # samael 0.0.22 keeps only the signed Assertion (ReduceMode::ValidateAndMarkNoAncestors) and then
 # skips every Response-level check when the Response itself is unsigned, and it parses with

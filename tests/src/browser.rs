@@ -231,3 +231,41 @@ pub fn unescape(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// The Chromium tests' screenshots (`tests/peers/browser_*.js`), kept under
+/// `test-artifacts/browser/<test>/` for a person to look at, and checked by content: beside each
+/// `NAME.png` the script writes `NAME.heading.txt`, the page's `<h1>` text read from the DOM when
+/// the screenshot was taken.
+pub mod screenshots {
+    use std::path::{Path, PathBuf};
+
+    /// `test-artifacts/browser/<test>/`, emptied, so that every file in it is from this run.
+    pub fn fresh_dir(test: &str) -> PathBuf {
+        let dir = crate::peers::artifacts_dir().join(test);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot clear {}: {e}", dir.display()),
+        }
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        dir
+    }
+
+    /// `dir/name` is a PNG image taken of a page whose heading was `heading`.
+    pub fn assert_shows(dir: &Path, name: &str, heading: &str) {
+        let png = dir.join(name);
+        let bytes =
+            std::fs::read(&png).unwrap_or_else(|e| panic!("screenshot {}: {e}", png.display()));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000,
+            "{} is not a PNG screenshot ({} bytes)",
+            png.display(),
+            bytes.len()
+        );
+        let txt = png.with_extension("heading.txt");
+        let got = std::fs::read_to_string(&txt)
+            .unwrap_or_else(|e| panic!("heading of {name}: {}: {e}", txt.display()));
+        assert_eq!(got, heading, "the page in {name} is not the expected one");
+    }
+}

@@ -1,10 +1,12 @@
 //! A real browser (Debian's Chromium, headless) logs in with a bank: the demo SP, the method
 //! selection, the stand-in FTN bank's own login page, and back to the demo SP with the bank's
 //! identity attributes shown. The gateway runs in dev mode with `--bank testpankki=<issuer>`.
-//! Screenshots of each page are saved under `test-artifacts/browser/`.
+//! Screenshots of each page are saved under `test-artifacts/browser/bank/` (emptied first) and
+//! checked by the heading the page showed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use tests::bank::{BankClient, BankOptions, StandInBank, TUPAS2_HETU};
+use tests::browser::screenshots;
 use tests::harness::{self, LoopbackListener};
 use tests::peers;
 
@@ -33,7 +35,7 @@ async fn chromium_logs_in_at_the_stand_in_bank() {
     )
     .await;
 
-    let artifacts = peers::artifacts_dir();
+    let artifacts = screenshots::fresh_dir("bank");
     let arg = serde_json::json!({
         "gateway": gw.base(),
         "method": "bank:testpankki",
@@ -67,12 +69,15 @@ async fn chromium_logs_in_at_the_stand_in_bank() {
         "the bank's national id reached the demo SP: {text}"
     );
     assert!(text.contains("http://ftn.ficora.fi/2017/loa"), "{text}");
-    for shot in [
-        "bank-01-demo-sp.png",
-        "bank-02-method-selection.png",
-        "bank-03-bank-login.png",
-        "bank-04-demo-sp-logged-in.png",
+    // The demo SP's headings are English only, the gateway's and the bank's Finnish (the browser's
+    // locale); the stand-in bank titles its login page like the gateway's test bank, so
+    // `bank_url` above is what shows it is the bank's own page.
+    for (shot, heading) in [
+        ("bank-01-demo-sp.png", "Demo e-service"),
+        ("bank-02-method-selection.png", "Valitse tunnistustapa"),
+        ("bank-03-bank-login.png", "Testipankki"),
+        ("bank-04-demo-sp-logged-in.png", "Demo e-service: logged in"),
     ] {
-        assert!(artifacts.join(shot).exists(), "missing screenshot {shot}");
+        screenshots::assert_shows(&artifacts, shot, heading);
     }
 }

@@ -1,17 +1,27 @@
 //! A real browser (Debian's Chromium, headless) logs in through the demo SP and the test bank,
 //! then visits a second service on another site whose POST-binding AuthnRequest is a cross-site
 //! POST: single sign-on must still answer at once, which only works if the session cookie is
-//! sent on that POST (a SameSite=Lax cookie would not be). Screenshots of each page are saved
-//! under `test-artifacts/browser/`.
+//! sent on that POST (a SameSite=Lax cookie would not be). The test shows that the POST was
+//! cross-site (Chromium's `Sec-Fetch-Site: cross-site`, the second service's Origin) and that the
+//! `__Host-gw_sso` cookie went with it. Screenshots of each page are saved under
+//! `test-artifacts/browser/sso/` (emptied first) and checked by the heading the page showed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::{get, post};
 use std::sync::{Arc, Mutex};
+use tests::browser::screenshots;
 use tests::harness;
 use tests::peers;
 use tests::testsp::{RequestOptions, TestSp};
+
+// The headings of the pages in the screenshots: the demo SP's (English only) and the gateway's in
+// Finnish, the browser's locale.
+const DEMO_SP_HEADING: &str = "Demo e-service";
+const SELECTION_HEADING: &str = "Valitse tunnistustapa";
+const TEST_BANK_HEADING: &str = "Testipankki";
+const LOGGED_IN_HEADING: &str = "Demo e-service: logged in";
 
 struct SecondSp {
     sp: TestSp,
@@ -48,7 +58,7 @@ async fn acs(State(s): State<Arc<SecondSp>>, body: String) -> Html<&'static str>
         .find(|(k, _)| k == "SAMLResponse")
         .map(|(_, v)| v);
     *s.received.lock().unwrap() = r;
-    Html("<!DOCTYPE html><html><body><p id=\"got\">The second service received a SAML Response.</p></body></html>")
+    Html("<!DOCTYPE html><html><body><h1>Second service</h1><p id=\"got\">The second service received a SAML Response.</p></body></html>")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +89,7 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
         .with_state(second.clone());
     let sp_server = tokio::spawn(async move { axum::serve(sp_listener, app).await });
 
-    let artifacts = peers::artifacts_dir();
+    let artifacts = screenshots::fresh_dir("sso");
     let arg = serde_json::json!({
         "gateway": gw.base(),
         "second_sp_start": format!("{sp_base}/start"),
@@ -105,6 +115,28 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
     assert_eq!(steps["demo_result"], "ok", "{report}");
     let demo_text = steps["demo_text"].as_str().unwrap();
     assert!(demo_text.contains("urn:oid:1.2.246.21"), "{demo_text}");
+
+    // The second service's AuthnRequest reached the gateway as a cross-site POST (where a
+    // SameSite=Lax cookie stays home), and the SSO cookie went with it.
+    let sso_request = &report["second_sso_request"];
+    assert_eq!(sso_request["method"], "POST", "{report}");
+    assert_eq!(sso_request["sec_fetch_site"], "cross-site", "{report}");
+    assert_eq!(sso_request["origin"], sp_base.as_str(), "{report}");
+    let sso_cookie: Vec<&str> = report["set_cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .filter(|c| c.starts_with("__Host-gw_sso="))
+        .collect();
+    assert_eq!(
+        sso_request["sso_cookie_sent"], true,
+        "Chromium did not send __Host-gw_sso with the cross-site POST (set as {sso_cookie:?}): {report}"
+    );
+    assert!(
+        !sso_cookie.is_empty() && sso_cookie.iter().all(|c| c.contains("; SameSite=None")),
+        "the SSO cookie must be SameSite=None: {sso_cookie:?}"
+    );
 
     // The second service got an assertion without the citizen seeing the gateway's pages.
     let second_visited: Vec<String> = report["second_visited"]
@@ -137,14 +169,14 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
         .attributes
         .iter()
         .any(|(n, v)| n == "urn:oid:1.2.246.21" && v == &[harness::PERSON.to_owned()]));
-    for shot in [
-        "01-demo-sp.png",
-        "02-method-selection.png",
-        "03-test-bank.png",
-        "04-demo-sp-logged-in.png",
-        "05-second-sp.png",
+    for (shot, heading) in [
+        ("01-demo-sp.png", DEMO_SP_HEADING),
+        ("02-method-selection.png", SELECTION_HEADING),
+        ("03-test-bank.png", TEST_BANK_HEADING),
+        ("04-demo-sp-logged-in.png", LOGGED_IN_HEADING),
+        ("05-second-sp.png", "Second service"),
     ] {
-        assert!(artifacts.join(shot).exists(), "missing screenshot {shot}");
+        screenshots::assert_shows(&artifacts, shot, heading);
     }
     sp_server.abort();
 }
