@@ -13,7 +13,7 @@
 
 use certs::{KeyKind, SigningIdentity};
 use saml::authn_request::{Comparison, RequestedAuthnContext};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tests::browser::Browser;
 use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
 use tests::peers::{
@@ -29,10 +29,31 @@ const NS_SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
-/// One dev-mode gateway for everything but the signed Response: an SP asking for ECDSA, one
-/// without a preference, and python3-saml and node-saml asking for persistent NameIDs.
+/// One dev-mode gateway for everything but the signed Response (one world, to keep the peers'
+/// start-up cost down): the ECDSA assertion, the status Responses, the persistent NameIDs and
+/// the metadata.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assertions_status_responses_and_metadata_verify_independently() {
+    let w = dev_world().await;
+    ecdsa_signed_assertion(&w).await;
+    signed_status_responses(&w).await;
+    persistent_name_ids(&w).await;
+    signed_idp_metadata(&w).await;
+}
+
+/// A dev-mode gateway with an SP asking for ECDSA, one without a preference, and python3-saml
+/// and node-saml asking for persistent NameIDs; the gateway's RSA and EC certificates as PEM.
+struct DevWorld {
+    gw: harness::TestGateway,
+    base: String,
+    ec_sp: TestSp,
+    rsa_sp: TestSp,
+    peer_sps: Vec<PeerSp>,
+    rsa_pem: PathBuf,
+    ec_pem: PathBuf,
+}
+
+async fn dev_world() -> DevWorld {
     tokio::task::spawn_blocking(peers::ensure_installed)
         .await
         .unwrap();
@@ -102,76 +123,121 @@ async fn assertions_status_responses_and_metadata_verify_independently() {
         .expect("dev mode has an EC key")
         .cert;
     std::fs::write(&ec_pem, ec_cert.to_pem()).unwrap();
-    let sso = gw.sso_url();
+    DevWorld {
+        gw,
+        base,
+        ec_sp,
+        rsa_sp,
+        peer_sps,
+        rsa_pem,
+        ec_pem,
+    }
+}
 
-    // An ECDSA-signed assertion, for the SP whose metadata asks for ECDSA.
+/// An ECDSA-signed assertion, for the SP whose metadata asks for ECDSA.
+async fn ecdsa_signed_assertion(w: &DevWorld) {
+    let DevWorld {
+        gw,
+        ec_sp,
+        rsa_pem,
+        ec_pem,
+        ..
+    } = w;
+    let sso = gw.sso_url();
     let b = Browser::new();
     let (xml, _) = ec_sp.request_xml(&sso, &RequestOptions::default());
     let page = b.get(&ec_sp.redirect_url(&sso, &xml, None, false)).await;
     let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
     let (_, resp, _) = autopost.saml_response().expect("a Response");
     assert_eq!(signature_methods(&resp), [ECDSA_SHA256], "{resp}");
-    let covered = xmlsec1_verify_element(&resp, &ec_pem, ASSERTION)
+    let covered = xmlsec1_verify_element(&resp, ec_pem, ASSERTION)
         .unwrap_or_else(|e| panic!("ECDSA assertion: {e}\n{resp}"));
     assert_eq!(covered, element_id(&resp, NS_SAML, "Assertion"));
-    refused_when_tampered_or_wrong_cert(&resp, &ec_pem, &rsa_pem, ASSERTION, "ECDSA assertion");
+    refused_when_tampered_or_wrong_cert(&resp, ec_pem, rsa_pem, ASSERTION, "ECDSA assertion");
+}
 
-    // Status Responses, signed (RSA for this SP; ECDSA for the EC SP's NoPassive).
+/// A request the intake answers with a status Response.
+struct StatusCase<'a> {
+    sp: &'a TestSp,
+    opts: RequestOptions<'a>,
+    /// The request names a Subject (answered RequestUnsupported).
+    names_subject: bool,
+    top: &'a str,
+    second: &'a str,
+}
+
+/// The four status Responses, signed (RSA for the SP without a preference; ECDSA for the EC
+/// SP's NoPassive).
+async fn signed_status_responses(w: &DevWorld) {
+    let DevWorld {
+        gw,
+        ec_sp,
+        rsa_sp,
+        rsa_pem,
+        ec_pem,
+        ..
+    } = w;
+    let sso = gw.sso_url();
     let email = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
     let unknown_context = RequestedAuthnContext {
         comparison: Comparison::Exact,
         class_refs: vec!["urn:example:password".into()],
     };
-    let cases: [(&TestSp, RequestOptions<'_>, bool, &str, &str); 5] = [
-        (
-            &rsa_sp,
-            RequestOptions {
-                is_passive: true,
-                ..Default::default()
-            },
-            false,
-            saml::STATUS_RESPONDER,
-            saml::STATUS_NO_PASSIVE,
-        ),
-        (
-            &ec_sp,
-            RequestOptions {
-                is_passive: true,
-                ..Default::default()
-            },
-            false,
-            saml::STATUS_RESPONDER,
-            saml::STATUS_NO_PASSIVE,
-        ),
-        (
-            &rsa_sp,
-            RequestOptions {
+    let passive = || RequestOptions {
+        is_passive: true,
+        ..Default::default()
+    };
+    let cases = [
+        StatusCase {
+            sp: rsa_sp,
+            opts: passive(),
+            names_subject: false,
+            top: saml::STATUS_RESPONDER,
+            second: saml::STATUS_NO_PASSIVE,
+        },
+        StatusCase {
+            sp: ec_sp,
+            opts: passive(),
+            names_subject: false,
+            top: saml::STATUS_RESPONDER,
+            second: saml::STATUS_NO_PASSIVE,
+        },
+        StatusCase {
+            sp: rsa_sp,
+            opts: RequestOptions {
                 requested: Some(unknown_context),
                 ..Default::default()
             },
-            false,
-            saml::STATUS_REQUESTER,
-            saml::STATUS_NO_AUTHN_CONTEXT,
-        ),
-        (
-            &rsa_sp,
-            RequestOptions {
+            names_subject: false,
+            top: saml::STATUS_REQUESTER,
+            second: saml::STATUS_NO_AUTHN_CONTEXT,
+        },
+        StatusCase {
+            sp: rsa_sp,
+            opts: RequestOptions {
                 name_id_format: Some(email),
                 ..Default::default()
             },
-            false,
-            saml::STATUS_REQUESTER,
-            "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
-        ),
-        (
-            &rsa_sp,
-            RequestOptions::default(),
-            true,
-            saml::STATUS_RESPONDER,
-            saml::STATUS_REQUEST_UNSUPPORTED,
-        ),
+            names_subject: false,
+            top: saml::STATUS_REQUESTER,
+            second: "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
+        },
+        StatusCase {
+            sp: rsa_sp,
+            opts: RequestOptions::default(),
+            names_subject: true,
+            top: saml::STATUS_RESPONDER,
+            second: saml::STATUS_REQUEST_UNSUPPORTED,
+        },
     ];
-    for (sp, opts, names_subject, top, second) in cases {
+    for StatusCase {
+        sp,
+        opts,
+        names_subject,
+        top,
+        second,
+    } in cases
+    {
         let what = format!("{} status {second}", sp.entity_id);
         let (xml, request_id) = sp.request_xml(&sso, &opts);
         let xml = if names_subject {
@@ -205,9 +271,9 @@ async fn assertions_status_responses_and_metadata_verify_independently() {
             "{what}"
         );
         let (cert, other, alg) = if sp.signing_methods.is_empty() {
-            (&rsa_pem, &ec_pem, RSA_SHA256)
+            (rsa_pem, ec_pem, RSA_SHA256)
         } else {
-            (&ec_pem, &rsa_pem, ECDSA_SHA256)
+            (ec_pem, rsa_pem, ECDSA_SHA256)
         };
         assert_eq!(signature_methods(&resp), [alg], "{what}");
         let covered = xmlsec1_verify_element(&resp, cert, RESPONSE)
@@ -215,9 +281,17 @@ async fn assertions_status_responses_and_metadata_verify_independently() {
         assert_eq!(covered, element_id(&resp, NS_SAMLP, "Response"), "{what}");
         refused_when_tampered_or_wrong_cert(&resp, cert, other, RESPONSE, &what);
     }
+}
 
-    // Persistent NameIDs, read by python3-saml and node-saml, in an assertion xmlsec1 verifies.
-    for sp in &peer_sps {
+/// Persistent NameIDs, read by python3-saml and node-saml, in an assertion xmlsec1 verifies.
+async fn persistent_name_ids(w: &DevWorld) {
+    let DevWorld {
+        peer_sps,
+        rsa_pem,
+        ec_pem,
+        ..
+    } = w;
+    for sp in peer_sps {
         let what = format!("{} persistent NameID", sp.kind);
         let opts = AuthnOptions {
             binding: Binding::Redirect,
@@ -257,25 +331,33 @@ async fn assertions_status_responses_and_metadata_verify_independently() {
             !v.name_id.as_deref().unwrap_or(PERSON).contains(PERSON),
             "{what}: the NameID is not the national id"
         );
-        let covered = xmlsec1_verify_element(&resp, &rsa_pem, ASSERTION)
+        let covered = xmlsec1_verify_element(&resp, rsa_pem, ASSERTION)
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(covered, element_id(&resp, NS_SAML, "Assertion"), "{what}");
-        refused_when_tampered_or_wrong_cert(&resp, &rsa_pem, &ec_pem, ASSERTION, &what);
+        refused_when_tampered_or_wrong_cert(&resp, rsa_pem, ec_pem, ASSERTION, &what);
     }
+}
 
-    // The signed IdP metadata, as served.
+/// The signed IdP metadata, as served.
+async fn signed_idp_metadata(w: &DevWorld) {
+    let DevWorld {
+        base,
+        rsa_pem,
+        ec_pem,
+        ..
+    } = w;
     let md = Browser::new()
         .get(&format!("{base}/saml/idp/metadata"))
         .await;
     assert_eq!(md.status, 200);
-    let covered = xmlsec1_verify_element(&md.body, &rsa_pem, ENTITY_DESCRIPTOR)
+    let covered = xmlsec1_verify_element(&md.body, rsa_pem, ENTITY_DESCRIPTOR)
         .unwrap_or_else(|e| panic!("IdP metadata: {e}\n{}", md.body));
     let doc = roxmltree::Document::parse(&md.body).unwrap();
     assert_eq!(Some(covered.as_str()), doc.root_element().attribute("ID"));
     refused_when_tampered_or_wrong_cert(
         &md.body,
-        &rsa_pem,
-        &ec_pem,
+        rsa_pem,
+        ec_pem,
         ENTITY_DESCRIPTOR,
         "IdP metadata",
     );
