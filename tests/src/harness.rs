@@ -148,6 +148,34 @@ pub fn write_idp_files(d: &std::path::Path) -> certs::SigningIdentity {
     idp
 }
 
+/// Before a dev-mode gateway starts in `dir` (data in `dir/data`): its RSA signing key, made
+/// now so that SP configurations can name its certificate, and that certificate as a PEM file.
+pub fn dev_idp_key_before_start(dir: &std::path::Path) -> (certs::SigningIdentity, PathBuf) {
+    let idp = certs::SigningIdentity::load_or_generate(
+        &dir.join("data"),
+        "idp-signing",
+        "Gateway development IdP",
+        certs::KeyKind::Rsa2048,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let pem = dir.join("idp-cert.pem");
+    std::fs::write(&pem, idp.cert.to_pem()).unwrap();
+    (idp, pem)
+}
+
+/// An SP's own key pair for a peer's configuration, written as `dir/sp.key` and `dir/sp.crt`.
+pub fn peer_sp_key_files(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let now = time::OffsetDateTime::now_utc();
+    let sp_id =
+        certs::SigningIdentity::generate_self_signed("peer-sp", certs::KeyKind::Rsa2048, now, 30)
+            .unwrap();
+    let (key, cert) = (dir.join("sp.key"), dir.join("sp.crt"));
+    std::fs::write(&key, sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(&cert, sp_id.cert.to_pem()).unwrap();
+    (key, cert)
+}
+
 /// A python3-saml SP (unsigned requests, plain assertions) for the gateway at `base`, its files
 /// in `d/python3-saml` and its metadata written to `d/sp.xml`. Needs `d/idp.crt`.
 pub async fn python3_saml_sp(

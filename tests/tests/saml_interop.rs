@@ -6,7 +6,6 @@
 //! accepts a Response as one more service provider.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use certs::{KeyKind, SigningIdentity};
 use tests::assertion_names::{OID_GIVEN, OID_HETU, OID_SN};
 use tests::browser::Browser;
 use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
@@ -25,23 +24,8 @@ async fn independent_sps_log_in_through_the_gateway() {
     let listener = LoopbackListener::bind().await;
     let base = listener.base.clone();
     let dir = tempfile::tempdir().unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    // The IdP key is made before the gateway starts, so SP configurations can name its certificate.
-    let idp = SigningIdentity::load_or_generate(
-        &dir.path().join("data"),
-        "idp-signing",
-        "Gateway development IdP",
-        KeyKind::Rsa2048,
-        now,
-    )
-    .unwrap();
-    let idp_cert = dir.path().join("idp-cert.pem");
-    std::fs::write(&idp_cert, idp.cert.to_pem()).unwrap();
-    let sp_id =
-        SigningIdentity::generate_self_signed("peer-sp", KeyKind::Rsa2048, now, 30).unwrap();
-    let (sp_key, sp_cert) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
-    std::fs::write(&sp_key, sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(&sp_cert, sp_id.cert.to_pem()).unwrap();
+    let (idp, idp_cert) = harness::dev_idp_key_before_start(dir.path());
+    let (sp_key, sp_cert) = harness::peer_sp_key_files(dir.path());
 
     let mut configs = Vec::new();
     // Every peer with unsigned and signed requests, and python3-saml once more wanting

@@ -11,7 +11,6 @@
 //! checked against the wrong certificate, so an accepting verifier is not one that accepts anything.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use certs::{KeyKind, SigningIdentity};
 use saml::authn_request::{Comparison, RequestedAuthnContext};
 use std::path::{Path, PathBuf};
 use tests::browser::Browser;
@@ -60,18 +59,7 @@ async fn dev_world() -> DevWorld {
     let listener = LoopbackListener::bind().await;
     let base = listener.base.clone();
     let dir = tempfile::tempdir().unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    // The RSA key is made before the gateway starts, so the peers' configurations can name it.
-    let idp = SigningIdentity::load_or_generate(
-        &dir.path().join("data"),
-        "idp-signing",
-        "Gateway development IdP",
-        KeyKind::Rsa2048,
-        now,
-    )
-    .unwrap();
-    let rsa_pem = dir.path().join("idp-rsa.pem");
-    std::fs::write(&rsa_pem, idp.cert.to_pem()).unwrap();
+    let (idp, rsa_pem) = harness::dev_idp_key_before_start(dir.path());
 
     let mut ec_sp = TestSp::new("ec", &base, false);
     ec_sp.signing_methods = vec![ECDSA_SHA256.into()];
@@ -80,11 +68,7 @@ async fn dev_world() -> DevWorld {
         ec_sp.write_metadata(dir.path()),
         rsa_sp.write_metadata(dir.path()),
     ];
-    let sp_id =
-        SigningIdentity::generate_self_signed("peer-sp", KeyKind::Rsa2048, now, 30).unwrap();
-    let (sp_key, sp_cert) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
-    std::fs::write(&sp_key, sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
-    std::fs::write(&sp_cert, sp_id.cert.to_pem()).unwrap();
+    let (sp_key, sp_cert) = harness::peer_sp_key_files(dir.path());
     let mut peer_sps = Vec::new();
     for kind in [PeerKind::Python3Saml, PeerKind::NodeSaml] {
         let cfg = PeerConfig {
