@@ -877,7 +877,9 @@ async fn nothing_personal_reaches_the_log_on_success_or_refusal() {
     }
     tokio::task::spawn_blocking(|| {
         gateway_log::wait_for_line("at DEBUG from the certificate listener", |l| {
-            l.contains(" DEBUG ") && l.contains("certificate listener: TLS handshake failed")
+            l.contains(" DEBUG ")
+                && l.contains("TLS handshake failed")
+                && l.contains("listener=\"certificate\"")
         })
     })
     .await

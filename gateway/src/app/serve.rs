@@ -13,22 +13,32 @@ pub struct RunningGateway {
     pub base_url: String,
     pub addr: SocketAddr,
     pub state: Arc<Gateway>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Other listeners (the certificate listener): they drain with the main one.
+    listeners: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// Background work that ends with the server (the banks' periodic refresh).
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
     pub async fn stop(mut self) {
+        self.signal_shutdown();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        for t in self.listeners.drain(..) {
+            let _ = t.await;
+        }
+    }
+
+    /// Tell every listener to stop accepting and drain; end the background work.
+    fn signal_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         for t in self.background.drain(..) {
             t.abort();
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
         }
     }
 
@@ -44,13 +54,14 @@ impl RunningGateway {
             r = &mut task => return r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             _ = signal => {}
         }
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        self.signal_shutdown();
+        let main = task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        for t in self.listeners.drain(..) {
+            if let Ok(Err(e)) = t.await {
+                tracing::warn!(error = %e, "a listener ended with an error while draining");
+            }
         }
-        for t in self.background.drain(..) {
-            t.abort();
-        }
-        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        main
     }
 
     /// Serve until the task ends.
@@ -64,12 +75,7 @@ impl RunningGateway {
 
 impl Drop for RunningGateway {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        for t in self.background.drain(..) {
-            t.abort();
-        }
+        self.signal_shutdown();
     }
 }
 
@@ -170,28 +176,31 @@ async fn launch_behind(
         tracing::warn!(sources = ?failed, "some CRLs could not be loaded at start; ID-card logins under those CAs fail closed until they load");
     }
     let mut background = banks::spawn_bank_refresh(&gw.banks, &gw.idp.clock);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let mut listeners = Vec::new();
     if let Some(h) = &gw.idcard {
         background.push(idcard::spawn_crl_refresh(h.clone(), gw.idp.clock.clone()));
         if let Some(l) = idcard_listener {
             if let Ok(a) = l.local_addr() {
                 tracing::info!(listen = %a, "ID-card certificate listener serving");
             }
-            background.push(tokio::spawn(idcard::serve_listener(
+            listeners.push(tokio::spawn(idcard::serve_listener(
                 l,
                 h.clone(),
                 gw.idp.clone(),
+                stopped(rx.clone()),
             )));
         }
     }
     let gw = Arc::new(gw);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(crate::web::serve_behind(
         listener,
         gw.web.clone(),
         edge,
-        async move {
-            let _ = rx.await;
-        },
+        stopped(rx),
     ));
     RunningGateway {
         base_url: gw.idp.base_url.clone(),
@@ -199,6 +208,7 @@ async fn launch_behind(
         state: gw,
         shutdown: Some(tx),
         task: Some(task),
+        listeners,
         background,
     }
 }

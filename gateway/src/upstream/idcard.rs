@@ -9,11 +9,11 @@
 //! the captured chain to the adapter, which validates it.
 
 use crate::flows::{self, FlowError, Idp, UpstreamFailure};
+use crate::web::edge::{EdgeSettings, PeerCertificates};
 use crate::web::http;
 use crate::web::proxy::ProxyRange;
-use axum::body::Body;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, Request};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -28,11 +28,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt as _;
 
 /// Largest forwarded-certificate header value (URL-escaped PEM of a chain).
 const MAX_FORWARDED_HEADER: usize = 64 * 1024;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// For each request's headers, and between requests on a kept-alive connection.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections the listener serves at once; more are closed at accept (a flood of silent
 /// connections must not use up the process's file descriptors, shared with the main listener).
 const MAX_LISTENER_CONNECTIONS: usize = 512;
@@ -47,14 +48,6 @@ pub struct IdCardHandle {
     pub crl_files: Vec<PathBuf>,
     pub crl_urls: Vec<String>,
     pub crl_refresh_max: time::Duration,
-}
-
-/// What the listener knows about a connection: the peer and the chain its TLS handshake
-/// presented (`None` on a plain listener).
-#[derive(Clone, Debug)]
-struct Connection {
-    peer: SocketAddr,
-    tls_chain: Option<Arc<Vec<Vec<u8>>>>,
 }
 
 /// The listener's TLS: its server certificate, and a client certificate requested (not
@@ -187,98 +180,41 @@ struct ListenerState {
     handle: Arc<IdCardHandle>,
 }
 
-/// Serve the certificate listener until the task is aborted.
+/// The listener's edge: the main listener's accept loop (connection cap, timeouts, security
+/// headers, drain on shutdown) with this listener's TLS, which asks for a client certificate.
+fn listener_edge(handle: &IdCardHandle) -> EdgeSettings {
+    EdgeSettings {
+        name: "certificate",
+        max_connections: MAX_LISTENER_CONNECTIONS,
+        tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        tls: handle.tls.clone(),
+        hsts: handle.tls.is_some(),
+        ..EdgeSettings::new()
+    }
+}
+
+/// Serve the certificate listener until `shutdown` resolves; requests in flight finish.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     handle: Arc<IdCardHandle>,
     idp: Arc<Idp>,
-) {
-    let tls = handle.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_LISTENER_CONNECTIONS));
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let edge = listener_edge(&handle);
     let router = Router::new()
         .route(idp_adapters::idcard::LISTENER_LOGIN_PATH, get(capture))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(Arc::new(ListenerState { idp, handle }));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "certificate listener: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::debug!(peer = %peer.ip(), "certificate listener: at its connection limit");
-            drop(stream);
-            continue;
-        };
-        let router = router.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            match tls {
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        TLS_HANDSHAKE_TIMEOUT,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(peer = %peer.ip(), error = %e, "certificate listener: TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let chain = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .map(|c| c.iter().map(|d| d.to_vec()).collect())
-                        .unwrap_or_default();
-                    let conn = Connection {
-                        peer,
-                        tls_chain: Some(Arc::new(chain)),
-                    };
-                    serve_connection(stream, router, conn).await;
-                }
-                None => {
-                    let conn = Connection {
-                        peer,
-                        tls_chain: None,
-                    };
-                    serve_connection(stream, router, conn).await;
-                }
-            }
-        });
-    }
-}
-
-async fn serve_connection<S>(io: S, router: Router, conn: Connection)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(conn.clone());
-        router.clone().oneshot(req.map(Body::new))
-    });
-    let result = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
-        .await;
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "certificate listener: connection ended with an error");
-    }
+    crate::web::edge::serve(listener, router, edge, shutdown).await
 }
 
 /// `GET <listener>/idcard/login?state=..&lang=..`: capture the presented chain for this state
 /// and send the browser back to the gateway's callback.
 async fn capture(
     State(st): State<Arc<ListenerState>>,
-    Extension(conn): Extension<Connection>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(certificates): Extension<PeerCertificates>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -299,7 +235,7 @@ async fn capture(
         if flow.upstream.as_ref().map(|u| u.method.as_str()) != Some(idp_adapters::idcard::IDCARD_ID) {
             return Err(refused(AdapterError::FlowMismatch));
         }
-        let (chain, source) = presented_chain(&st.handle, &conn, &headers)?;
+        let (chain, source) = presented_chain(&st.handle, peer, &certificates, &headers)?;
         // The capture is bound to the browser that presented the certificate, not only to the
         // state (which the browser that started the flow knows too, and could have sent to
         // someone else's browser to present their card): the grant's token goes only into this
@@ -310,7 +246,7 @@ async fn capture(
             .map(|leaf| keyed_fingerprint(idp, leaf))
             .unwrap_or_else(|| "none".into());
         tracing::info!(target: "audit", event = "idcard_presented", source, certificates = chain.len(),
-            certificate = %certificate, peer = %conn.peer.ip());
+            certificate = %certificate, peer = %peer.ip());
         let mut to = format!(
             "{}/login/idcard/callback?state={}&capture={}",
             idp.base_url,
@@ -335,15 +271,13 @@ fn refused(e: AdapterError) -> FlowError {
 /// anyone else is ignored, and said so in the log.
 fn presented_chain(
     handle: &IdCardHandle,
-    conn: &Connection,
+    peer: SocketAddr,
+    certificates: &PeerCertificates,
     headers: &HeaderMap,
 ) -> Result<(Vec<Vec<u8>>, &'static str), FlowError> {
     let refused = |e: CardError| refused(AdapterError::Card(e));
     if let Some(name) = &handle.forwarded_header {
-        let trusted = handle
-            .trusted_proxies
-            .iter()
-            .any(|p| p.contains(conn.peer.ip()));
+        let trusted = handle.trusted_proxies.iter().any(|p| p.contains(peer.ip()));
         let values: Vec<_> = headers.get_all(name).iter().collect();
         if trusted {
             if values.len() > 1 {
@@ -359,11 +293,11 @@ fn presented_chain(
             return Ok((chain, "proxy"));
         }
         if !values.is_empty() {
-            tracing::warn!(target: "audit", event = "idcard_forwarded_header_ignored", peer = %conn.peer.ip(),
+            tracing::warn!(target: "audit", event = "idcard_forwarded_header_ignored", peer = %peer.ip(),
                 "a forwarded certificate header came from an address that is not a trusted proxy");
         }
     }
-    match &conn.tls_chain {
+    match &certificates.0 {
         Some(chain) => Ok((chain.as_ref().clone(), "tls")),
         None => Ok((Vec::new(), "none")),
     }

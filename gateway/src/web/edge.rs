@@ -41,8 +41,13 @@ use tower_http::timeout::TimeoutLayer;
 /// How the main listener meets its clients.
 #[derive(Clone, Debug)]
 pub struct EdgeSettings {
-    /// For the TLS handshake, and then for each request's headers (and between requests).
+    /// Which listener this is, in its log lines (`main`, `certificate`).
+    pub name: &'static str,
+    /// For each request's headers (and between requests); also for the TLS handshake unless
+    /// `tls_handshake_timeout` is shorter.
     pub header_read_timeout: Duration,
+    /// For the TLS handshake.
+    pub tls_handshake_timeout: Duration,
     /// From a request's head to its response, the body read included.
     pub request_timeout: Duration,
     /// Connections served at once; more are closed at accept.
@@ -67,7 +72,9 @@ impl EdgeSettings {
     /// Production defaults: no TLS, client address = TCP peer.
     pub fn new() -> Self {
         EdgeSettings {
+            name: "main",
             header_read_timeout: secs(Self::DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
+            tls_handshake_timeout: secs(Self::DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
             request_timeout: secs(Self::DEFAULT_REQUEST_TIMEOUT_SECONDS),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS as usize,
             tls: None,
@@ -159,7 +166,7 @@ pub async fn serve(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors, say: give the served connections a moment to end.
-                    tracing::warn!(error = %e, "accept failed");
+                    tracing::warn!(listener = edge.name, error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -176,7 +183,9 @@ pub async fn serve(
             peer,
             app: app.clone(),
             header_read_timeout: edge.header_read_timeout,
+            tls_handshake_timeout: edge.tls_handshake_timeout.min(edge.header_read_timeout),
             stop: stop_rx.clone(),
+            listener: edge.name,
         };
         let tls = tls.clone();
         connections.spawn(async move {
@@ -197,10 +206,12 @@ pub async fn serve(
     .await;
     match drained {
         Ok(()) => tracing::info!(
+            listener = edge.name,
             connections = in_flight,
             "listener stopped; connections drained"
         ),
         Err(_) => tracing::warn!(
+            listener = edge.name,
             left = connections.len(),
             "listener stopped; connections still open after the drain timeout are closed"
         ),
@@ -266,12 +277,20 @@ fn security_headers(app: Router, hsts: bool) -> Router {
     }
 }
 
+/// The certificate chain (DER, leaf first) a TLS client presented in the handshake, in every
+/// request's extensions: `None` on a plain connection, empty when the client presented none.
+/// Only a listener whose TLS asks for client certificates (the ID card's) ever sees one.
+#[derive(Clone, Debug)]
+pub struct PeerCertificates(pub Option<Arc<Vec<Vec<u8>>>>);
+
 /// One accepted connection and what serving it needs.
 struct Connection {
     peer: SocketAddr,
     app: Router,
     header_read_timeout: Duration,
+    tls_handshake_timeout: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
+    listener: &'static str,
 }
 
 impl Connection {
@@ -280,28 +299,43 @@ impl Connection {
         stream: tokio::net::TcpStream,
         acceptor: tokio_rustls::TlsAcceptor,
     ) {
-        let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(stream));
+        let handshake = tokio::time::timeout(self.tls_handshake_timeout, acceptor.accept(stream));
         let stream = tokio::select! {
             done = handshake => match done {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    tracing::debug!(peer = %self.peer.ip(), error = %e, "TLS handshake failed");
+                    tracing::debug!(listener = self.listener, peer = %self.peer.ip(), error = %e, "TLS handshake failed");
                     return;
                 }
                 Err(_) => return,
             },
             () = stopped(&mut self.stop) => return,
         };
-        self.serve(stream).await
+        let chain: Vec<Vec<u8>> = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(|c| c.iter().map(|d| d.to_vec()).collect())
+            .unwrap_or_default();
+        self.serve_with(stream, PeerCertificates(Some(Arc::new(chain))))
+            .await
     }
 
-    async fn serve<S>(mut self, io: S)
+    async fn serve<S>(self, io: S)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let (peer, app) = (self.peer, self.app.clone());
+        self.serve_with(io, PeerCertificates(None)).await
+    }
+
+    async fn serve_with<S>(mut self, io: S, certificates: PeerCertificates)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (peer, app, listener) = (self.peer, self.app.clone(), self.listener);
         let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(certificates.clone());
             app.clone().oneshot(req.map(Body::new))
         });
         let conn = hyper::server::conn::http1::Builder::new()
@@ -319,7 +353,7 @@ impl Connection {
             }
         };
         if let Err(e) = result {
-            tracing::debug!(peer = %peer.ip(), error = %e, "connection ended with an error");
+            tracing::debug!(listener, peer = %peer.ip(), error = %e, "connection ended with an error");
         }
     }
 }

@@ -110,7 +110,9 @@ impl ServerConfig {
             .filter_map(|p| ProxyRange::parse(p))
             .collect();
         Ok(EdgeSettings {
+            name: "main",
             header_read_timeout: secs(self.header_read_timeout_seconds),
+            tls_handshake_timeout: secs(self.header_read_timeout_seconds),
             request_timeout: secs(self.request_timeout_seconds),
             max_connections: self.max_connections as usize,
             hsts: tls.is_some() || self.public_url.starts_with("https://"),
