@@ -12,6 +12,7 @@ mod intake;
 mod login;
 mod records;
 mod response;
+pub mod sealed;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ pub use login::{
 pub use records::{
     requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession, UpstreamFlow,
 };
+pub use sealed::{SealError, SealKeyRing, SealPurpose};
 pub use session::{peek_flow_for_state, sha256_hex};
 
 use certs::{Certificate, Clock, KeySet, RandomSource, SignatureAlgorithm, SigningIdentity};
