@@ -12,6 +12,7 @@ mod error;
 mod keys;
 mod keyset;
 mod random;
+pub mod seed_corpus;
 pub mod test_pki;
 
 pub use algorithms::{DigestAlgorithm, SignatureAlgorithm};

@@ -15,6 +15,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use certs::seed_corpus::{expected_code, files_in, name_of};
 use idp_adapters::fuzzing::{self, Accepted};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -23,29 +24,6 @@ const TARGET: &str = "idcard_chain";
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-fn name_of(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-}
-
-/// The code a `hostile-<code>-<description>` name expects, when its first part is a code.
-fn expected_code(name: &str) -> Option<&str> {
-    let rest = name.strip_prefix("hostile-")?;
-    let first = rest.split('-').next()?;
-    first.contains('.').then_some(first)
 }
 
 fn outcome(data: &[u8]) -> Result<Accepted, &'static str> {
@@ -57,7 +35,7 @@ fn every_corpus_and_crash_input_is_handled_without_panic() {
     let mut failures = Vec::new();
     let mut replayed = 0;
     for kind in ["corpus", "crashes"] {
-        for path in files_in(&fuzz_dir().join(kind).join(TARGET)) {
+        for path in files_in(&fuzz_dir().join(kind).join(TARGET)).unwrap() {
             let data = std::fs::read(&path).unwrap();
             replayed += 1;
             if catch_unwind(AssertUnwindSafe(|| outcome(&data))).is_err() {
@@ -75,7 +53,7 @@ fn every_corpus_and_crash_input_is_handled_without_panic() {
 
 #[test]
 fn the_corpus_has_valid_and_hostile_seeds_in_both_modes() {
-    let files = files_in(&fuzz_dir().join("corpus").join(TARGET));
+    let files = files_in(&fuzz_dir().join("corpus").join(TARGET)).unwrap();
     let names: Vec<&str> = files.iter().map(|p| name_of(p)).collect();
     let count = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
     assert!(count("valid-card-") >= 2, "{names:?}");
@@ -87,7 +65,7 @@ fn the_corpus_has_valid_and_hostile_seeds_in_both_modes() {
 #[test]
 fn valid_seeds_are_accepted_and_hostile_seeds_refused_with_their_code() {
     let mut failures = Vec::new();
-    for path in files_in(&fuzz_dir().join("corpus").join(TARGET)) {
+    for path in files_in(&fuzz_dir().join("corpus").join(TARGET)).unwrap() {
         let name = name_of(&path);
         let data = std::fs::read(&path).unwrap();
         let result = outcome(&data);

@@ -19,6 +19,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use certs::seed_corpus::{expected_code, files_in, is_named, name_of};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -34,38 +35,12 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-fn name_of(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-}
-
-fn is_named(name: &str) -> bool {
-    name.starts_with("valid-") || name.starts_with("hostile-")
-}
-
-/// The code a `hostile-<code>-<description>` name expects (its first part, when it has a dot).
-fn expected_code(name: &str) -> Option<&str> {
-    let first = name.strip_prefix("hostile-")?.split('-').next()?;
-    first.contains('.').then_some(first)
-}
-
 #[test]
 fn every_corpus_and_crash_input_is_handled_without_panic() {
     let mut failures = Vec::new();
     let mut replayed = 0;
     for kind in ["corpus", "crashes"] {
-        for path in files_in(&fuzz_dir().join(kind).join(TARGET)) {
+        for path in files_in(&fuzz_dir().join(kind).join(TARGET)).unwrap() {
             let data = std::fs::read(&path).unwrap();
             replayed += 1;
             match catch_unwind(AssertUnwindSafe(|| ocsp::ocsp_response(&data))) {
@@ -90,7 +65,7 @@ fn every_corpus_and_crash_input_is_handled_without_panic() {
 fn valid_seeds_are_accepted_and_hostile_seeds_refused_with_their_code() {
     let mut failures = Vec::new();
     let (mut valid, mut hostile) = (0, 0);
-    for path in files_in(&fuzz_dir().join("corpus").join(TARGET)) {
+    for path in files_in(&fuzz_dir().join("corpus").join(TARGET)).unwrap() {
         let name = name_of(&path);
         let result = ocsp::ocsp_response(&std::fs::read(&path).unwrap());
         if name.starts_with("valid-") {
@@ -154,7 +129,7 @@ fn named_seeds_are_the_generated_ones() {
     if write {
         pki.write_trust_data(&fuzz_dir().join("seed-pki/ocsp"));
         std::fs::create_dir_all(&dir).unwrap();
-        for path in files_in(&dir) {
+        for path in files_in(&dir).unwrap() {
             if is_named(name_of(&path)) {
                 std::fs::remove_file(&path).unwrap();
             }
@@ -166,7 +141,7 @@ fn named_seeds_are_the_generated_ones() {
     }
     let want: BTreeSet<&str> = generated.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(want.len(), generated.len(), "a seed name is used twice");
-    let files = files_in(&dir);
+    let files = files_in(&dir).unwrap();
     let have: BTreeSet<&str> = files
         .iter()
         .map(|p| name_of(p))

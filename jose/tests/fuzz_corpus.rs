@@ -15,6 +15,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use certs::seed_corpus::{expected_code, files_in, is_named, name_of};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -47,39 +48,13 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-fn name_of(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-}
-
-fn is_named(name: &str) -> bool {
-    name.starts_with("valid-") || name.starts_with("hostile-")
-}
-
-/// The code a `hostile-<code>-<description>` name expects (its first part, when it has a dot).
-fn expected_code(name: &str) -> Option<&str> {
-    let first = name.strip_prefix("hostile-")?.split('-').next()?;
-    first.contains('.').then_some(first)
-}
-
 #[test]
 fn every_corpus_and_crash_input_is_handled_without_panic() {
     let mut failures = Vec::new();
     for target in TARGETS {
         let mut replayed = 0;
         for kind in ["corpus", "crashes"] {
-            for path in files_in(&fuzz_dir().join(kind).join(target)) {
+            for path in files_in(&fuzz_dir().join(kind).join(target)).unwrap() {
                 let data = std::fs::read(&path).unwrap();
                 replayed += 1;
                 if catch_unwind(AssertUnwindSafe(|| outcome(target, &data))).is_err() {
@@ -99,7 +74,7 @@ fn valid_seeds_are_accepted_and_hostile_seeds_refused_with_their_code() {
     let mut failures = Vec::new();
     for target in TARGETS {
         let (mut valid, mut hostile) = (0, 0);
-        for path in files_in(&fuzz_dir().join("corpus").join(target)) {
+        for path in files_in(&fuzz_dir().join("corpus").join(target)).unwrap() {
             let name = name_of(&path);
             let result = outcome(target, &std::fs::read(&path).unwrap());
             if name.starts_with("valid-") {
@@ -160,7 +135,7 @@ fn named_seeds_are_the_generated_ones() {
         for target in TARGETS {
             let dir = corpus.join(target);
             std::fs::create_dir_all(&dir).unwrap();
-            for path in files_in(&dir) {
+            for path in files_in(&dir).unwrap() {
                 if is_named(name_of(&path)) {
                     std::fs::remove_file(&path).unwrap();
                 }
@@ -180,6 +155,7 @@ fn named_seeds_are_the_generated_ones() {
         .iter()
         .flat_map(|target| {
             files_in(&corpus.join(target))
+                .unwrap()
                 .into_iter()
                 .map(|p| name_of(&p).to_owned())
                 .filter(|n| is_named(n))

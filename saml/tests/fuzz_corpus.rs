@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use certs::seed_corpus::{expected_code, files_in, name_of};
 use saml::fuzzing;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -53,29 +54,13 @@ fn run(target: &str, data: &[u8]) -> Result<(), String> {
     }
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-fn name_of(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-}
-
 #[test]
 fn every_corpus_and_crash_input_is_handled_without_panic() {
     let mut failures = Vec::new();
     let mut replayed = 0;
     for target in TARGETS {
         for kind in ["corpus", "crashes"] {
-            for path in files_in(&fuzz_dir().join(kind).join(target)) {
+            for path in files_in(&fuzz_dir().join(kind).join(target)).unwrap() {
                 let data = std::fs::read(&path).unwrap();
                 replayed += 1;
                 if catch_unwind(AssertUnwindSafe(|| run(target, &data))).is_err() {
@@ -95,7 +80,7 @@ fn every_corpus_and_crash_input_is_handled_without_panic() {
 #[test]
 fn every_target_has_a_corpus_with_valid_and_hostile_seeds() {
     for target in TARGETS {
-        let files = files_in(&fuzz_dir().join("corpus").join(target));
+        let files = files_in(&fuzz_dir().join("corpus").join(target)).unwrap();
         let names: Vec<&str> = files.iter().map(|p| name_of(p)).collect();
         assert!(
             names.iter().any(|n| n.starts_with("valid-")),
@@ -112,7 +97,7 @@ fn every_target_has_a_corpus_with_valid_and_hostile_seeds() {
 fn valid_seeds_are_accepted_and_hostile_seeds_refused() {
     let mut failures = Vec::new();
     for target in TARGETS {
-        for path in files_in(&fuzz_dir().join("corpus").join(target)) {
+        for path in files_in(&fuzz_dir().join("corpus").join(target)).unwrap() {
             let name = name_of(&path);
             let data = std::fs::read(&path).unwrap();
             let outcome = run(target, &data);
@@ -163,12 +148,4 @@ fn signed_seeds_are_read_as_signed() {
     let assertion = fuzzing::sp_response(&response).unwrap();
     assert_eq!(assertion.name_id, "fuzz-subject-1");
     assert_eq!(assertion.attributes.len(), 3);
-}
-
-/// The code a `hostile-<code>-<description>` name expects: its first part after `hostile-`,
-/// when that is a code (`saml.` and a name).
-fn expected_code(name: &str) -> Option<&str> {
-    let rest = name.strip_prefix("hostile-")?;
-    let first = rest.split('-').next()?;
-    first.starts_with("saml.").then_some(first)
 }
