@@ -126,6 +126,25 @@ impl World {
         .await
     }
 
+    /// A fresh browser sends request `id`: the flow it was sent to choose a method in, and the
+    /// browser as it is after the answer (with the binding cookie it was given).
+    async fn start_flow(&self, id: &str) -> (String, Browser) {
+        let answer = self
+            .send(&Browser::default(), id, Req::default())
+            .await
+            .unwrap();
+        let browser = Browser {
+            binding: Some(
+                answer
+                    .set_binding
+                    .clone()
+                    .expect("a browser binding is issued"),
+            ),
+            session: None,
+        };
+        (flow_of(&answer), browser)
+    }
+
     /// Validate a Response as the SP does; `Ok` only for a signed success with an assertion.
     fn sp_checks(
         &self,
@@ -307,15 +326,7 @@ async fn force_authn_ignores_the_session_and_is_passive_never_shows_a_page() {
 async fn a_session_below_the_requested_level_is_not_used() {
     let w = world();
     // Log in at loa2 ...
-    let answer = w
-        .send(&Browser::default(), "_l1", Req::default())
-        .await
-        .unwrap();
-    let flow_id = flow_of(&answer);
-    let browser = Browser {
-        binding: answer.set_binding.clone(),
-        session: None,
-    };
+    let (flow_id, browser) = w.start_flow("_l1").await;
     let mut lang = LanguageChoice::new(None, None);
     let fields = vec![
         ("flow".to_owned(), flow_id.clone()),
@@ -367,23 +378,8 @@ async fn a_request_id_is_answered_once() {
 #[tokio::test]
 async fn a_flow_belongs_to_the_browser_that_started_it() {
     let w = world();
-    let answer = w
-        .send(&Browser::default(), "_b1", Req::default())
-        .await
-        .unwrap();
-    let flow_id = flow_of(&answer);
-    let owner = Browser {
-        binding: answer.set_binding.clone(),
-        session: None,
-    };
-    let other_answer = w
-        .send(&Browser::default(), "_b2", Req::default())
-        .await
-        .unwrap();
-    let other = Browser {
-        binding: other_answer.set_binding.clone(),
-        session: None,
-    };
+    let (flow_id, owner) = w.start_flow("_b1").await;
+    let (_, other) = w.start_flow("_b2").await;
     assert_ne!(owner.binding, other.binding);
     let no_cookie = Browser::default();
 
@@ -414,15 +410,7 @@ async fn a_flow_belongs_to_the_browser_that_started_it() {
 #[tokio::test]
 async fn a_flow_expires_with_the_clock() {
     let w = world();
-    let answer = w
-        .send(&Browser::default(), "_e1", Req::default())
-        .await
-        .unwrap();
-    let flow_id = flow_of(&answer);
-    let browser = Browser {
-        binding: answer.set_binding.clone(),
-        session: None,
-    };
+    let (flow_id, browser) = w.start_flow("_e1").await;
     let mut lang = LanguageChoice::new(None, None);
     w.clock.advance(Duration::minutes(14));
     method_selection(&w.idp, &browser, Some(&flow_id), None, &mut lang)
@@ -436,15 +424,7 @@ async fn a_flow_expires_with_the_clock() {
 #[tokio::test]
 async fn cancel_answers_authn_failed_and_ends_the_flow() {
     let w = world();
-    let answer = w
-        .send(&Browser::default(), "_c1", Req::default())
-        .await
-        .unwrap();
-    let flow_id = flow_of(&answer);
-    let browser = Browser {
-        binding: answer.set_binding.clone(),
-        session: None,
-    };
+    let (flow_id, browser) = w.start_flow("_c1").await;
     let fields = [("flow".to_owned(), flow_id.clone())];
     let cancelled = cancel(&w.idp, &browser, &fields).await.unwrap();
     assert_eq!(
@@ -495,15 +475,7 @@ async fn a_callback_without_a_live_state_fails_at_that_upstream() {
 
 /// A browser that has logged in once, and its session ID.
 async fn logged_in(w: &World) -> (Browser, String) {
-    let answer = w
-        .send(&Browser::default(), "_login", Req::default())
-        .await
-        .unwrap();
-    let flow_id = flow_of(&answer);
-    let browser = Browser {
-        binding: answer.set_binding.clone(),
-        session: None,
-    };
+    let (flow_id, browser) = w.start_flow("_login").await;
     let done = w.log_in(&browser, &flow_id).await;
     w.sp_checks(autopost(&done), "_login").unwrap();
     (browser, done.set_session.unwrap().0)
