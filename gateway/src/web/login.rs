@@ -1,7 +1,7 @@
 //! The citizen's side of a login: the method selection, starting a method, the test bank's
 //! form, cancelling, and the upstream callbacks. Each handler extracts, calls one flow, maps.
 
-use super::{error, http, pages, respond, WebState};
+use super::{error, http, pages, reply, WebState};
 use crate::flows::{self, CallbackQuery, FlowError, Notice};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -43,10 +43,7 @@ pub async fn start_method(
     let browser = http::browser(&headers);
     let result =
         flows::start_method(&state.idp, &browser, q.flow.as_deref(), &method, &mut lang).await;
-    match result {
-        Ok(answer) => respond(&state, answer),
-        Err(e) => error::page(e, lang.chosen, state.idp.rng.as_ref()),
-    }
+    reply(&state, result, lang.chosen)
 }
 
 pub async fn testbank_finish(
@@ -60,10 +57,7 @@ pub async fn testbank_finish(
         Ok(fields) => flows::finish_test_bank(&state.idp, &browser, fields, &mut lang).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(answer) => respond(&state, answer),
-        Err(e) => error::page(e, lang.chosen, state.idp.rng.as_ref()),
-    }
+    reply(&state, result, lang.chosen)
 }
 
 pub async fn cancel(
@@ -77,10 +71,7 @@ pub async fn cancel(
         Ok(fields) => flows::cancel(&state.idp, &browser, &fields).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(answer) => respond(&state, answer),
-        Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
-    }
+    reply(&state, result, lang)
 }
 
 /// A bank's answer: `GET /login/bank/{id}/callback?code=..&state=..[&iss=..]` or `?error=..&state=..`.
@@ -123,8 +114,5 @@ async fn upstream_callback(
         };
         flows::upstream_callback(&state.idp, &http::browser(headers), query, &mut lang).await
     };
-    match result {
-        Ok(answer) => respond(state, answer),
-        Err(e) => error::page(e, lang.chosen, state.idp.rng.as_ref()),
-    }
+    reply(state, result, lang.chosen)
 }

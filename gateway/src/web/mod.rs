@@ -80,8 +80,20 @@ pub async fn serve_behind(
     edge::serve(listener, router(state), edge, shutdown).await
 }
 
+/// A flow's result as a response: its answer, or the citizen's error page in `lang`.
+pub(crate) fn reply(
+    state: &WebState,
+    result: Result<Answer, crate::flows::FlowError>,
+    lang: idp_adapters::Language,
+) -> Response {
+    match result {
+        Ok(answer) => respond(state, answer),
+        Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
+    }
+}
+
 /// A flow's answer as a response: its step, and the cookies it sets.
-pub(crate) fn respond(state: &WebState, answer: Answer) -> Response {
+fn respond(state: &WebState, answer: Answer) -> Response {
     let mut resp = match answer.step {
         Step::Redirect(to) => http::see_other(to),
         Step::Autopost(post) => {

@@ -1,6 +1,6 @@
 //! The SSO endpoint's handlers: extract, call the intake flow, map its answer.
 
-use super::{error, http, respond, WebState};
+use super::{http, reply, WebState};
 use crate::flows::{self, IncomingRequest};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -18,10 +18,11 @@ pub async fn sso_redirect(
     let incoming = IncomingRequest::Redirect {
         raw_query: q.as_deref().unwrap_or(""),
     };
-    match flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await {
-        Ok(answer) => respond(&state, answer),
-        Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
-    }
+    reply(
+        &state,
+        flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await,
+        lang,
+    )
 }
 
 pub async fn sso_post(
@@ -36,8 +37,5 @@ pub async fn sso_post(
         flows::receive_authn_request(&state.idp, &http::browser(&headers), incoming, lang).await
     }
     .await;
-    match result {
-        Ok(answer) => respond(&state, answer),
-        Err(e) => error::page(e, lang, state.idp.rng.as_ref()),
-    }
+    reply(&state, result, lang)
 }
