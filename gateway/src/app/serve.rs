@@ -63,14 +63,6 @@ impl RunningGateway {
         }
         main
     }
-
-    /// Serve until the task ends.
-    pub async fn wait(mut self) -> std::io::Result<()> {
-        match self.task.take() {
-            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            None => Ok(()),
-        }
-    }
 }
 
 impl Drop for RunningGateway {
