@@ -5,7 +5,7 @@ use super::config::{ConfigProblem, SamlConfig, SessionConfig};
 use super::methods::{banks_from_config, idcard_from_config};
 use super::serve::{launch, RunningGateway};
 use super::state::{self, Parts, Runtime};
-use crate::flows::{IdpKeys, Settings};
+use crate::flows::IdpKeys;
 use crate::stores::KeyLayout;
 use crate::web::DemoSp;
 use certs::{KeyKind, KeySet, SigningIdentity, SystemClock, SystemRandomSource};
@@ -14,7 +14,6 @@ use metadata::{ReleasePolicy, SpRegistry};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use time::Duration;
 
 pub struct DevOptions {
     pub listen: SocketAddr,
@@ -263,18 +262,12 @@ pub fn build_dev_state(
     }
     let registry = SpRegistry::new(sps).map_err(|e| e.to_string())?;
     let adapters: Vec<Arc<dyn AuthAdapter>> = vec![Arc::new(idp_adapters::TestBank::new())];
-    let saml = SamlConfig::default();
-    let session = SessionConfig::default();
-    let settings = Settings {
-        clock_skew: Duration::seconds(saml.clock_skew_seconds.into()),
-        max_request_age: Duration::seconds(saml.max_request_age_seconds.into()),
-        assertion_lifetime: Duration::seconds(saml.assertion_lifetime_seconds.into()),
-        sso_session_ttl: Duration::minutes(session.sso_session_minutes.into()),
-        flow_ttl: Duration::minutes(session.flow_minutes.into()),
-        require_signed_requests: false,
+    let saml = SamlConfig {
         organization_name: "Identity gateway (development)".into(),
-        metadata_validity: Duration::days(saml.metadata_validity_days.into()),
+        ..SamlConfig::default()
     };
+    let session = SessionConfig::default();
+    let settings = state::settings(&saml, &session);
     let idp = state::build_idp(
         base_url.to_owned(),
         format!("{base_url}/saml/idp"),

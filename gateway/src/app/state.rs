@@ -1,7 +1,7 @@
 //! The gateway's state, built once at start from the config (or dev defaults). Keys are loaded
 //! here and nowhere else; requests only borrow them.
 
-use super::config::{Config, ConfigProblem};
+use super::config::{Config, ConfigProblem, SamlConfig, SessionConfig};
 use super::methods::{banks_from_config, idcard_from_config};
 use crate::flows::{published_metadata, Idp, IdpKeys, MetadataDocument, Settings};
 use crate::stores::{KeyLayout, MemoryStore};
@@ -203,16 +203,7 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         .entity_id
         .clone()
         .unwrap_or_else(|| format!("{base_url}/saml/idp"));
-    let settings = Settings {
-        clock_skew: Duration::seconds(cfg.saml.clock_skew_seconds.into()),
-        max_request_age: Duration::seconds(cfg.saml.max_request_age_seconds.into()),
-        assertion_lifetime: Duration::seconds(cfg.saml.assertion_lifetime_seconds.into()),
-        sso_session_ttl: Duration::minutes(cfg.session.sso_session_minutes.into()),
-        flow_ttl: Duration::minutes(cfg.session.flow_minutes.into()),
-        require_signed_requests: cfg.saml.require_signed_requests,
-        organization_name: cfg.saml.organization_name.clone(),
-        metadata_validity: Duration::days(cfg.saml.metadata_validity_days.into()),
-    };
+    let settings = settings(&cfg.saml, &cfg.session);
     let idp = build_idp(
         base_url,
         entity_id,
@@ -231,6 +222,20 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         rp_jwks: banks.jwks,
         idcard,
     })
+}
+
+/// The flows' settings from the `[saml]` and `[session]` sections.
+pub fn settings(saml: &SamlConfig, session: &SessionConfig) -> Settings {
+    Settings {
+        clock_skew: Duration::seconds(saml.clock_skew_seconds.into()),
+        max_request_age: Duration::seconds(saml.max_request_age_seconds.into()),
+        assertion_lifetime: Duration::seconds(saml.assertion_lifetime_seconds.into()),
+        sso_session_ttl: Duration::minutes(session.sso_session_minutes.into()),
+        flow_ttl: Duration::minutes(session.flow_minutes.into()),
+        require_signed_requests: saml.require_signed_requests,
+        organization_name: saml.organization_name.clone(),
+        metadata_validity: Duration::days(saml.metadata_validity_days.into()),
+    }
 }
 
 /// The flows' state from its parts; the store is the bounded in-memory one on the same clock.
