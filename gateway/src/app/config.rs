@@ -63,6 +63,21 @@ pub struct KeysConfig {
     /// RSA 2048+, PKCS#8 PEM. Required when a bank is configured.
     #[serde(default)]
     pub oidc_encryption_key: Option<PathBuf>,
+    /// The keys that seal login flows into the citizen's browser, the first sealing and every
+    /// one opening (keep an old key listed for a flow's lifetime after a rotation). Each file
+    /// holds 32 random bytes, raw or base64 (`openssl rand -base64 32`). Gateway processes that
+    /// share these keys complete each other's flows; without any, a key is generated at start
+    /// and flows in progress do not survive a restart.
+    #[serde(default)]
+    pub flow_seal_keys: Vec<SealKeyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealKeyConfig {
+    /// 1-16 characters of `A-Z a-z 0-9 . _ -`; it travels in every sealed flow.
+    pub name: String,
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,7 +124,18 @@ pub struct SessionConfig {
     pub key_prefix: String,
     pub sso_session_minutes: u32,
     pub flow_minutes: u32,
+    /// Each kind of entry is bounded on its own; a full kind answers 503 to new work of that
+    /// kind only. SSO sessions (about 1 KiB each).
+    pub max_sessions: u64,
+    /// Replay entries, one per assertion issued, each kept for the request window plus a
+    /// flow's lifetime (about 40 B each).
+    pub max_replay_entries: u64,
+    /// Single-use markers, one per upstream callback (about 40 B each).
+    pub max_single_use_markers: u64,
 }
+
+/// The largest capacity a kind may be given.
+pub const MAX_STORE_CAPACITY: u64 = 100_000_000;
 
 impl Default for SessionConfig {
     fn default() -> Self {
@@ -118,6 +144,9 @@ impl Default for SessionConfig {
             key_prefix: crate::stores::KeyLayout::DEFAULT_PREFIX.into(),
             sso_session_minutes: 480,
             flow_minutes: 15,
+            max_sessions: 1_000_000,
+            max_replay_entries: 8_000_000,
+            max_single_use_markers: 1_000_000,
         }
     }
 }
@@ -307,6 +336,10 @@ const SCHEMA: Kind = Kind::Table(&[
             ("pairwise_secret_file", Kind::Str),
             ("oidc_signing_key", Kind::Str),
             ("oidc_encryption_key", Kind::Str),
+            (
+                "flow_seal_keys",
+                Kind::TableList(&[("name", Kind::Str), ("file", Kind::Str)]),
+            ),
         ]),
     ),
     (
@@ -328,6 +361,9 @@ const SCHEMA: Kind = Kind::Table(&[
             ("key_prefix", Kind::Str),
             ("sso_session_minutes", Kind::Int),
             ("flow_minutes", Kind::Int),
+            ("max_sessions", Kind::Int),
+            ("max_replay_entries", Kind::Int),
+            ("max_single_use_markers", Kind::Int),
         ]),
     ),
     (
@@ -585,6 +621,18 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
     }
     if cfg.session.flow_minutes == 0 || cfg.session.sso_session_minutes == 0 {
         out.push(problem("session", "lifetimes must be positive"));
+    }
+    for (path, n) in [
+        ("session.max_sessions", cfg.session.max_sessions),
+        ("session.max_replay_entries", cfg.session.max_replay_entries),
+        (
+            "session.max_single_use_markers",
+            cfg.session.max_single_use_markers,
+        ),
+    ] {
+        if n == 0 || n > MAX_STORE_CAPACITY {
+            out.push(problem(path, format!("must be 1..={MAX_STORE_CAPACITY}")));
+        }
     }
     let prefix = &cfg.session.key_prefix;
     if prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_graphic()) {

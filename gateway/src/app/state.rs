@@ -3,8 +3,8 @@
 
 use super::config::{Config, ConfigProblem, SamlConfig, SessionConfig};
 use super::methods::{banks_from_config, idcard_from_config};
-use crate::flows::{published_metadata, Idp, IdpKeys, MetadataDocument, Settings};
-use crate::stores::{KeyLayout, MemoryStore};
+use crate::flows::{published_metadata, Idp, IdpKeys, MetadataDocument, SealKeyRing, Settings};
+use crate::stores::{KeyLayout, MemoryMarkers, MemoryStore};
 use crate::upstream::banks::{self, BankHandle};
 use crate::upstream::idcard::{self as idcard_listener, IdCardHandle};
 use crate::web::{DemoSp, WebState};
@@ -14,9 +14,6 @@ use metadata::{ReleasePolicy, ServiceProvider, SpRegistry, SpRegistryHandle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use time::Duration;
-
-/// How many records the in-memory store holds.
-const MEMORY_STORE_ENTRIES: usize = 1_000_000;
 
 /// A gateway ready to serve: the flows' [`Idp`], what the web layer serves, and the upstream
 /// methods that need background work (bank refresh, the certificate listener, CRL refresh).
@@ -119,6 +116,9 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
     let pairwise = read_secret(&cfg.keys.pairwise_secret_file)
         .map_err(|e| note("keys.pairwise_secret_file", e))
         .ok();
+    let seal = seal_ring(&cfg.keys.flow_seal_keys, rt.rng.as_ref())
+        .map_err(|e| note("keys.flow_seal_keys", e))
+        .ok();
     let mut sps = Vec::new();
     for (i, spc) in cfg.service_providers.iter().enumerate() {
         let release = ReleasePolicy::new(spc.release.iter().copied());
@@ -174,8 +174,15 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         .ok(),
         None => Some(None),
     };
-    let (Some(rsa), Some(pairwise), Some(registry), Some(banks), Some(idcard), true) =
-        (rsa, pairwise, registry, banks, idcard, problems.is_empty())
+    let (Some(rsa), Some(pairwise), Some(seal), Some(registry), Some(banks), Some(idcard), true) = (
+        rsa,
+        pairwise,
+        seal,
+        registry,
+        banks,
+        idcard,
+        problems.is_empty(),
+    )
     else {
         return Err(problems);
     };
@@ -212,9 +219,16 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         adapters,
         &pairwise,
         settings,
-        KeyLayout::new(cfg.session.key_prefix.clone()),
+        &cfg.session,
+        seal,
         rt,
-    );
+    )
+    .map_err(|e| {
+        vec![ConfigProblem {
+            path: "session".into(),
+            message: e,
+        }]
+    })?;
     Ok(Parts {
         idp,
         demo: None,
@@ -238,7 +252,8 @@ pub fn settings(saml: &SamlConfig, session: &SessionConfig) -> Settings {
     }
 }
 
-/// The flows' state from its parts; the store is the bounded in-memory one on the same clock.
+/// The flows' state from its parts. Each kind of entry gets its own bounded in-memory store on
+/// the same clock, with the capacity `[session]` gives it.
 #[allow(clippy::too_many_arguments)]
 pub fn build_idp(
     base_url: String,
@@ -248,22 +263,69 @@ pub fn build_idp(
     adapters: Vec<Arc<dyn AuthAdapter>>,
     pairwise_secret: &[u8],
     settings: Settings,
-    layout: KeyLayout,
+    session: &SessionConfig,
+    seal: SealKeyRing,
     rt: Runtime,
-) -> Idp {
-    Idp {
+) -> Result<Idp, String> {
+    let capacity = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let markers = |kind: &'static str, n: u64| {
+        MemoryMarkers::new(kind, capacity(n), rt.clock.clone(), rt.rng.as_ref())
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    };
+    Ok(Idp {
         sso_url: format!("{base_url}/saml/idp/sso"),
         base_url,
         entity_id,
         keys,
         registry: SpRegistryHandle::new(registry),
-        store: Arc::new(MemoryStore::new(MEMORY_STORE_ENTRIES, rt.clock.clone())),
-        layout,
+        store: Arc::new(MemoryStore::new(
+            capacity(session.max_sessions),
+            rt.clock.clone(),
+        )),
+        replay: markers("replay", session.max_replay_entries)?,
+        single_use: markers("single_use", session.max_single_use_markers)?,
+        seal,
+        layout: KeyLayout::new(session.key_prefix.clone()),
         adapters,
         clock: rt.clock,
         rng: rt.rng,
         pairwise_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pairwise_secret),
         settings,
+    })
+}
+
+/// The flow sealing keys from `[keys] flow_seal_keys` (the first seals), or, with none
+/// configured, one generated now (said in the log: flows then end with the process).
+pub fn seal_ring(
+    keys: &[super::config::SealKeyConfig],
+    rng: &dyn RandomSource,
+) -> Result<SealKeyRing, String> {
+    let Some(first) = keys.first() else {
+        tracing::warn!("no [keys] flow_seal_keys configured: a flow sealing key was generated for this process; logins in progress end with it, and other processes cannot complete them");
+        return SealKeyRing::generate("generated", rng).map_err(|e| e.to_string());
+    };
+    let mut secrets = Vec::new();
+    for k in keys {
+        secrets.push((k.name.clone(), read_seal_key(&k.file)?));
+    }
+    SealKeyRing::new(&first.name, secrets).map_err(|e| e.to_string())
+}
+
+/// 32 bytes, raw or base64 (surrounding whitespace ignored).
+pub fn read_seal_key(path: &Path) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() == crate::flows::sealed::SEAL_KEY_LEN {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    match base64::engine::general_purpose::STANDARD.decode(text.trim()) {
+        Ok(k) if k.len() == crate::flows::sealed::SEAL_KEY_LEN => Ok(k),
+        _ => Err(format!(
+            "{}: a flow seal key is 32 random bytes, raw or base64 (openssl rand -base64 32)",
+            path.display()
+        )),
     }
 }
 

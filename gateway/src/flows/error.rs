@@ -15,8 +15,10 @@ pub enum FlowError {
     Replay,
     #[error("login flow not found or expired")]
     FlowNotFound,
-    #[error("login flow belongs to another browser")]
-    BrowserMismatch,
+    /// The browser's sealed flow did not open: altered, expired, for another flow, or sealed
+    /// with a key the gateway no longer holds.
+    #[error("sealed flow refused: {0}")]
+    Sealed(#[from] super::SealError),
     /// The method named in the URL (cut to a bounded length) is not offered for this flow.
     #[error("method {0:?} is not available")]
     MethodUnavailable(String),
@@ -39,10 +41,16 @@ pub enum FlowError {
     Crypto(#[from] certs::CertError),
     #[error("stored record unreadable: {0}")]
     Record(#[from] serde_json::Error),
+    /// `cause` ended the login flow `flow_id`: the browser is told to drop it.
+    #[error("{cause}")]
+    FlowEnded {
+        flow_id: String,
+        cause: Box<FlowError>,
+    },
 }
 
 /// Why an upstream login failed: the adapter's verdict, or a check the gateway makes around it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum UpstreamFailure {
     #[error("{0}")]
     Adapter(AdapterError),
@@ -52,12 +60,10 @@ pub enum UpstreamFailure {
     AcrTooLow,
     #[error("the upstream answered with an error and an identity")]
     ErrorWithIdentity,
-    #[error("a certificate was already captured for this state")]
-    CaptureReplayed,
-    #[error("the capture token does not match the presenting browser's")]
+    #[error("the callback carries no capture token, or one for another state")]
     CaptureMismatch,
-    #[error("the captured certificate record is unreadable")]
-    CaptureUnreadable,
+    #[error("the capture token does not open: {0}")]
+    CaptureUnreadable(super::SealError),
 }
 
 impl UpstreamFailure {
@@ -67,9 +73,8 @@ impl UpstreamFailure {
             UpstreamFailure::StateMissing => "state_missing",
             UpstreamFailure::AcrTooLow => "acr_too_low",
             UpstreamFailure::ErrorWithIdentity => "error_with_identity",
-            UpstreamFailure::CaptureReplayed => "idcard.capture_replayed",
             UpstreamFailure::CaptureMismatch => "idcard.capture_mismatch",
-            UpstreamFailure::CaptureUnreadable => "idcard.capture_unreadable",
+            UpstreamFailure::CaptureUnreadable(_) => "idcard.capture_unreadable",
         }
     }
 }
@@ -91,7 +96,7 @@ impl FlowError {
             FlowError::Acs(e) => e.code(),
             FlowError::Replay => "gateway.replay",
             FlowError::FlowNotFound => "gateway.flow_not_found",
-            FlowError::BrowserMismatch => "gateway.browser_mismatch",
+            FlowError::Sealed(e) => e.code(),
             FlowError::MethodUnavailable(_) => "gateway.method_unavailable",
             FlowError::BadForm(_) => "gateway.bad_form",
             FlowError::InvalidInput(e) => e.code(),
@@ -100,6 +105,26 @@ impl FlowError {
             FlowError::Build(e) => e.code(),
             FlowError::Crypto(e) => e.code(),
             FlowError::Record(_) => "gateway.record",
+            FlowError::FlowEnded { cause, .. } => cause.code(),
+        }
+    }
+
+    /// This error, also ending the flow `flow_id` in the browser.
+    pub fn ending(self, flow_id: &str) -> FlowError {
+        match self {
+            ended @ FlowError::FlowEnded { .. } => ended,
+            cause => FlowError::FlowEnded {
+                flow_id: flow_id.to_owned(),
+                cause: Box::new(cause),
+            },
+        }
+    }
+
+    /// The error itself, past any [`FlowError::FlowEnded`] wrapper.
+    pub fn cause(&self) -> &FlowError {
+        match self {
+            FlowError::FlowEnded { cause, .. } => cause.cause(),
+            other => other,
         }
     }
 }

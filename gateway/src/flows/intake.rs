@@ -1,14 +1,13 @@
 //! SAML intake at the SSO endpoint: decode the binding, check the request against the SP's
-//! metadata, record its ID once, then answer from the SSO session, with a status, or by starting
-//! a login flow.
+//! metadata, refuse an ID already answered, then answer from the SSO session, with a status, or
+//! by starting a login flow sealed in the browser. Nothing is stored for an anonymous request.
 
 use super::response::{respond_success, status_response};
-use super::session::{load_session, sha256_hex, start_flow};
+use super::session::{load_session, request_answered, start_flow};
 use super::{
-    bounded, requirement_of, single_field, to_std, Answer, Browser, FlowError, Idp, LoaRequirement,
+    bounded, requirement_of, single_field, Answer, Browser, FlowError, Idp, LoaRequirement,
     PendingRequest,
 };
-use crate::stores::RecordKind;
 use idp_adapters::Language;
 use metadata::ServiceProvider;
 use saml::authn_request::{self, IntakePolicy, RequestBinding, RequesterTrust};
@@ -86,16 +85,9 @@ pub async fn receive_authn_request(
         req.acs_index,
         req.protocol_binding.as_deref(),
     )?;
-    let replay_key = idp.layout.key(
-        RecordKind::Replay,
-        &sha256_hex(&[sp.entity_id.as_bytes(), b"\0", req.id.as_bytes()]),
-    );
-    let replay_ttl = to_std(idp.settings.max_request_age + idp.settings.clock_skew * 2);
-    if !idp
-        .store
-        .insert_if_absent(&replay_key, Vec::new(), replay_ttl)
-        .await?
-    {
+    // An ID already answered with an assertion is refused here. Nothing is written: the
+    // request's single use is recorded when an assertion is about to be issued for it.
+    if request_answered(idp, &sp.entity_id, &req.id).await? {
         return Err(FlowError::Replay);
     }
     tracing::info!(target: "audit", event = "authn_request", sp = %bounded(&sp.entity_id), request_id = %bounded(&req.id),
@@ -110,6 +102,7 @@ pub async fn receive_authn_request(
         relay_state,
         requirement: LoaRequirement::ANY,
         persistent_name_id: false,
+        force_authn: req.force_authn,
         language: lang.code().to_owned(),
     };
     let status =

@@ -1,9 +1,9 @@
 //! The citizen's side of a login: the method selection, starting a method, the test bank's
 //! form, cancelling, and an upstream's callback.
 
-use super::capture::{take_capture, CaptureFailure};
+use super::capture::open_capture;
 use super::response::{complete_login, status_response};
-use super::session::{attach_upstream, flow_for_state, load_flow, take_flow};
+use super::session::{attach_upstream, flow_for_state, load_flow};
 use super::{
     bounded, single_field, Answer, Browser, FlowError, FlowRecord, Idp, Step, UpstreamFailure,
 };
@@ -91,7 +91,7 @@ pub async fn method_selection(
     lang: &mut LanguageChoice,
 ) -> Result<SelectionView, FlowError> {
     let flow_id = flow_id.ok_or(FlowError::FlowNotFound)?;
-    let flow = load_flow(idp, browser, flow_id).await?;
+    let flow = load_flow(idp, browser, flow_id)?;
     let l = lang.with_flow(flow.request.lang());
     let methods = idp
         .adapters
@@ -119,7 +119,7 @@ pub async fn method_selection(
 }
 
 /// Start `method` for the flow: the test bank's page, or a redirect upstream (the adapter's
-/// secrets kept in the flow record).
+/// secrets sealed into the flow's cookie).
 pub async fn start_method(
     idp: &Idp,
     browser: &Browser,
@@ -128,7 +128,7 @@ pub async fn start_method(
     lang: &mut LanguageChoice,
 ) -> Result<Answer, FlowError> {
     let flow_id = flow_id.ok_or(FlowError::FlowNotFound)?;
-    let flow = load_flow(idp, browser, flow_id).await?;
+    let flow = load_flow(idp, browser, flow_id)?;
     let l = lang.with_flow(flow.request.lang());
     let adapter = idp
         .adapter(method)
@@ -143,26 +143,28 @@ pub async fn start_method(
     let action = adapter
         .start(&ctx)
         .map_err(|e| FlowError::upstream(adapter.id(), UpstreamFailure::Adapter(e)))?;
-    Ok(Answer::step(match action {
-        StartAction::RenderTestBank(page) => Step::TestBank {
+    Ok(match action {
+        StartAction::RenderTestBank(page) => Answer::step(Step::TestBank {
             page,
             lang: l,
             error: None,
-        },
+        }),
         StartAction::RedirectUpstream {
             url,
             state,
             pending,
         } => {
-            attach_upstream(idp, browser, flow_id, adapter.id(), &state, pending).await?;
-            Step::Redirect(url)
+            let cookie = attach_upstream(idp, flow_id, flow, adapter.id(), &state, pending)?;
+            let mut answer = Answer::step(Step::Redirect(url));
+            answer.set_flow = Some(cookie);
+            answer
         }
-        StartAction::Redirect { url } => Step::Redirect(url),
-    }))
+        StartAction::Redirect { url } => Answer::step(Step::Redirect(url)),
+    })
 }
 
 /// The test bank's form post. Input mistakes show the form again (the flow stays); success
-/// consumes the flow exactly once.
+/// issues one assertion for the request, however often the form is sent.
 pub async fn finish_test_bank(
     idp: &Idp,
     browser: &Browser,
@@ -173,7 +175,7 @@ pub async fn finish_test_bank(
         .ok_or(FlowError::FlowNotFound)?
         .to_owned();
     let explicit = single_field(&fields, "lang")?.and_then(Language::parse);
-    let flow = load_flow(idp, browser, &flow_id).await?;
+    let mut flow = load_flow(idp, browser, &flow_id)?;
     let l = match explicit {
         Some(l) => {
             lang.chosen = l;
@@ -200,9 +202,8 @@ pub async fn finish_test_bank(
                     field: "loa",
                 }));
             }
-            let mut flow = take_flow(idp, browser, &flow_id).await?;
             flow.request.language = l.code().to_owned();
-            complete_login(idp, browser, flow, identity, now).await
+            complete_login(idp, browser, &flow_id, flow, identity, now).await
         }
         Err(AdapterError::Cancelled) => Ok(Answer::step(Step::Redirect(format!(
             "/login?flow={flow_id}&notice={}&lang={}",
@@ -231,14 +232,14 @@ pub async fn finish_test_bank(
     }
 }
 
-/// The citizen gives up: the SP gets AuthnFailed.
+/// The citizen gives up: the SP gets AuthnFailed, and the browser drops the flow.
 pub async fn cancel(
     idp: &Idp,
     browser: &Browser,
     fields: &[(String, String)],
 ) -> Result<Answer, FlowError> {
     let flow_id = single_field(fields, "flow")?.ok_or(FlowError::FlowNotFound)?;
-    let FlowRecord { mut request, .. } = take_flow(idp, browser, flow_id).await?;
+    let FlowRecord { mut request, .. } = load_flow(idp, browser, flow_id)?;
     if let Some(l) = single_field(fields, "lang")?.and_then(Language::parse) {
         request.language = l.code().to_owned();
     }
@@ -247,14 +248,15 @@ pub async fn cancel(
         .snapshot()
         .get(&request.sp_entity_id)
         .ok_or(FlowError::FlowNotFound)?;
-    status_response(
+    Ok(status_response(
         idp,
         &sp,
         &request,
         saml::STATUS_RESPONDER,
         Some(saml::STATUS_AUTHN_FAILED),
         idp.clock.now(),
-    )
+    )?
+    .ending(flow_id))
 }
 
 /// An upstream's answer, as the web layer received it.
@@ -264,11 +266,11 @@ pub struct CallbackQuery {
     pub fields: Vec<(String, String)>,
 }
 
-/// The upstream callback, in this order: the state finds its flow once (a replayed state finds
-/// nothing), the flow belongs to this browser and to this method, the flow is consumed before
-/// the upstream is asked anything, and only then does the adapter verify. A cancel at the
-/// upstream keeps the flow and returns the citizen to the method selection. Every failure here
-/// is a failed login at that upstream.
+/// The upstream callback, in this order: the state finds one of this browser's sealed flows,
+/// and its single use is recorded before the upstream is asked anything (a replayed state finds
+/// nothing); the flow is for this method; only then does the adapter verify. A cancel at the
+/// upstream keeps the flow and returns the citizen to the method selection; any other failure
+/// ends the flow (the browser drops it). Every failure here is a failed login at that upstream.
 pub async fn upstream_callback(
     idp: &Idp,
     browser: &Browser,
@@ -298,27 +300,21 @@ async fn callback_steps(
     let state = single_field(&fields, "state")?.ok_or(failed(UpstreamFailure::StateMissing))?;
     let (flow_id, flow) = flow_for_state(idp, browser, state).await?;
     lang.chosen = flow.request.lang();
+    let ended = |e: FlowError| e.ending(&flow_id);
     let upstream = flow.upstream.clone().ok_or(FlowError::FlowNotFound)?;
     if upstream.method != method {
-        return Err(failed(UpstreamFailure::Adapter(AdapterError::FlowMismatch)));
+        return Err(ended(failed(UpstreamFailure::Adapter(
+            AdapterError::FlowMismatch,
+        ))));
     }
     let adapter = idp
         .adapter(method)
         .ok_or_else(|| FlowError::MethodUnavailable(method.to_owned()))?;
     let answered_error = single_field(&fields, "error")?.is_some();
-    let flow = if answered_error {
-        flow
-    } else {
-        take_flow(idp, browser, &flow_id).await?
-    };
-    // An error answer never uses a certificate (the capture expires with its TTL).
+    // An error answer never uses a certificate (the capture expires unused).
     let captured = if adapter.uses_client_certificate() && !answered_error {
-        take_capture(idp, state, single_field(&fields, "capture")?)
-            .await
-            .map_err(|f| match f {
-                CaptureFailure::Store(e) => FlowError::from(e),
-                CaptureFailure::Refused(f) => failed(f),
-            })?
+        open_capture(idp, state, single_field(&fields, "capture")?)
+            .map_err(|f| ended(failed(f)))?
     } else {
         None
     };
@@ -334,11 +330,11 @@ async fn callback_steps(
     match adapter.finish(&ctx, &input).await {
         Ok(identity) if !answered_error => {
             if !flow.request.requirement.satisfied_by(identity.loa()) {
-                return Err(failed(UpstreamFailure::AcrTooLow));
+                return Err(ended(failed(UpstreamFailure::AcrTooLow)));
             }
-            complete_login(idp, browser, flow, identity, now).await
+            complete_login(idp, browser, &flow_id, flow, identity, now).await
         }
-        Ok(_) => Err(failed(UpstreamFailure::ErrorWithIdentity)),
+        Ok(_) => Err(ended(failed(UpstreamFailure::ErrorWithIdentity))),
         // The flow is kept (an upstream's answer, not consumed): another method may be chosen.
         Err(e @ (AdapterError::Cancelled | AdapterError::NoCertificate)) if answered_error => {
             let notice = if e == AdapterError::Cancelled {
@@ -353,12 +349,7 @@ async fn callback_steps(
                 lang.chosen.code()
             ))))
         }
-        Err(e) => {
-            if answered_error {
-                // The upstream refused for another reason: this flow is over.
-                let _ = take_flow(idp, browser, &flow_id).await;
-            }
-            Err(failed(UpstreamFailure::Adapter(e)))
-        }
+        // The upstream refused: this flow is over.
+        Err(e) => Err(ended(failed(UpstreamFailure::Adapter(e)))),
     }
 }

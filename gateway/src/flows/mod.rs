@@ -17,7 +17,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 
-pub use capture::{record_capture, CaptureGrant};
+pub use capture::{seal_capture, CAPTURE_TTL};
 pub use error::{FlowError, UpstreamFailure};
 pub use idp_metadata::{published_metadata, MetadataDocument, SignedMetadata};
 pub use intake::{receive_authn_request, IncomingRequest};
@@ -29,7 +29,7 @@ pub use records::{
     requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession, UpstreamFlow,
 };
 pub use sealed::{SealError, SealKeyRing, SealPurpose};
-pub use session::{peek_flow_for_state, sha256_hex};
+pub use session::{sha256, sha256_hex, MAX_FLOWS_PER_BROWSER};
 
 use certs::{Certificate, Clock, KeySet, RandomSource, SignatureAlgorithm, SigningIdentity};
 use idp_adapters::{AuthAdapter, Language, TestBankPage};
@@ -37,17 +37,25 @@ use metadata::SpRegistryHandle;
 use std::sync::Arc;
 use time::Duration;
 
-use crate::stores::{KeyLayout, SessionStore};
+use crate::stores::{KeyLayout, MarkerStore, SessionStore};
 
-/// What the flows act with: the IdP's identity and keys, the SP registry, the store, the
-/// upstream methods, the clock and the random source. Built once by `app`; requests borrow it.
+/// What the flows act with: the IdP's identity and keys, the SP registry, the stores, the key
+/// that seals flows into the browser, the upstream methods, the clock and the random source.
+/// Built once by `app`; requests borrow it.
 pub struct Idp {
     pub base_url: String,
     pub entity_id: String,
     pub sso_url: String,
     pub keys: IdpKeys,
     pub registry: SpRegistryHandle,
+    /// SSO sessions (the only records with content; each kind below is bounded on its own).
     pub store: Arc<dyn SessionStore>,
+    /// One marker per AuthnRequest answered with an assertion.
+    pub replay: Arc<dyn MarkerStore>,
+    /// One marker per upstream callback state used.
+    pub single_use: Arc<dyn MarkerStore>,
+    /// Seals login flows (and certificate captures) for the browser to hold.
+    pub seal: SealKeyRing,
     /// Where each kind of record lives in the store (one place, one prefix).
     pub layout: KeyLayout,
     pub adapters: Vec<Arc<dyn AuthAdapter>>,
@@ -115,21 +123,32 @@ pub struct Settings {
     pub metadata_validity: Duration,
 }
 
-/// The browser's side of a request, as plain values: the two cookies the flows read.
+/// The browser's side of a request, as plain values: the cookies the flows read.
 #[derive(Clone, Debug, Default)]
 pub struct Browser {
-    /// The browser-binding token (`__Host-gw_browser`), if the browser has one.
-    pub binding: Option<String>,
     /// The SSO session ID (`__Host-gw_sso`), if the browser has one.
     pub session: Option<String>,
+    /// The sealed flows the browser holds (`__Host-gw_flow_<ID>`): (flow ID, sealed value), at
+    /// most a few (the web layer reads no more than [`MAX_FLOWS_PER_BROWSER`] plus one).
+    pub flows: Vec<(String, String)>,
+}
+
+/// A flow sealed for the browser to hold: its cookie's name part, value and lifetime.
+#[derive(Clone, Debug)]
+pub struct FlowCookie {
+    pub flow_id: String,
+    pub value: String,
+    pub max_age: i64,
 }
 
 /// What the web layer should do, and which cookies to set on the way.
 #[derive(Debug)]
 pub struct Answer {
     pub step: Step,
-    /// A new browser-binding token to set (the browser had none).
-    pub set_binding: Option<String>,
+    /// A flow to (re)set in the browser.
+    pub set_flow: Option<FlowCookie>,
+    /// Flows the browser should drop (finished, or too many).
+    pub clear_flows: Vec<String>,
     /// A new SSO session to set: its ID and lifetime in seconds.
     pub set_session: Option<(String, i64)>,
 }
@@ -138,9 +157,16 @@ impl Answer {
     pub fn step(step: Step) -> Answer {
         Answer {
             step,
-            set_binding: None,
+            set_flow: None,
+            clear_flows: Vec::new(),
             set_session: None,
         }
+    }
+
+    /// The same answer, also telling the browser to drop `flow_id`.
+    pub fn ending(mut self, flow_id: &str) -> Answer {
+        self.clear_flows.push(flow_id.to_owned());
+        self
     }
 }
 

@@ -14,6 +14,10 @@ pub struct PendingRequest {
     pub relay_state: Option<String>,
     pub requirement: LoaRequirement,
     pub persistent_name_id: bool,
+    /// The SP asked for a fresh authentication (kept for the audit trail; the SSO session was
+    /// already passed over at intake).
+    #[serde(default)]
+    pub force_authn: bool,
     pub language: String,
 }
 
@@ -23,14 +27,16 @@ impl PendingRequest {
     }
 }
 
-/// A login in progress, bound to the browser that started it.
+/// A login in progress. It lives sealed in the cookie of the browser that started it, and
+/// nowhere else.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FlowRecord {
     pub request: PendingRequest,
-    pub browser: String,
     /// Set when the citizen went to an upstream (a bank): which method, and its secrets.
     #[serde(default)]
     pub upstream: Option<UpstreamFlow>,
+    /// Unix seconds; the seal's own expiry is the same, this copy lets a resealed flow keep it.
+    pub expires_at: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,7 +45,6 @@ pub struct UpstreamFlow {
     pub pending: idp_adapters::UpstreamPending,
     /// SHA-256 of the `state` this attempt was sent upstream with: only the latest attempt's
     /// state finds the flow (an earlier state, perhaps sent to another upstream, does not).
-    #[serde(default)]
     pub state_hash: String,
 }
 

@@ -1,22 +1,25 @@
 //! The answers to an SP: a new SSO session after a verified login, the signed (optionally
 //! encrypted) assertion for a session, and signed status Responses; each auto-posted to the ACS.
 
-use super::session::{end_session, save_session};
+use super::session::{claim_request, end_session, save_session};
 use super::Step;
 use super::{Answer, Autopost, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
 use idp_adapters::VerifiedIdentity;
 use metadata::{AttributeId, ServiceProvider};
 use time::OffsetDateTime;
 
-/// A verified login: a new SSO session (fresh ID: no fixation; the browser's old session is
-/// ended), then the Response.
+/// A verified login: the request's single use is recorded (of flows finishing at once for one
+/// request, one goes on), then a new SSO session (fresh ID: no fixation; the browser's old
+/// session is ended), then the Response. The browser drops the flow.
 pub(super) async fn complete_login(
     idp: &Idp,
     browser: &Browser,
+    flow_id: &str,
     flow: FlowRecord,
     identity: VerifiedIdentity,
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
+    claim_request(idp, &flow.request).await?;
     if let Some(old) = browser.session.as_deref() {
         end_session(idp, old).await?;
     }
@@ -34,13 +37,26 @@ pub(super) async fn complete_login(
     tracing::info!(target: "audit", event = "login", sp = %sp.entity_id, method = session.identity.method(),
         loa = session.identity.loa().uri(), subject = %audit_subject(idp, &session.identity));
     let ttl = idp.settings.sso_session_ttl.whole_seconds();
-    let mut answer = respond_success(idp, &sp, &flow.request, &sid, session, now).await?;
+    let mut answer = issue_assertion(idp, &sp, &flow.request, &sid, session, now).await?;
     answer.set_session = Some((sid, ttl));
-    Ok(answer)
+    Ok(answer.ending(flow_id))
+}
+
+/// An SSO hit: the request's single use is recorded, then the Response for the session.
+pub(super) async fn respond_success(
+    idp: &Idp,
+    sp: &ServiceProvider,
+    pending: &PendingRequest,
+    sid: &str,
+    session: SsoSession,
+    now: OffsetDateTime,
+) -> Result<Answer, FlowError> {
+    claim_request(idp, pending).await?;
+    issue_assertion(idp, sp, pending, sid, session, now).await
 }
 
 /// Build, sign and auto-post the Response for a session, recording the SP in the session.
-pub(super) async fn respond_success(
+async fn issue_assertion(
     idp: &Idp,
     sp: &ServiceProvider,
     pending: &PendingRequest,

@@ -35,6 +35,9 @@ use time::{Duration, OffsetDateTime};
 /// The longest sealed value, in characters: with a cookie's name and attributes it stays under
 /// the 4,096 bytes browsers keep per cookie.
 pub const MAX_SEALED_LEN: usize = 3_800;
+/// The longest sealed certificate capture, in characters: it travels in a redirect's query, not
+/// a cookie, and holds a chain of a few certificates.
+pub const MAX_SEALED_CAPTURE_LEN: usize = 16_000;
 /// The length of a sealing key's secret (AES-256).
 pub const SEAL_KEY_LEN: usize = 32;
 /// The longest key name: it travels in every sealed value.
@@ -48,17 +51,26 @@ const EXPIRY_LEN: usize = 8;
 /// never opens as another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SealPurpose {
-    /// The pending SAML request (SP, request ID, ACS, RelayState, LoA, ForceAuthn, language).
+    /// A login flow: the pending SAML request (SP, request ID, ACS, RelayState, LoA, ForceAuthn,
+    /// language) and the upstream login's secrets (state, nonce, PKCE verifier, the method).
     Flow,
-    /// An upstream login's secrets (state, nonce, PKCE verifier, the method chosen).
-    Upstream,
+    /// The certificate chain the ID-card listener captured for an upstream `state`.
+    Capture,
 }
 
 impl SealPurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             SealPurpose::Flow => "flow",
-            SealPurpose::Upstream => "upstream",
+            SealPurpose::Capture => "capture",
+        }
+    }
+
+    /// The longest sealed value of this purpose, in characters.
+    pub fn max_len(self) -> usize {
+        match self {
+            SealPurpose::Flow => MAX_SEALED_LEN,
+            SealPurpose::Capture => MAX_SEALED_CAPTURE_LEN,
         }
     }
 }
@@ -237,10 +249,10 @@ pub fn seal(
     let header_len = 2 + name.len() + EXPIRY_LEN;
     let raw_len = header_len + NONCE_LEN + payload.len() + TAG_LEN;
     let len = (raw_len * 4).div_ceil(3);
-    if len > MAX_SEALED_LEN {
+    if len > purpose.max_len() {
         return Err(SealError::TooLarge {
             len,
-            max: MAX_SEALED_LEN,
+            max: purpose.max_len(),
         });
     }
     let expiry = now.unix_timestamp().saturating_add(ttl.whole_seconds());
@@ -274,10 +286,10 @@ pub fn open(
     sealed: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, SealError> {
-    if sealed.len() > MAX_SEALED_LEN {
+    if sealed.len() > purpose.max_len() {
         return Err(SealError::TooLarge {
             len: sealed.len(),
-            max: MAX_SEALED_LEN,
+            max: purpose.max_len(),
         });
     }
     let raw = URL_SAFE_NO_PAD
@@ -579,7 +591,7 @@ mod tests {
         let sealed = sealed_with(&ring, b"x");
         let other_flow = open(&ring, SealPurpose::Flow, "flow-other", &sealed, start());
         assert_eq!(other_flow.unwrap_err().code(), "seal.tampered");
-        let other_purpose = open(&ring, SealPurpose::Upstream, FLOW_ID, &sealed, start());
+        let other_purpose = open(&ring, SealPurpose::Capture, FLOW_ID, &sealed, start());
         assert_eq!(other_purpose.unwrap_err().code(), "seal.tampered");
         let empty_context = open(&ring, SealPurpose::Flow, "", &sealed, start());
         assert_eq!(empty_context.unwrap_err().code(), "seal.tampered");

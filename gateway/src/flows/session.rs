@@ -1,143 +1,222 @@
-//! Flow records and SSO sessions in the store: starting a flow bound to the browser, finding it
-//! again (by its ID or by an upstream's `state`), consuming it once, and reading the session.
+//! Login flows sealed in the browser, single-use markers, and SSO sessions in the store.
+//!
+//! A flow is held by the browser alone: one cookie per flow, `__Host-gw_flow_<flow ID>`, whose
+//! value is the [`FlowRecord`] sealed for that flow ID (AEAD, the key name and the expiry inside;
+//! see [`super::sealed`]). The server keeps nothing until the citizen has authenticated: an
+//! anonymous request costs CPU, never memory. Then, in this order, single use is recorded where
+//! it matters: an upstream callback's `state` once it has matched a flow that opened, and the
+//! AuthnRequest's ID when an assertion is about to be issued for it (so exactly one assertion is
+//! issued per request ID, however many flows a replayed request started).
 
+use super::sealed::{self, SealPurpose};
 use super::{to_std, Answer, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
-use super::{Step, UpstreamFlow};
+use super::{FlowCookie, Step, UpstreamFlow};
 use crate::stores::RecordKind;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 /// Tokens and IDs we issue are 32 random bytes, base64url: 43 characters.
-const TOKEN_LEN: usize = 43;
+pub(super) const TOKEN_LEN: usize = 43;
 
-/// Keep the request in a new flow bound to this browser (a binding token is issued if it has
-/// none) and send the citizen to the method selection.
+/// Flows one browser may hold at once (tabs logging in to different services). Starting one
+/// more drops the flow cookies that no longer open, then the oldest.
+pub const MAX_FLOWS_PER_BROWSER: usize = 4;
+
+/// Seal the request in a new flow for this browser and send the citizen to the method selection.
 pub(super) async fn start_flow(
     idp: &Idp,
     browser: &Browser,
     request: PendingRequest,
 ) -> Result<Answer, FlowError> {
+    let now = idp.clock.now();
     let flow_id = certs::random_token(idp.rng.as_ref())?;
-    let (binding, new_binding) = match browser.binding.as_deref().filter(|c| c.len() == TOKEN_LEN) {
-        Some(c) => (c.to_owned(), false),
-        None => (certs::random_token(idp.rng.as_ref())?, true),
-    };
     let record = FlowRecord {
-        upstream: None,
         request,
-        browser: sha256_hex(&[binding.as_bytes()]),
+        upstream: None,
+        expires_at: (now + idp.settings.flow_ttl).unix_timestamp(),
     };
-    idp.store
-        .put(
-            &flow_key(idp, &flow_id),
-            serde_json::to_vec(&record)?,
-            to_std(idp.settings.flow_ttl),
-        )
-        .await?;
+    let cookie = seal_flow(idp, &flow_id, &record, now)?;
     Ok(Answer {
         step: Step::Redirect(format!("/login?flow={flow_id}")),
-        set_binding: new_binding.then_some(binding),
+        set_flow: Some(cookie),
+        clear_flows: flows_to_drop(idp, browser, now),
         set_session: None,
     })
 }
 
-/// Remember that this flow went upstream: the adapter's secrets in the flow record, and an
-/// index from the callback's `state` to the flow (taken once by the callback). An earlier
-/// attempt's state stops finding the flow.
-pub(super) async fn attach_upstream(
+/// The flow cookies to drop so that, with one more, the browser holds at most
+/// [`MAX_FLOWS_PER_BROWSER`]: those that no longer open first, then the ones that expire first.
+fn flows_to_drop(idp: &Idp, browser: &Browser, now: OffsetDateTime) -> Vec<String> {
+    let mut held: Vec<(i64, &str)> = browser
+        .flows
+        .iter()
+        .map(|(id, value)| {
+            let expiry = open_record(idp, id, value, now).map_or(i64::MIN, |r| r.expires_at);
+            (expiry, id.as_str())
+        })
+        .collect();
+    held.sort();
+    let mut drop: Vec<String> = held
+        .iter()
+        .take_while(|(expiry, _)| *expiry == i64::MIN)
+        .map(|(_, id)| (*id).to_owned())
+        .collect();
+    let live = held.len() - drop.len();
+    let excess = (live + 1).saturating_sub(MAX_FLOWS_PER_BROWSER);
+    drop.extend(
+        held.iter()
+            .skip(drop.len())
+            .take(excess)
+            .map(|(_, id)| (*id).to_owned()),
+    );
+    drop
+}
+
+/// The record, sealed for its flow ID until the flow expires.
+pub(super) fn seal_flow(
+    idp: &Idp,
+    flow_id: &str,
+    record: &FlowRecord,
+    now: OffsetDateTime,
+) -> Result<FlowCookie, FlowError> {
+    let ttl = Duration::seconds(record.expires_at - now.unix_timestamp());
+    let value = sealed::seal_json(
+        &idp.seal,
+        SealPurpose::Flow,
+        flow_id,
+        record,
+        now,
+        ttl,
+        idp.rng.as_ref(),
+    )?;
+    Ok(FlowCookie {
+        flow_id: flow_id.to_owned(),
+        value,
+        max_age: ttl.whole_seconds().max(0),
+    })
+}
+
+fn open_record(
+    idp: &Idp,
+    flow_id: &str,
+    value: &str,
+    now: OffsetDateTime,
+) -> Result<FlowRecord, FlowError> {
+    Ok(sealed::open_json(
+        &idp.seal,
+        SealPurpose::Flow,
+        flow_id,
+        value,
+        now,
+    )?)
+}
+
+/// This browser's flow `flow_id`, opened. A flow ID the browser holds no cookie for is not found
+/// (it is another browser's, or one this browser has dropped: the server cannot tell, as it
+/// keeps nothing); a cookie that does not open says why.
+pub(super) fn load_flow(
     idp: &Idp,
     browser: &Browser,
     flow_id: &str,
+) -> Result<FlowRecord, FlowError> {
+    if flow_id.len() != TOKEN_LEN {
+        return Err(FlowError::FlowNotFound);
+    }
+    let value = browser
+        .flows
+        .iter()
+        .find(|(id, _)| id == flow_id)
+        .map(|(_, v)| v)
+        .ok_or(FlowError::FlowNotFound)?;
+    open_record(idp, flow_id, value, idp.clock.now())
+}
+
+/// Remember that this flow went upstream: the adapter's secrets and the hash of the `state` it
+/// was sent with, sealed again into the flow's cookie (same expiry). Only the latest attempt's
+/// state finds the flow.
+pub(super) fn attach_upstream(
+    idp: &Idp,
+    flow_id: &str,
+    mut record: FlowRecord,
     method: &str,
     state: &str,
     pending: idp_adapters::UpstreamPending,
-) -> Result<(), FlowError> {
-    let mut rec = load_flow(idp, browser, flow_id).await?;
-    if let Some(previous) = &rec.upstream {
-        if !previous.state_hash.is_empty() {
-            idp.store
-                .delete(
-                    &idp.layout
-                        .key(RecordKind::UpstreamState, &previous.state_hash),
-                )
-                .await?;
-        }
-    }
-    let state_hash = sha256_hex(&[state.as_bytes()]);
-    rec.upstream = Some(UpstreamFlow {
+) -> Result<FlowCookie, FlowError> {
+    record.upstream = Some(UpstreamFlow {
         method: method.to_owned(),
         pending,
-        state_hash: state_hash.clone(),
+        state_hash: sha256_hex(&[state.as_bytes()]),
     });
-    let ttl = to_std(idp.settings.flow_ttl);
-    idp.store
-        .put(&flow_key(idp, flow_id), serde_json::to_vec(&rec)?, ttl)
-        .await?;
-    idp.store
-        .put(
-            &idp.layout.key(RecordKind::UpstreamState, &state_hash),
-            flow_id.as_bytes().to_vec(),
-            ttl,
-        )
-        .await?;
-    Ok(())
+    seal_flow(idp, flow_id, &record, idp.clock.now())
 }
 
-/// The flow a callback's `state` belongs to, checked to be this browser's and this state to be
-/// its latest attempt; then the index entry is consumed (a replayed state finds nothing).
+/// The flow a callback's `state` belongs to: the one of this browser's flows that opens and
+/// whose latest attempt was sent with this state. Then, and only then, the state's single use is
+/// recorded (until the flow expires): a replayed callback finds nothing.
 pub(super) async fn flow_for_state(
     idp: &Idp,
     browser: &Browser,
     state: &str,
 ) -> Result<(String, FlowRecord), FlowError> {
-    let flow_id = flow_id_for_state(idp, state).await?;
-    let flow = load_flow(idp, browser, &flow_id).await?;
-    check_current_state(&flow, state)?;
-    idp.store
-        .take(&state_key(idp, state))
-        .await?
-        .ok_or(FlowError::FlowNotFound)?;
-    Ok((flow_id, flow))
+    if state.is_empty() || state.len() > 256 {
+        return Err(FlowError::FlowNotFound);
+    }
+    let now = idp.clock.now();
+    let hash = sha256_hex(&[state.as_bytes()]);
+    let found = browser.flows.iter().find_map(|(id, value)| {
+        let record = open_record(idp, id, value, now).ok()?;
+        let current = record.upstream.as_ref()?.state_hash.as_bytes();
+        certs::constant_time_eq(current, hash.as_bytes()).then(|| (id.clone(), record))
+    });
+    let (flow_id, record) = found.ok_or(FlowError::FlowNotFound)?;
+    let remaining = (record.expires_at - now.unix_timestamp()).max(1);
+    let first_use = idp
+        .single_use
+        .claim(
+            &sha256(&[b"state\0", state.as_bytes()]),
+            std::time::Duration::from_secs(remaining as u64),
+        )
+        .await?;
+    if !first_use {
+        return Err(FlowError::FlowNotFound);
+    }
+    Ok((flow_id, record))
 }
 
-/// The flow an upstream `state` belongs to, read without consuming anything and without the
-/// browser check: for the certificate listener, which may be another origin than the one the
-/// browser-binding cookie belongs to. It only learns whether the state is live and for which
-/// method; the callback on the gateway's origin does the binding check and consumes the state.
-pub async fn peek_flow_for_state(idp: &Idp, state: &str) -> Result<FlowRecord, FlowError> {
-    let flow_id = flow_id_for_state(idp, state).await?;
-    let flow = read_flow(idp, &flow_id).await?;
-    check_current_state(&flow, state)?;
-    Ok(flow)
+/// Record that an assertion is being issued for this request: `Err(Replay)` when one already
+/// was. Kept until no flow started by this request could still finish: the request is accepted
+/// at intake for `max_request_age` plus the clock skew, and a flow lives `flow_ttl`.
+pub(super) async fn claim_request(idp: &Idp, request: &PendingRequest) -> Result<(), FlowError> {
+    let s = &idp.settings;
+    let ttl = to_std(s.max_request_age + s.clock_skew * 2 + s.flow_ttl);
+    if !idp.replay.claim(&request_marker(request), ttl).await? {
+        return Err(FlowError::Replay);
+    }
+    Ok(())
 }
 
-/// Read the flow record and check it belongs to this browser.
-pub(super) async fn load_flow(
+/// Whether an assertion was already issued for this request (nothing is written).
+pub(super) async fn request_answered(
     idp: &Idp,
-    browser: &Browser,
-    flow_id: &str,
-) -> Result<FlowRecord, FlowError> {
-    let rec = read_flow(idp, flow_id).await?;
-    check_browser(&rec, browser)?;
-    Ok(rec)
+    sp_entity_id: &str,
+    request_id: &str,
+) -> Result<bool, FlowError> {
+    Ok(idp
+        .replay
+        .contains(&request_key(sp_entity_id, request_id))
+        .await?)
 }
 
-/// Consume the flow record: of two concurrent finishes, one proceeds. The browser is checked
-/// before anything is consumed: another browser that learned the flow ID must not be able to
-/// destroy the citizen's login.
-pub(super) async fn take_flow(
-    idp: &Idp,
-    browser: &Browser,
-    flow_id: &str,
-) -> Result<FlowRecord, FlowError> {
-    load_flow(idp, browser, flow_id).await?;
-    let raw = idp
-        .store
-        .take(&flow_key(idp, flow_id))
-        .await?
-        .ok_or(FlowError::FlowNotFound)?;
-    let rec: FlowRecord = serde_json::from_slice(&raw)?;
-    check_browser(&rec, browser)?;
-    Ok(rec)
+fn request_marker(request: &PendingRequest) -> [u8; 32] {
+    request_key(&request.sp_entity_id, &request.request_id)
+}
+
+fn request_key(sp_entity_id: &str, request_id: &str) -> [u8; 32] {
+    sha256(&[
+        b"request\0",
+        sp_entity_id.as_bytes(),
+        b"\0",
+        request_id.as_bytes(),
+    ])
 }
 
 /// The browser's live SSO session, if any.
@@ -183,67 +262,17 @@ pub(super) async fn end_session(idp: &Idp, sid: &str) -> Result<(), FlowError> {
 }
 
 pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    hex::encode(sha256(parts))
+}
+
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     for p in parts {
         ctx.update(p);
     }
-    hex::encode(ctx.finish().as_ref())
-}
-
-/// The flow ID the index for `state` points at (nothing is consumed).
-async fn flow_id_for_state(idp: &Idp, state: &str) -> Result<String, FlowError> {
-    if state.is_empty() || state.len() > 256 {
-        return Err(FlowError::FlowNotFound);
-    }
-    let raw = idp
-        .store
-        .get(&state_key(idp, state))
-        .await?
-        .ok_or(FlowError::FlowNotFound)?;
-    String::from_utf8(raw).map_err(|_| FlowError::FlowNotFound)
-}
-
-fn check_current_state(flow: &FlowRecord, state: &str) -> Result<(), FlowError> {
-    let current = flow.upstream.as_ref().map(|u| u.state_hash.as_str());
-    if current != Some(sha256_hex(&[state.as_bytes()]).as_str()) {
-        return Err(FlowError::FlowNotFound);
-    }
-    Ok(())
-}
-
-/// The flow record, whoever asks (callers check the browser, or say why they need not).
-async fn read_flow(idp: &Idp, flow_id: &str) -> Result<FlowRecord, FlowError> {
-    if flow_id.len() != TOKEN_LEN {
-        return Err(FlowError::FlowNotFound);
-    }
-    let raw = idp
-        .store
-        .get(&flow_key(idp, flow_id))
-        .await?
-        .ok_or(FlowError::FlowNotFound)?;
-    Ok(serde_json::from_slice(&raw)?)
-}
-
-fn check_browser(rec: &FlowRecord, browser: &Browser) -> Result<(), FlowError> {
-    let token = browser
-        .binding
-        .as_deref()
-        .ok_or(FlowError::BrowserMismatch)?;
-    let presented = sha256_hex(&[token.as_bytes()]);
-    if !certs::constant_time_eq(presented.as_bytes(), rec.browser.as_bytes()) {
-        return Err(FlowError::BrowserMismatch);
-    }
-    Ok(())
-}
-
-fn flow_key(idp: &Idp, flow_id: &str) -> String {
-    idp.layout
-        .key(RecordKind::Flow, &sha256_hex(&[flow_id.as_bytes()]))
-}
-
-fn state_key(idp: &Idp, state: &str) -> String {
-    idp.layout
-        .key(RecordKind::UpstreamState, &sha256_hex(&[state.as_bytes()]))
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 fn session_key(idp: &Idp, sid: &str) -> String {

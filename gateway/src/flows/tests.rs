@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::stores::MemoryStore;
+use crate::stores::{MemoryMarkers, MemoryStore, StoreError};
 use certs::{KeyKind, ManualClock, SystemRandomSource};
 use idp_adapters::TestBank;
 use metadata::{ReleasePolicy, SpRegistry};
@@ -38,10 +38,51 @@ fn sp_metadata() -> String {
 struct World {
     idp: Idp,
     clock: Arc<ManualClock>,
+    sessions: Arc<MemoryStore>,
+    replay: Arc<MemoryMarkers>,
+    single_use: Arc<MemoryMarkers>,
+}
+
+impl World {
+    /// Live entries: (sessions, replay entries, single-use markers).
+    fn sizes(&self) -> (usize, usize, usize) {
+        (self.sessions.len(), self.replay.len(), self.single_use.len())
+    }
+}
+
+/// Per-kind capacities of a test world's stores.
+#[derive(Clone, Copy)]
+struct Capacity {
+    sessions: usize,
+    replay: usize,
+    single_use: usize,
+}
+
+const ROOMY: Capacity = Capacity {
+    sessions: 1000,
+    replay: 1000,
+    single_use: 1000,
+};
+
+/// A seal key ring whose keys derive from their names (so two worlds share a key by name).
+fn ring(current: &str, names: &[&str]) -> SealKeyRing {
+    SealKeyRing::new(
+        current,
+        names.iter().map(|n| (*n, sha256(&[n.as_bytes()]))),
+    )
+    .unwrap()
 }
 
 fn world() -> World {
-    let clock = Arc::new(ManualClock::new(NOW));
+    world_with(ROOMY, ring("k1", &["k1"]), Arc::new(ManualClock::new(NOW)))
+}
+
+fn world_with(cap: Capacity, seal: SealKeyRing, clock: Arc<ManualClock>) -> World {
+    let sessions = Arc::new(MemoryStore::new(cap.sessions, clock.clone()));
+    let markers = |kind, n| {
+        Arc::new(MemoryMarkers::new(kind, n, clock.clone(), &SystemRandomSource).unwrap())
+    };
+    let (replay, single_use) = (markers("replay", cap.replay), markers("single_use", cap.single_use));
     let sps: Vec<_> =
         metadata::parse_sp_metadata(&sp_metadata(), "test", &ReleasePolicy::all(), NOW)
             .unwrap()
@@ -57,9 +98,12 @@ fn world() -> World {
             ec: None,
         },
         registry: SpRegistryHandle::new(SpRegistry::new(sps).unwrap()),
-        store: Arc::new(MemoryStore::new(1000, clock.clone())),
+        store: sessions.clone(),
+        replay: replay.clone(),
+        single_use: single_use.clone(),
+        seal,
         layout: crate::stores::KeyLayout::new("test:"),
-        adapters: vec![Arc::new(TestBank::new())],
+        adapters: vec![Arc::new(TestBank::new()), Arc::new(StubBank::new())],
         clock: clock.clone(),
         rng: Arc::new(SystemRandomSource),
         pairwise_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[7; 32]),
@@ -74,7 +118,13 @@ fn world() -> World {
             metadata_validity: Duration::days(7),
         },
     };
-    World { idp, clock }
+    World {
+        idp,
+        clock,
+        sessions,
+        replay,
+        single_use,
+    }
 }
 
 #[derive(Default)]
@@ -127,22 +177,15 @@ impl World {
     }
 
     /// A fresh browser sends request `id`: the flow it was sent to choose a method in, and the
-    /// browser as it is after the answer (with the binding cookie it was given).
+    /// browser as it is after the answer (holding the sealed flow it was given).
     async fn start_flow(&self, id: &str) -> (String, Browser) {
         let answer = self
             .send(&Browser::default(), id, Req::default())
             .await
             .unwrap();
-        let browser = Browser {
-            binding: Some(
-                answer
-                    .set_binding
-                    .clone()
-                    .expect("a browser binding is issued"),
-            ),
-            session: None,
-        };
-        (flow_of(&answer), browser)
+        let flow = answer.set_flow.as_ref().expect("the flow is sealed into a cookie");
+        assert_eq!(flow.flow_id, flow_of(&answer));
+        (flow_of(&answer), after(&Browser::default(), &answer))
     }
 
     /// Validate a Response as the SP does; `Ok` only for a signed success with an assertion.
@@ -187,6 +230,20 @@ impl World {
     }
 }
 
+/// The browser after it has applied an answer's cookies.
+fn after(browser: &Browser, answer: &Answer) -> Browser {
+    let mut b = browser.clone();
+    b.flows.retain(|(id, _)| !answer.clear_flows.contains(id));
+    if let Some(f) = &answer.set_flow {
+        b.flows.retain(|(id, _)| id != &f.flow_id);
+        b.flows.push((f.flow_id.clone(), f.value.clone()));
+    }
+    if let Some((sid, _)) = &answer.set_session {
+        b.session = Some(sid.clone());
+    }
+    b
+}
+
 fn flow_of(answer: &Answer) -> String {
     match &answer.step {
         Step::Redirect(to) => to
@@ -217,22 +274,18 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
     let fresh = Browser::default();
     let answer = w.send(&fresh, "_r1", Req::default()).await.unwrap();
     let flow_id = flow_of(&answer);
-    let binding = answer
-        .set_binding
-        .clone()
-        .expect("a browser binding is issued");
     assert!(answer.set_session.is_none());
-    let browser = Browser {
-        binding: Some(binding),
-        session: None,
-    };
+    let browser = after(&fresh, &answer);
+    assert_eq!(browser.flows.len(), 1);
+    // Nothing is kept on the server for a request not yet authenticated.
+    assert_eq!(w.sizes(), (0, 0, 0));
 
     let mut lang = LanguageChoice::new(None, Some(Language::Sv));
     let view = method_selection(&w.idp, &browser, Some(&flow_id), None, &mut lang)
         .await
         .unwrap();
-    assert_eq!(view.methods.len(), 1);
-    assert_eq!(view.methods[0].id, "testbank");
+    let ids: Vec<_> = view.methods.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["testbank", STUB_BANK]);
     assert_eq!(
         view.lang,
         Language::Fi,
@@ -253,16 +306,20 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
         a.authenticating_authorities,
         vec!["urn:gateway:testbank".to_owned()]
     );
-    // The flow was consumed: the same finish again finds nothing.
+    assert_eq!(done.clear_flows, vec![flow_id.clone()], "the browser drops the flow");
+    assert_eq!(w.sizes(), (1, 1, 0), "one session, one replay entry");
+    // The same finish again (a browser that kept the cookie): the request was answered.
     let mut lang = LanguageChoice::new(None, None);
     let again = vec![
         ("flow".to_owned(), flow_id.clone()),
         ("national_id".to_owned(), PERSON.to_owned()),
     ];
-    assert!(matches!(
-        finish_test_bank(&w.idp, &browser, again, &mut lang).await,
-        Err(FlowError::FlowNotFound)
-    ));
+    let again = finish_test_bank(&w.idp, &browser, again, &mut lang).await;
+    assert!(matches!(again, Err(FlowError::Replay)), "{again:?}");
+    // A browser that applied the answer holds no flow any more.
+    let mut lang = LanguageChoice::new(None, None);
+    let gone = method_selection(&w.idp, &after(&browser, &done), Some(&flow_id), None, &mut lang).await;
+    assert!(matches!(gone, Err(FlowError::FlowNotFound)), "{gone:?}");
 
     // Single sign-on: the next request with the session cookie is answered at once.
     w.clock.advance(Duration::minutes(10));
@@ -315,7 +372,7 @@ async fn force_authn_ignores_the_session_and_is_passive_never_shows_a_page() {
         ..Req::default()
     };
     let no = w.send(&browser, "_p2", passive).await.unwrap();
-    assert!(no.set_binding.is_none() && no.set_session.is_none());
+    assert!(no.set_flow.is_none() && no.set_session.is_none());
     assert_eq!(
         status_of(w.sp_checks(autopost(&no), "_p2")).as_deref(),
         Some(saml::STATUS_NO_PASSIVE)
@@ -350,75 +407,279 @@ async fn a_session_below_the_requested_level_is_not_used() {
 }
 
 #[tokio::test]
-async fn a_request_id_is_answered_once() {
+async fn a_request_id_is_answered_with_one_assertion() {
     let w = world();
-    let browser = Browser::default();
+    // The same request twice before any answer: two flows (nothing was recorded at intake) ...
     let q = w.request("_replayed", Req::default());
-    let first = receive_authn_request(
+    let mut flows = Vec::new();
+    for _ in 0..2 {
+        let answer = receive_authn_request(
+            &w.idp,
+            &Browser::default(),
+            IncomingRequest::Redirect { raw_query: &q },
+            Language::Fi,
+        )
+        .await
+        .unwrap();
+        flows.push((flow_of(&answer), after(&Browser::default(), &answer)));
+    }
+    // ... of which only the first to finish gets an assertion.
+    let done = w.log_in(&flows[0].1, &flows[0].0).await;
+    w.sp_checks(autopost(&done), "_replayed").unwrap();
+    let mut lang = LanguageChoice::new(None, None);
+    let fields = vec![
+        ("flow".to_owned(), flows[1].0.clone()),
+        ("national_id".to_owned(), PERSON.to_owned()),
+    ];
+    let second = finish_test_bank(&w.idp, &flows[1].1, fields, &mut lang).await;
+    assert!(matches!(second, Err(FlowError::Replay)), "{second:?}");
+    // Once answered, the request is refused at intake.
+    let third = receive_authn_request(
         &w.idp,
-        &browser,
-        IncomingRequest::Redirect { raw_query: &q },
-        Language::Fi,
-    )
-    .await
-    .unwrap();
-    flow_of(&first);
-    let second = receive_authn_request(
-        &w.idp,
-        &browser,
+        &Browser::default(),
         IncomingRequest::Redirect { raw_query: &q },
         Language::Fi,
     )
     .await;
-    assert!(matches!(second, Err(FlowError::Replay)), "{second:?}");
+    assert!(matches!(third, Err(FlowError::Replay)), "{third:?}");
     // Control: another ID from the same SP is accepted.
-    flow_of(&w.send(&browser, "_other", Req::default()).await.unwrap());
+    flow_of(&w.send(&Browser::default(), "_other", Req::default()).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_sent_twenty_times_at_once_gives_one_assertion() {
+    let w = Arc::new(world());
+    let (flow_id, browser) = w.start_flow("_twenty").await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (w, browser, flow_id) = (w.clone(), browser.clone(), flow_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lang = LanguageChoice::new(None, None);
+            let fields = vec![
+                ("flow".to_owned(), flow_id),
+                ("national_id".to_owned(), PERSON.to_owned()),
+            ];
+            finish_test_bank(&w.idp, &browser, fields, &mut lang).await
+        }));
+    }
+    let (mut assertions, mut replays) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(answer) => {
+                w.sp_checks(autopost(&answer), "_twenty").unwrap();
+                assertions += 1;
+            }
+            Err(FlowError::Replay) => replays += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((assertions, replays), (1, 19));
+    assert_eq!(w.sizes(), (1, 1, 0), "one session, not twenty");
 }
 
 #[tokio::test]
-async fn a_flow_belongs_to_the_browser_that_started_it() {
+async fn a_flow_belongs_to_the_browser_that_holds_it() {
     let w = world();
     let (flow_id, owner) = w.start_flow("_b1").await;
-    let (_, other) = w.start_flow("_b2").await;
-    assert_ne!(owner.binding, other.binding);
+    let (other_id, other) = w.start_flow("_b2").await;
     let no_cookie = Browser::default();
 
     let mut lang = LanguageChoice::new(None, None);
     for intruder in [&other, &no_cookie] {
         let seen = method_selection(&w.idp, intruder, Some(&flow_id), None, &mut lang).await;
-        assert!(matches!(seen, Err(FlowError::BrowserMismatch)), "{seen:?}");
+        assert!(matches!(seen, Err(FlowError::FlowNotFound)), "{seen:?}");
         let fields = vec![
             ("flow".to_owned(), flow_id.clone()),
             ("national_id".to_owned(), PERSON.to_owned()),
         ];
         let finished = finish_test_bank(&w.idp, intruder, fields, &mut lang).await;
-        assert!(
-            matches!(finished, Err(FlowError::BrowserMismatch)),
-            "{finished:?}"
-        );
+        assert!(matches!(finished, Err(FlowError::FlowNotFound)), "{finished:?}");
         let cancelled = cancel(&w.idp, intruder, &[("flow".to_owned(), flow_id.clone())]).await;
-        assert!(
-            matches!(cancelled, Err(FlowError::BrowserMismatch)),
-            "{cancelled:?}"
-        );
+        assert!(matches!(cancelled, Err(FlowError::FlowNotFound)), "{cancelled:?}");
     }
-    // The other browsers' attempts did not destroy the owner's flow.
+    // The other browser's own sealed flow, presented under the owner's flow ID, does not open.
+    let swapped = Browser {
+        flows: vec![(flow_id.clone(), other.flows[0].1.clone())],
+        ..Browser::default()
+    };
+    let seen = method_selection(&w.idp, &swapped, Some(&flow_id), None, &mut lang).await;
+    assert!(
+        matches!(seen, Err(FlowError::Sealed(SealError::Tampered))),
+        "{seen:?}"
+    );
+    assert_ne!(flow_id, other_id);
+    // None of it destroyed the owner's flow.
     let done = w.log_in(&owner, &flow_id).await;
     w.sp_checks(autopost(&done), "_b1").unwrap();
 }
 
 #[tokio::test]
-async fn a_flow_expires_with_the_clock() {
+async fn a_sealed_flow_is_refused_when_altered_expired_or_sealed_with_a_removed_key() {
     let w = world();
-    let (flow_id, browser) = w.start_flow("_e1").await;
+    let (flow_id, browser) = w.start_flow("_s1").await;
+    let sealed = browser.flows[0].1.clone();
+    let with = |value: String| Browser {
+        flows: vec![(flow_id.clone(), value)],
+        ..Browser::default()
+    };
     let mut lang = LanguageChoice::new(None, None);
-    w.clock.advance(Duration::minutes(14));
-    method_selection(&w.idp, &browser, Some(&flow_id), None, &mut lang)
+    let select = |b: Browser| {
+        let (w, flow_id) = (&w, flow_id.clone());
+        async move {
+            let mut lang = LanguageChoice::new(None, None);
+            method_selection(&w.idp, &b, Some(&flow_id), None, &mut lang).await
+        }
+    };
+    // One character of the ciphertext changed.
+    let mut altered = sealed.clone().into_bytes();
+    let i = altered.len() - 5;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    let r = select(with(String::from_utf8(altered).unwrap())).await;
+    assert!(matches!(r, Err(FlowError::Sealed(SealError::Tampered))), "{r:?}");
+    assert_eq!(FlowError::Sealed(SealError::Tampered).code(), "seal.tampered");
+    // Not a sealed value at all.
+    let r = select(with("not sealed!".into())).await;
+    assert!(matches!(r, Err(FlowError::Sealed(SealError::Malformed(_)))), "{r:?}");
+    // A process whose ring no longer holds the key the flow was sealed with.
+    let rotated = world_with(ROOMY, ring("k2", &["k2"]), w.clock.clone());
+    let r = method_selection(&rotated.idp, &browser, Some(&flow_id), None, &mut lang).await;
+    assert!(
+        matches!(&r, Err(FlowError::Sealed(SealError::UnknownKey { name })) if name == "k1"),
+        "{r:?}"
+    );
+    // Control: a ring that seals with a new key and still holds the old one opens it.
+    let overlap = world_with(ROOMY, ring("k2", &["k2", "k1"]), w.clock.clone());
+    method_selection(&overlap.idp, &browser, Some(&flow_id), None, &mut lang)
         .await
         .unwrap();
-    w.clock.advance(Duration::minutes(1));
-    let gone = method_selection(&w.idp, &browser, Some(&flow_id), None, &mut lang).await;
-    assert!(matches!(gone, Err(FlowError::FlowNotFound)), "{gone:?}");
+    // The flow's lifetime, to the second.
+    w.clock.advance(Duration::minutes(15) - Duration::seconds(1));
+    select(browser.clone()).await.unwrap();
+    w.clock.advance(Duration::seconds(1));
+    let r = select(browser.clone()).await;
+    assert!(matches!(r, Err(FlowError::Sealed(SealError::Expired { .. }))), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_flow_started_on_one_process_completes_on_another_with_the_same_keys() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let a = world_with(ROOMY, ring("k1", &["k1"]), clock.clone());
+    let b = world_with(ROOMY, ring("k1", &["k1"]), clock.clone());
+    let (flow_id, browser) = a.start_flow("_x1").await;
+    // Through an upstream: started on A, the callback on B.
+    let mut lang = LanguageChoice::new(None, None);
+    let to_bank = start_method(&b.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
+        .await
+        .unwrap();
+    let state = stub_state(&to_bank);
+    let browser = after(&browser, &to_bank);
+    let done = upstream_callback(&a.idp, &browser, stub_callback(&state, "ok"), &mut lang)
+        .await
+        .unwrap();
+    a.sp_checks(autopost(&done), "_x1").unwrap();
+    assert_eq!(b.sizes(), (0, 0, 0), "B kept nothing");
+    // The same callback again on A: the state was used.
+    let again = upstream_callback(&a.idp, &browser, stub_callback(&state, "ok"), &mut lang).await;
+    assert!(matches!(again, Err(FlowError::FlowNotFound)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
+    // Replay entries full: SSO hits are refused, a new login's flow still starts.
+    let w = world_with(
+        Capacity { replay: 1, ..ROOMY },
+        ring("k1", &["k1"]),
+        Arc::new(ManualClock::new(NOW)),
+    );
+    let browser = with_session(logged_in(&w).await);
+    let hit = w.send(&browser, "_h1", Req::default()).await;
+    assert!(
+        matches!(hit, Err(FlowError::Store(StoreError::Full { kind: "replay", .. }))),
+        "{hit:?}"
+    );
+    flow_of(&w.send(&Browser::default(), "_n1", Req::default()).await.unwrap());
+
+    // Sessions full: a new login is refused, the live session's SSO hits go on.
+    let w = world_with(
+        Capacity { sessions: 1, ..ROOMY },
+        ring("k1", &["k1"]),
+        Arc::new(ManualClock::new(NOW)),
+    );
+    let browser = with_session(logged_in(&w).await);
+    let (flow_id, other) = w.start_flow("_n2").await;
+    let mut lang = LanguageChoice::new(None, None);
+    let fields = vec![
+        ("flow".to_owned(), flow_id.clone()),
+        ("national_id".to_owned(), PERSON.to_owned()),
+    ];
+    let login = finish_test_bank(&w.idp, &other, fields, &mut lang).await;
+    assert!(
+        matches!(login, Err(FlowError::Store(StoreError::Full { kind: "sessions", .. }))),
+        "{login:?}"
+    );
+    w.sp_checks(autopost(&w.send(&browser, "_h2", Req::default()).await.unwrap()), "_h2")
+        .unwrap();
+
+    // Single-use markers full: an upstream callback is refused, the test bank goes on.
+    let w = world_with(
+        Capacity { single_use: 1, ..ROOMY },
+        ring("k1", &["k1"]),
+        Arc::new(ManualClock::new(NOW)),
+    );
+    let mut states = Vec::new();
+    for id in ["_u1", "_u2"] {
+        let (flow_id, browser) = w.start_flow(id).await;
+        let to_bank = start_method(&w.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
+            .await
+            .unwrap();
+        states.push((stub_state(&to_bank), after(&browser, &to_bank)));
+    }
+    let first = upstream_callback(&w.idp, &states[0].1, stub_callback(&states[0].0, "ok"), &mut lang)
+        .await
+        .unwrap();
+    w.sp_checks(autopost(&first), "_u1").unwrap();
+    let second =
+        upstream_callback(&w.idp, &states[1].1, stub_callback(&states[1].0, "ok"), &mut lang).await;
+    assert!(
+        matches!(second, Err(FlowError::Store(StoreError::Full { kind: "single_use", .. }))),
+        "{second:?}"
+    );
+    let (flow_id, browser) = w.start_flow("_u3").await;
+    w.sp_checks(autopost(&w.log_in(&browser, &flow_id).await), "_u3")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn two_tabs_log_in_to_two_services_at_once() {
+    let w = world();
+    let (first_id, browser) = w.start_flow("_t1").await;
+    let second = w.send(&browser, "_t2", Req::default()).await.unwrap();
+    let second_id = flow_of(&second);
+    let browser = after(&browser, &second);
+    assert_eq!(browser.flows.len(), 2);
+    let done = w.log_in(&browser, &second_id).await;
+    w.sp_checks(autopost(&done), "_t2").unwrap();
+    let browser = after(&browser, &done);
+    // The first tab finishes with the session of the second: a fresh login at the test bank.
+    let done = w.log_in(&browser, &first_id).await;
+    w.sp_checks(autopost(&done), "_t1").unwrap();
+}
+
+#[tokio::test]
+async fn a_browser_holds_at_most_a_few_flows() {
+    let w = world();
+    let mut browser = Browser::default();
+    let mut ids = Vec::new();
+    for i in 0..MAX_FLOWS_PER_BROWSER + 2 {
+        let answer = w.send(&browser, &format!("_m{i}"), Req::default()).await.unwrap();
+        ids.push(flow_of(&answer));
+        browser = after(&browser, &answer);
+        w.clock.advance(Duration::seconds(1));
+    }
+    assert_eq!(browser.flows.len(), MAX_FLOWS_PER_BROWSER);
+    // The oldest went first.
+    let held: Vec<_> = browser.flows.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(held, ids[2..].to_vec());
 }
 
 #[tokio::test]
@@ -431,7 +692,8 @@ async fn cancel_answers_authn_failed_and_ends_the_flow() {
         status_of(w.sp_checks(autopost(&cancelled), "_c1")).as_deref(),
         Some(saml::STATUS_AUTHN_FAILED)
     );
-    let again = cancel(&w.idp, &browser, &fields).await;
+    assert_eq!(cancelled.clear_flows, vec![flow_id.clone()]);
+    let again = cancel(&w.idp, &after(&browser, &cancelled), &fields).await;
     assert!(matches!(again, Err(FlowError::FlowNotFound)), "{again:?}");
 }
 
@@ -471,6 +733,97 @@ async fn a_callback_without_a_live_state_fails_at_that_upstream() {
         matches!(unknown, Err(FlowError::FlowNotFound)),
         "{unknown:?}"
     );
+    assert_eq!(w.single_use.len(), 0, "nothing recorded for a state that matched no flow");
+}
+
+const STUB_BANK: &str = "bank:stub";
+
+/// An upstream for these tests: `start` sends the citizen away with a fresh state; `finish`
+/// checks the state against the sealed pending value and, for `code=ok`, lets the test bank
+/// verify the test person.
+struct StubBank {
+    inner: TestBank,
+}
+
+impl StubBank {
+    fn new() -> Self {
+        StubBank {
+            inner: TestBank::new(),
+        }
+    }
+}
+
+impl idp_adapters::AuthAdapter for StubBank {
+    fn id(&self) -> &str {
+        STUB_BANK
+    }
+    fn display_name(&self, _: Language) -> String {
+        "Stub bank".into()
+    }
+    fn is_test_method(&self) -> bool {
+        true
+    }
+    fn max_loa(&self) -> idp_adapters::LevelOfAssurance {
+        idp_adapters::LevelOfAssurance::FtnHigh
+    }
+    fn start(
+        &self,
+        _: &idp_adapters::StartContext<'_>,
+    ) -> Result<idp_adapters::StartAction, idp_adapters::AdapterError> {
+        let state = certs::random_token(&SystemRandomSource).unwrap();
+        Ok(idp_adapters::StartAction::RedirectUpstream {
+            url: format!("https://bank.test/auth?state={state}"),
+            pending: idp_adapters::UpstreamPending(serde_json::json!({ "state": state })),
+            state,
+        })
+    }
+    fn finish<'a>(
+        &'a self,
+        ctx: &'a idp_adapters::FinishContext<'a>,
+        input: &'a idp_adapters::CallbackInput,
+    ) -> idp_adapters::AdapterFuture<'a, Result<idp_adapters::VerifiedIdentity, idp_adapters::AdapterError>>
+    {
+        Box::pin(async move {
+            let expected = ctx.pending.and_then(|p| p.0["state"].as_str());
+            if input.single("state").ok().flatten() != expected || expected.is_none() {
+                return Err(idp_adapters::AdapterError::FlowMismatch);
+            }
+            if input.single("code").ok().flatten() != Some("ok") {
+                return Err(idp_adapters::AdapterError::Cancelled);
+            }
+            let fields = idp_adapters::CallbackInput::new(vec![
+                ("flow".to_owned(), ctx.flow_id.to_owned()),
+                ("national_id".to_owned(), PERSON.to_owned()),
+                ("loa".to_owned(), "loa3".to_owned()),
+            ]);
+            let test_ctx = idp_adapters::FinishContext { pending: None, ..*ctx };
+            self.inner.finish(&test_ctx, &fields).await
+        })
+    }
+}
+
+fn stub_state(answer: &Answer) -> String {
+    match &answer.step {
+        Step::Redirect(url) => url
+            .split_once("state=")
+            .map(|(_, s)| s.to_owned())
+            .unwrap_or_else(|| panic!("no state in {url}")),
+        other => panic!("expected a redirect upstream, got {other:?}"),
+    }
+}
+
+fn stub_callback(state: &str, code: &str) -> CallbackQuery {
+    CallbackQuery {
+        method: STUB_BANK.into(),
+        fields: vec![("state".into(), state.into()), ("code".into(), code.into())],
+    }
+}
+
+fn with_session((browser, sid): (Browser, String)) -> Browser {
+    Browser {
+        session: Some(sid),
+        ..browser
+    }
 }
 
 /// A browser that has logged in once, and its session ID.

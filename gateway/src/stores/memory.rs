@@ -2,7 +2,7 @@
 //! expired entries leave in expiry order (an ordered index), so neither an insert nor a full
 //! store scans the whole map under the lock.
 
-use super::{SessionStore, StoreError, StoreFuture};
+use super::{FullWarning, SessionStore, StoreError, StoreFuture};
 use certs::Clock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,7 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     max_entries: usize,
     clock: Arc<dyn Clock>,
+    warning: FullWarning,
 }
 
 struct Entry {
@@ -54,6 +55,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             max_entries,
             clock,
+            warning: FullWarning::default(),
         }
     }
 
@@ -88,13 +90,16 @@ impl MemoryStore {
         only_if_absent: bool,
     ) -> Result<bool, StoreError> {
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4);
-        self.with(|g, now| {
+        let r = self.with(|g, now| {
             let live = g.map.contains_key(key);
             if only_if_absent && live {
                 return Ok(false);
             }
             if !live && g.map.len() >= self.max_entries {
-                return Err(StoreError::Full(self.max_entries));
+                return Err(StoreError::Full {
+                    kind: "sessions",
+                    capacity: self.max_entries,
+                });
             }
             g.remove(key);
             let key: Arc<str> = Arc::from(key);
@@ -111,7 +116,11 @@ impl MemoryStore {
                 },
             );
             Ok(true)
-        })
+        });
+        if let Err(StoreError::Full { .. }) = &r {
+            self.warning.full("sessions", self.max_entries, &*self.clock);
+        }
+        r
     }
 }
 
@@ -192,7 +201,7 @@ mod tests {
         s.put("x", vec![], Duration::from_secs(120)).await.unwrap();
         assert!(matches!(
             s.put("y", vec![], Duration::from_secs(60)).await,
-            Err(StoreError::Full(2))
+            Err(StoreError::Full { capacity: 2, .. })
         ));
         // Replacing a live key is not a new entry.
         s.put("x", vec![1], Duration::from_secs(120)).await.unwrap();

@@ -2,8 +2,10 @@
 //! store trait, where each kind of record lives (one key layout, one prefix), and the in-memory
 //! store that serves one process. A shared store (Redis) slots in behind the same trait.
 
+mod markers;
 mod memory;
 
+pub use markers::{MemoryMarkers, BUCKET_SECONDS};
 pub use memory::MemoryStore;
 
 use std::future::Future;
@@ -14,8 +16,12 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("session store is full ({0} entries)")]
-    Full(usize),
+    /// This kind of entry is at its configured capacity; other kinds go on.
+    #[error("{kind} store is full ({capacity} entries)")]
+    Full {
+        kind: &'static str,
+        capacity: usize,
+    },
     #[error("session store unavailable: {0}")]
     Unavailable(String),
 }
@@ -33,6 +39,46 @@ pub trait SessionStore: Send + Sync {
         ttl: Duration,
     ) -> StoreFuture<'a, bool>;
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+}
+
+/// "This ID was used", until a time: replay entries and single-use markers. The ID is a SHA-256
+/// the flows computed over what identifies the use (never the secret itself).
+pub trait MarkerStore: Send + Sync {
+    /// Record `id` as used for at least `ttl`; `false` when it already was (a replay).
+    fn claim<'a>(&'a self, id: &'a [u8; 32], ttl: Duration) -> StoreFuture<'a, bool>;
+    /// Whether `id` is recorded (nothing is written).
+    fn contains<'a>(&'a self, id: &'a [u8; 32]) -> StoreFuture<'a, bool>;
+}
+
+/// One warning a minute, per kind, while a kind refuses work because it is full (a flood would
+/// otherwise write a log line per refused request).
+#[derive(Default)]
+pub struct FullWarning {
+    /// Unix seconds of the last warning; 0 = never.
+    last: std::sync::atomic::AtomicI64,
+    /// Refusals since the last warning.
+    refused: std::sync::atomic::AtomicU64,
+}
+
+impl FullWarning {
+    pub fn full(&self, kind: &'static str, capacity: usize, clock: &dyn certs::Clock) {
+        use std::sync::atomic::Ordering;
+        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = clock.now().unix_timestamp();
+        let last = self.last.load(Ordering::Relaxed);
+        if last != 0 && now - last < 60 {
+            return;
+        }
+        if self
+            .last
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.refused.store(0, Ordering::Relaxed);
+            tracing::warn!(kind, capacity, refused_since_last_warning = refused,
+                "the {kind} store is full: new work of this kind is refused (503) until entries expire; raise its capacity in [session] if this is legitimate load");
+        }
+    }
 }
 
 /// The kinds of record the gateway stores.

@@ -230,17 +230,16 @@ async fn capture(
         if query.len() > 1024 {
             return Err(FlowError::BadForm("listener query"));
         }
-        let state = flows::single_field(&fields, "state")?.ok_or(FlowError::FlowNotFound)?;
-        let flow = flows::peek_flow_for_state(idp, state).await?;
-        if flow.upstream.as_ref().map(|u| u.method.as_str()) != Some(idp_adapters::idcard::IDCARD_ID) {
-            return Err(refused(AdapterError::FlowMismatch));
-        }
+        let state = flows::single_field(&fields, "state")?
+            .filter(|s| !s.is_empty() && s.len() <= 256)
+            .ok_or(FlowError::FlowNotFound)?;
         let (chain, source) = presented_chain(&st.handle, peer, &certificates, &headers)?;
-        // The capture is bound to the browser that presented the certificate, not only to the
-        // state (which the browser that started the flow knows too, and could have sent to
-        // someone else's browser to present their card): the grant's token goes only into this
-        // response's redirect, and the callback must bring it back.
-        let grant = flows::record_capture(idp, state, &chain).await?;
+        // Nothing is kept here: the chain is sealed for this state into the redirect, which goes
+        // only to the browser that presented the certificate. The callback on the gateway's
+        // origin opens it only for that browser's own flow with this state (the state alone,
+        // which the browser that started the flow could have handed to someone else's browser,
+        // is not enough), and records the state's single use.
+        let capture = flows::seal_capture(idp, state, &chain)?;
         let certificate = chain
             .first()
             .map(|leaf| keyed_fingerprint(idp, leaf))
@@ -248,10 +247,9 @@ async fn capture(
         tracing::info!(target: "audit", event = "idcard_presented", source, certificates = chain.len(),
             certificate = %certificate, peer = %peer.ip());
         let mut to = format!(
-            "{}/login/idcard/callback?state={}&capture={}",
+            "{}/login/idcard/callback?state={}&capture={capture}",
             idp.base_url,
             percent_encoding::utf8_percent_encode(state, percent_encoding::NON_ALPHANUMERIC),
-            grant.token
         );
         if chain.is_empty() {
             to.push_str(&format!("&error={NO_CERTIFICATE}"));

@@ -4,7 +4,8 @@
 
 use super::i18n::{texts, Texts};
 use super::pages;
-use crate::flows::{FlowError, UpstreamFailure};
+use crate::flows::{FlowError, SealError, UpstreamFailure};
+use crate::stores::StoreError;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use idp_adapters::ftn::FtnError;
@@ -17,7 +18,10 @@ pub fn page(error: FlowError, lang: Language, rng: &dyn certs::RandomSource) -> 
     let error_id = error_id(rng);
     let (status, message) = status_and_message(&error, texts(lang));
     let cause = log_cause(&error);
-    if status.is_server_error() {
+    // A full store warns once a minute itself; a line per refused request would let a flood
+    // write the log as fast as it sends.
+    let full = matches!(error.cause(), FlowError::Store(StoreError::Full { .. }));
+    if status.is_server_error() && !full {
         tracing::error!(error_id = %error_id, code = error.code(), cause = ?cause, "request failed");
     }
     // A refused login is an audit event even when the gateway's side is at fault (a stale
@@ -27,6 +31,12 @@ pub fn page(error: FlowError, lang: Language, rng: &dyn certs::RandomSource) -> 
     }
     let mut resp = (status, Html(pages::error_page(lang, message, &error_id))).into_response();
     super::http::security_headers(resp.headers_mut(), None);
+    if let FlowError::FlowEnded { flow_id, .. } = &error {
+        resp.headers_mut().append(
+            axum::http::header::SET_COOKIE,
+            super::http::clear_flow_cookie(flow_id),
+        );
+    }
     resp
 }
 
@@ -39,16 +49,35 @@ fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str
         FlowError::Binding(_) | FlowError::Acs(_) | FlowError::Replay => {
             (StatusCode::BAD_REQUEST, t.err_bad_request)
         }
-        FlowError::FlowNotFound | FlowError::BrowserMismatch => {
-            (StatusCode::BAD_REQUEST, t.err_expired)
-        }
+        FlowError::FlowNotFound => (StatusCode::BAD_REQUEST, t.err_expired),
+        FlowError::Sealed(e) => sealed_refusal(e, t),
         FlowError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),
         FlowError::BadForm(_) | FlowError::InvalidInput(_) => {
             (StatusCode::BAD_REQUEST, t.err_invalid_input)
         }
         FlowError::Upstream { failure, .. } => upstream_failure(failure, t),
-        FlowError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, t.err_internal),
+        FlowError::Store(StoreError::Full { .. }) => (StatusCode::SERVICE_UNAVAILABLE, t.err_busy),
+        FlowError::Store(StoreError::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, t.err_internal)
+        }
+        FlowError::FlowEnded { cause, .. } => status_and_message(cause, t),
         FlowError::Build(_) | FlowError::Crypto(_) | FlowError::Record(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, t.err_internal)
+        }
+    }
+}
+
+/// A sealed flow the browser brought back that does not open. Only our own failure to seal
+/// (a bad key ring, the AEAD backend) is a server error.
+fn sealed_refusal(e: &SealError, t: &Texts) -> (StatusCode, &'static str) {
+    match e {
+        SealError::Expired { .. } => (StatusCode::BAD_REQUEST, t.err_expired),
+        SealError::Malformed(_)
+        | SealError::UnknownKey { .. }
+        | SealError::Tampered
+        | SealError::Record { .. } => (StatusCode::BAD_REQUEST, t.err_expired),
+        SealError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, t.err_bad_request),
+        SealError::KeyRing(_) | SealError::Backend(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, t.err_internal)
         }
     }
@@ -71,9 +100,8 @@ fn upstream_failure(failure: &UpstreamFailure, t: &Texts) -> (StatusCode, &'stat
         UpstreamFailure::StateMissing
         | UpstreamFailure::AcrTooLow
         | UpstreamFailure::ErrorWithIdentity
-        | UpstreamFailure::CaptureReplayed
         | UpstreamFailure::CaptureMismatch
-        | UpstreamFailure::CaptureUnreadable => refused,
+        | UpstreamFailure::CaptureUnreadable(_) => refused,
     }
 }
 

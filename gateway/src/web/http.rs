@@ -9,10 +9,14 @@ use idp_adapters::Language;
 /// Largest request body we read (an AuthnRequest by POST is a few KiB).
 pub const MAX_BODY: usize = 96 * 1024;
 
-/// The SSO session and browser-binding cookies. `__Host-`: Secure, Path=/, no Domain, so no
-/// sibling host can set or shadow them.
+/// The SSO session cookie, and the prefix of each login flow's cookie (the flow ID follows).
+/// `__Host-`: Secure, Path=/, no Domain, so no sibling host can set or shadow them.
 pub const SSO_COOKIE: &str = "__Host-gw_sso";
-pub const BROWSER_COOKIE: &str = "__Host-gw_browser";
+pub const FLOW_COOKIE_PREFIX: &str = "__Host-gw_flow_";
+
+/// Flow cookies read from one request: the flows keep at most
+/// [`crate::flows::MAX_FLOWS_PER_BROWSER`], a few more are read so they can be dropped.
+const MAX_FLOW_COOKIES_READ: usize = crate::flows::MAX_FLOWS_PER_BROWSER + 4;
 
 /// Headers for every page we render. `autopost` names the nonce and the one origin the
 /// self-submitting form may post to.
@@ -73,12 +77,41 @@ pub fn language(headers: &HeaderMap, explicit: Option<&str>) -> LanguageChoice {
     LanguageChoice::new(explicit.and_then(Language::parse), accepted)
 }
 
-/// The cookies the flows read, as plain values.
+/// The cookies the flows read, as plain values. Flow cookies beyond the first few, or longer
+/// than a sealed flow can be, are not read.
 pub fn browser(headers: &HeaderMap) -> Browser {
+    let flows = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .filter_map(|(k, v)| Some((k.strip_prefix(FLOW_COOKIE_PREFIX)?, v)))
+        .filter(|(id, v)| id.len() <= 64 && v.len() <= crate::flows::sealed::MAX_SEALED_LEN)
+        .take(MAX_FLOW_COOKIES_READ)
+        .map(|(id, v)| (id.to_owned(), v.to_owned()))
+        .collect();
     Browser {
-        binding: cookie(headers, BROWSER_COOKIE).map(str::to_owned),
         session: cookie(headers, SSO_COOKIE).map(str::to_owned),
+        flows,
     }
+}
+
+/// Set-Cookie for a sealed flow. SameSite=Lax: it comes back with the top-level GET by which a
+/// bank or the certificate listener returns the citizen, and with our own pages' forms.
+pub fn set_flow_cookie(flow_id: &str, value: &str, max_age: i64) -> HeaderValue {
+    set_cookie(
+        &format!("{FLOW_COOKIE_PREFIX}{flow_id}"),
+        value,
+        max_age,
+        "/",
+        "Lax",
+    )
+}
+
+/// Set-Cookie that drops a flow's cookie.
+pub fn clear_flow_cookie(flow_id: &str) -> HeaderValue {
+    set_cookie(&format!("{FLOW_COOKIE_PREFIX}{flow_id}"), "", 0, "/", "Lax")
 }
 
 /// The fields of a form body; a body over [`MAX_BODY`] (refused by the extractor) is an error.

@@ -95,8 +95,9 @@ pub async fn idcard_callback(
     upstream_callback(&state, &headers, method, query.unwrap_or_default()).await
 }
 
-/// Largest callback query accepted (a code, a state, an issuer, an error description).
-const MAX_CALLBACK_QUERY: usize = 8 * 1024;
+/// Largest callback query accepted (a code, a state, an issuer, an error description, or a
+/// sealed certificate capture).
+const MAX_CALLBACK_QUERY: usize = crate::flows::sealed::MAX_SEALED_CAPTURE_LEN + 4 * 1024;
 
 async fn upstream_callback(
     state: &WebState,

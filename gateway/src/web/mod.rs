@@ -132,10 +132,14 @@ fn respond(state: &WebState, answer: Answer) -> Response {
             http::html_page(status, pages::testbank_page(lang, &page, message))
         }
     };
-    if let Some(binding) = answer.set_binding {
+    for flow_id in &answer.clear_flows {
+        resp.headers_mut()
+            .append(header::SET_COOKIE, http::clear_flow_cookie(flow_id));
+    }
+    if let Some(flow) = &answer.set_flow {
         resp.headers_mut().append(
             header::SET_COOKIE,
-            http::set_cookie(http::BROWSER_COOKIE, &binding, 400 * 24 * 3600, "/", "None"),
+            http::set_flow_cookie(&flow.flow_id, &flow.value, flow.max_age),
         );
     }
     if let Some((sid, ttl)) = answer.set_session {
