@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+#[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
     /// Extra request headers sent with every request (Accept-Language, say).

@@ -561,13 +561,14 @@ async fn more_than_five_certificates_in_the_handshake_are_refused_at_the_callbac
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_captures_racing_for_one_state_yield_one_capture() {
+async fn captures_racing_for_one_state_log_in_once() {
     let w = world(tls_world()).await;
     let b = Browser::new();
     let (request_id, selection) = w.start_sp(&b).await;
     let url = w.pick_idcard(&b, &selection).await;
     let mine = w.card_client(Some(&pki().cards.valid));
     let other = w.card_client(Some(&pki().cards.valid_rsa));
+    // The listener keeps nothing: each presentation gets its own sealed capture.
     let mut tasks = Vec::new();
     for i in 0..8 {
         let client = if i % 2 == 0 {
@@ -578,33 +579,34 @@ async fn two_captures_racing_for_one_state_yield_one_capture() {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
             let r = client.get(&url).send().await.unwrap();
-            let status = r.status().as_u16();
-            let location = r
-                .headers()
+            assert_eq!(r.status().as_u16(), 303);
+            r.headers()
                 .get("location")
-                .map(|v| v.to_str().unwrap().to_owned());
-            Page {
-                status,
-                url,
-                location,
-                set_cookies: Vec::new(),
-                headers: Default::default(),
-                body: r.text().await.unwrap(),
-            }
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap()
         }));
+    }
+    let mut locations = Vec::new();
+    for t in tasks {
+        locations.push(t.await.unwrap());
+    }
+    // The browser that holds the flow brings all eight back at once: the state is used once.
+    let mut tasks = Vec::new();
+    for loc in locations {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move { b.get(&loc).await }));
     }
     let mut won = Vec::new();
     for t in tasks {
         let page = t.await.unwrap();
-        if page.status == 303 {
-            won.push(page.location.unwrap());
+        if page.has_saml_response() {
+            won.push(page);
         } else {
-            assert_refused(&page, 400, "idcard.capture_replayed", "a second capture");
+            assert_refused(&page, 400, "gateway.flow_not_found", "a second use of the state");
         }
     }
-    assert_eq!(won.len(), 1, "exactly one capture per state");
-    let page = b.get(&won[0]).await;
-    let v = w.validate_rust(&request_id, &page);
+    assert_eq!(won.len(), 1, "exactly one login per state");
+    let v = w.validate_rust(&request_id, &won[0]);
     let satu = attribute(&v, OID_SATU).unwrap();
     assert!(satu == pki().cards.valid.satu || satu == pki().cards.valid_rsa.satu);
     w.gw.stop().await;

@@ -378,7 +378,7 @@ async fn selection_page_follows_accept_language_and_flow_is_bound_to_the_browser
     assert_eq!(stolen.status, 400, "{}", stolen.body);
     gateway_log::assert_audited_refusal(
         &stolen,
-        "gateway.browser_mismatch",
+        "gateway.flow_not_found",
         "flow URL in another browser",
     );
 }

@@ -62,6 +62,8 @@ pub enum UpstreamFailure {
     ErrorWithIdentity,
     #[error("the callback carries no capture token, or one for another state")]
     CaptureMismatch,
+    #[error("the capture token expired before the browser reached the callback")]
+    CaptureExpired,
     #[error("the capture token does not open: {0}")]
     CaptureUnreadable(super::SealError),
 }
@@ -74,6 +76,7 @@ impl UpstreamFailure {
             UpstreamFailure::AcrTooLow => "acr_too_low",
             UpstreamFailure::ErrorWithIdentity => "error_with_identity",
             UpstreamFailure::CaptureMismatch => "idcard.capture_mismatch",
+            UpstreamFailure::CaptureExpired => "idcard.capture_expired",
             UpstreamFailure::CaptureUnreadable(_) => "idcard.capture_unreadable",
         }
     }

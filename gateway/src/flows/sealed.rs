@@ -37,7 +37,7 @@ use time::{Duration, OffsetDateTime};
 pub const MAX_SEALED_LEN: usize = 3_800;
 /// The longest sealed certificate capture, in characters: it travels in a redirect's query, not
 /// a cookie, and holds a chain of a few certificates.
-pub const MAX_SEALED_CAPTURE_LEN: usize = 16_000;
+pub const MAX_SEALED_CAPTURE_LEN: usize = 24_000;
 /// The length of a sealing key's secret (AES-256).
 pub const SEAL_KEY_LEN: usize = 32;
 /// The longest key name: it travels in every sealed value.

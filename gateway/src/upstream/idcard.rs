@@ -230,8 +230,13 @@ async fn capture(
         if query.len() > 1024 {
             return Err(FlowError::BadForm("listener query"));
         }
+        // Only the form of a state we issue (the listener cannot tell a live one: flows live
+        // in the browser, and this may be another origin than the one their cookies are for).
         let state = flows::single_field(&fields, "state")?
-            .filter(|s| !s.is_empty() && s.len() <= 256)
+            .filter(|s| {
+                (16..=64).contains(&s.len())
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
             .ok_or(FlowError::FlowNotFound)?;
         let (chain, source) = presented_chain(&st.handle, peer, &certificates, &headers)?;
         // Nothing is kept here: the chain is sealed for this state into the redirect, which goes

@@ -26,7 +26,7 @@ pub fn page(error: FlowError, lang: Language, rng: &dyn certs::RandomSource) -> 
     }
     // A refused login is an audit event even when the gateway's side is at fault (a stale
     // CRL, an unreachable bank).
-    if !status.is_server_error() || matches!(error, FlowError::Upstream { .. }) {
+    if !status.is_server_error() || matches!(error.cause(), FlowError::Upstream { .. }) {
         tracing::warn!(target: "audit", event = "refused", error_id = %error_id, code = error.code(), cause = ?cause);
     }
     let mut resp = (status, Html(pages::error_page(lang, message, &error_id))).into_response();
@@ -101,6 +101,7 @@ fn upstream_failure(failure: &UpstreamFailure, t: &Texts) -> (StatusCode, &'stat
         | UpstreamFailure::AcrTooLow
         | UpstreamFailure::ErrorWithIdentity
         | UpstreamFailure::CaptureMismatch
+        | UpstreamFailure::CaptureExpired
         | UpstreamFailure::CaptureUnreadable(_) => refused,
     }
 }
