@@ -32,7 +32,10 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         p
     }
@@ -55,9 +58,11 @@ async fn a_replay_entry_costs_at_most_64_bytes_of_live_heap_and_is_freed_when_it
 }
 
 async fn measure(per_second: u32, total: u32) {
-    let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-06-01 12:00 UTC)));
-    let markers = MemoryMarkers::new("replay", 10_000_000, clock.clone(), &SystemRandomSource)
-        .unwrap();
+    let clock = Arc::new(ManualClock::new(
+        time::macros::datetime!(2026-06-01 12:00 UTC),
+    ));
+    let markers =
+        MemoryMarkers::new("replay", 10_000_000, clock.clone(), &SystemRandomSource).unwrap();
     let ttl = Duration::from_secs(1320);
     let before = live();
     let mut worst = 0f64;
@@ -85,5 +90,8 @@ async fn measure(per_second: u32, total: u32) {
     ));
     assert!(markers.is_empty());
     let left = live() - before;
-    assert!(left < 4096, "{left} bytes still live after every marker expired");
+    assert!(
+        left < 4096,
+        "{left} bytes still live after every marker expired"
+    );
 }

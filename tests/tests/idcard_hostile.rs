@@ -602,7 +602,12 @@ async fn captures_racing_for_one_state_log_in_once() {
         if page.has_saml_response() {
             won.push(page);
         } else {
-            assert_refused(&page, 400, "gateway.flow_not_found", "a second use of the state");
+            assert_refused(
+                &page,
+                400,
+                "gateway.flow_not_found",
+                "a second use of the state",
+            );
         }
     }
     assert_eq!(won.len(), 1, "exactly one login per state");

@@ -182,8 +182,7 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         banks,
         idcard,
         problems.is_empty(),
-    )
-    else {
+    ) else {
         return Err(problems);
     };
     let mut keyset = KeySet::new(rsa);

@@ -70,14 +70,20 @@ pub(super) fn open_capture(
     let Some(token) = token else {
         return Ok(None);
     };
-    let payload = sealed::open(&idp.seal, SealPurpose::Capture, state, token, idp.clock.now())
-        .map_err(|e| match e {
-            SealError::Expired { .. } => UpstreamFailure::CaptureExpired,
-            SealError::KeyRing(_) | SealError::Backend(_) => UpstreamFailure::CaptureUnreadable(e),
-            // Not a capture of ours for this state: forged, altered, for another state, or
-            // sealed with a key no longer held.
-            _ => UpstreamFailure::CaptureMismatch,
-        })?;
+    let payload = sealed::open(
+        &idp.seal,
+        SealPurpose::Capture,
+        state,
+        token,
+        idp.clock.now(),
+    )
+    .map_err(|e| match e {
+        SealError::Expired { .. } => UpstreamFailure::CaptureExpired,
+        SealError::KeyRing(_) | SealError::Backend(_) => UpstreamFailure::CaptureUnreadable(e),
+        // Not a capture of ours for this state: forged, altered, for another state, or
+        // sealed with a key no longer held.
+        _ => UpstreamFailure::CaptureMismatch,
+    })?;
     let unreadable = || UpstreamFailure::CaptureUnreadable(SealError::Malformed("capture"));
     let card = |e: CardError| UpstreamFailure::Adapter(AdapterError::Card(e));
     let (&tag, mut rest) = payload.split_first().ok_or_else(unreadable)?;

@@ -313,8 +313,7 @@ async fn callback_steps(
     let answered_error = single_field(&fields, "error")?.is_some();
     // An error answer never uses a certificate (the capture expires unused).
     let captured = if adapter.uses_client_certificate() && !answered_error {
-        open_capture(idp, state, single_field(&fields, "capture")?)
-            .map_err(|f| ended(failed(f)))?
+        open_capture(idp, state, single_field(&fields, "capture")?).map_err(|f| ended(failed(f)))?
     } else {
         None
     };

@@ -46,7 +46,11 @@ struct World {
 impl World {
     /// Live entries: (sessions, replay entries, single-use markers).
     fn sizes(&self) -> (usize, usize, usize) {
-        (self.sessions.len(), self.replay.len(), self.single_use.len())
+        (
+            self.sessions.len(),
+            self.replay.len(),
+            self.single_use.len(),
+        )
     }
 }
 
@@ -66,11 +70,7 @@ const ROOMY: Capacity = Capacity {
 
 /// A seal key ring whose keys derive from their names (so two worlds share a key by name).
 fn ring(current: &str, names: &[&str]) -> SealKeyRing {
-    SealKeyRing::new(
-        current,
-        names.iter().map(|n| (*n, sha256(&[n.as_bytes()]))),
-    )
-    .unwrap()
+    SealKeyRing::new(current, names.iter().map(|n| (*n, sha256(&[n.as_bytes()])))).unwrap()
 }
 
 fn world() -> World {
@@ -82,7 +82,10 @@ fn world_with(cap: Capacity, seal: SealKeyRing, clock: Arc<ManualClock>) -> Worl
     let markers = |kind, n| {
         Arc::new(MemoryMarkers::new(kind, n, clock.clone(), &SystemRandomSource).unwrap())
     };
-    let (replay, single_use) = (markers("replay", cap.replay), markers("single_use", cap.single_use));
+    let (replay, single_use) = (
+        markers("replay", cap.replay),
+        markers("single_use", cap.single_use),
+    );
     let sps: Vec<_> =
         metadata::parse_sp_metadata(&sp_metadata(), "test", &ReleasePolicy::all(), NOW)
             .unwrap()
@@ -183,7 +186,10 @@ impl World {
             .send(&Browser::default(), id, Req::default())
             .await
             .unwrap();
-        let flow = answer.set_flow.as_ref().expect("the flow is sealed into a cookie");
+        let flow = answer
+            .set_flow
+            .as_ref()
+            .expect("the flow is sealed into a cookie");
         assert_eq!(flow.flow_id, flow_of(&answer));
         (flow_of(&answer), after(&Browser::default(), &answer))
     }
@@ -306,7 +312,11 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
         a.authenticating_authorities,
         vec!["urn:gateway:testbank".to_owned()]
     );
-    assert_eq!(done.clear_flows, vec![flow_id.clone()], "the browser drops the flow");
+    assert_eq!(
+        done.clear_flows,
+        vec![flow_id.clone()],
+        "the browser drops the flow"
+    );
     assert_eq!(w.sizes(), (1, 1, 0), "one session, one replay entry");
     // The same finish again (a browser that kept the cookie): the request was answered.
     let mut lang = LanguageChoice::new(None, None);
@@ -318,7 +328,14 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
     assert!(matches!(again, Err(FlowError::Replay)), "{again:?}");
     // A browser that applied the answer holds no flow any more.
     let mut lang = LanguageChoice::new(None, None);
-    let gone = method_selection(&w.idp, &after(&browser, &done), Some(&flow_id), None, &mut lang).await;
+    let gone = method_selection(
+        &w.idp,
+        &after(&browser, &done),
+        Some(&flow_id),
+        None,
+        &mut lang,
+    )
+    .await;
     assert!(matches!(gone, Err(FlowError::FlowNotFound)), "{gone:?}");
 
     // Single sign-on: the next request with the session cookie is answered at once.
@@ -443,7 +460,11 @@ async fn a_request_id_is_answered_with_one_assertion() {
     .await;
     assert!(matches!(third, Err(FlowError::Replay)), "{third:?}");
     // Control: another ID from the same SP is accepted.
-    flow_of(&w.send(&Browser::default(), "_other", Req::default()).await.unwrap());
+    flow_of(
+        &w.send(&Browser::default(), "_other", Req::default())
+            .await
+            .unwrap(),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,9 +514,15 @@ async fn a_flow_belongs_to_the_browser_that_holds_it() {
             ("national_id".to_owned(), PERSON.to_owned()),
         ];
         let finished = finish_test_bank(&w.idp, intruder, fields, &mut lang).await;
-        assert!(matches!(finished, Err(FlowError::FlowNotFound)), "{finished:?}");
+        assert!(
+            matches!(finished, Err(FlowError::FlowNotFound)),
+            "{finished:?}"
+        );
         let cancelled = cancel(&w.idp, intruder, &[("flow".to_owned(), flow_id.clone())]).await;
-        assert!(matches!(cancelled, Err(FlowError::FlowNotFound)), "{cancelled:?}");
+        assert!(
+            matches!(cancelled, Err(FlowError::FlowNotFound)),
+            "{cancelled:?}"
+        );
     }
     // The other browser's own sealed flow, presented under the owner's flow ID, does not open.
     let swapped = Browser {
@@ -535,11 +562,20 @@ async fn a_sealed_flow_is_refused_when_altered_expired_or_sealed_with_a_removed_
     let i = altered.len() - 5;
     altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
     let r = select(with(String::from_utf8(altered).unwrap())).await;
-    assert!(matches!(r, Err(FlowError::Sealed(SealError::Tampered))), "{r:?}");
-    assert_eq!(FlowError::Sealed(SealError::Tampered).code(), "seal.tampered");
+    assert!(
+        matches!(r, Err(FlowError::Sealed(SealError::Tampered))),
+        "{r:?}"
+    );
+    assert_eq!(
+        FlowError::Sealed(SealError::Tampered).code(),
+        "seal.tampered"
+    );
     // Not a sealed value at all.
     let r = select(with("not sealed!".into())).await;
-    assert!(matches!(r, Err(FlowError::Sealed(SealError::Malformed(_)))), "{r:?}");
+    assert!(
+        matches!(r, Err(FlowError::Sealed(SealError::Malformed(_)))),
+        "{r:?}"
+    );
     // A process whose ring no longer holds the key the flow was sealed with.
     let rotated = world_with(ROOMY, ring("k2", &["k2"]), w.clock.clone());
     let r = method_selection(&rotated.idp, &browser, Some(&flow_id), None, &mut lang).await;
@@ -553,11 +589,15 @@ async fn a_sealed_flow_is_refused_when_altered_expired_or_sealed_with_a_removed_
         .await
         .unwrap();
     // The flow's lifetime, to the second.
-    w.clock.advance(Duration::minutes(15) - Duration::seconds(1));
+    w.clock
+        .advance(Duration::minutes(15) - Duration::seconds(1));
     select(browser.clone()).await.unwrap();
     w.clock.advance(Duration::seconds(1));
     let r = select(browser.clone()).await;
-    assert!(matches!(r, Err(FlowError::Sealed(SealError::Expired { .. }))), "{r:?}");
+    assert!(
+        matches!(r, Err(FlowError::Sealed(SealError::Expired { .. }))),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -594,14 +634,24 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
     let browser = with_session(logged_in(&w).await);
     let hit = w.send(&browser, "_h1", Req::default()).await;
     assert!(
-        matches!(hit, Err(FlowError::Store(StoreError::Full { kind: "replay", .. }))),
+        matches!(
+            hit,
+            Err(FlowError::Store(StoreError::Full { kind: "replay", .. }))
+        ),
         "{hit:?}"
     );
-    flow_of(&w.send(&Browser::default(), "_n1", Req::default()).await.unwrap());
+    flow_of(
+        &w.send(&Browser::default(), "_n1", Req::default())
+            .await
+            .unwrap(),
+    );
 
     // Sessions full: a new login is refused, the live session's SSO hits go on.
     let w = world_with(
-        Capacity { sessions: 1, ..ROOMY },
+        Capacity {
+            sessions: 1,
+            ..ROOMY
+        },
         ring("k1", &["k1"]),
         Arc::new(ManualClock::new(NOW)),
     );
@@ -614,15 +664,27 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
     ];
     let login = finish_test_bank(&w.idp, &other, fields, &mut lang).await;
     assert!(
-        matches!(login, Err(FlowError::Store(StoreError::Full { kind: "sessions", .. }))),
+        matches!(
+            login,
+            Err(FlowError::Store(StoreError::Full {
+                kind: "sessions",
+                ..
+            }))
+        ),
         "{login:?}"
     );
-    w.sp_checks(autopost(&w.send(&browser, "_h2", Req::default()).await.unwrap()), "_h2")
-        .unwrap();
+    w.sp_checks(
+        autopost(&w.send(&browser, "_h2", Req::default()).await.unwrap()),
+        "_h2",
+    )
+    .unwrap();
 
     // Single-use markers full: an upstream callback is refused, the test bank goes on.
     let w = world_with(
-        Capacity { single_use: 1, ..ROOMY },
+        Capacity {
+            single_use: 1,
+            ..ROOMY
+        },
         ring("k1", &["k1"]),
         Arc::new(ManualClock::new(NOW)),
     );
@@ -634,14 +696,30 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
             .unwrap();
         states.push((stub_state(&to_bank), after(&browser, &to_bank)));
     }
-    let first = upstream_callback(&w.idp, &states[0].1, stub_callback(&states[0].0, "ok"), &mut lang)
-        .await
-        .unwrap();
+    let first = upstream_callback(
+        &w.idp,
+        &states[0].1,
+        stub_callback(&states[0].0, "ok"),
+        &mut lang,
+    )
+    .await
+    .unwrap();
     w.sp_checks(autopost(&first), "_u1").unwrap();
-    let second =
-        upstream_callback(&w.idp, &states[1].1, stub_callback(&states[1].0, "ok"), &mut lang).await;
+    let second = upstream_callback(
+        &w.idp,
+        &states[1].1,
+        stub_callback(&states[1].0, "ok"),
+        &mut lang,
+    )
+    .await;
     assert!(
-        matches!(second, Err(FlowError::Store(StoreError::Full { kind: "single_use", .. }))),
+        matches!(
+            second,
+            Err(FlowError::Store(StoreError::Full {
+                kind: "single_use",
+                ..
+            }))
+        ),
         "{second:?}"
     );
     let (flow_id, browser) = w.start_flow("_u3").await;
@@ -671,7 +749,10 @@ async fn a_browser_holds_at_most_a_few_flows() {
     let mut browser = Browser::default();
     let mut ids = Vec::new();
     for i in 0..MAX_FLOWS_PER_BROWSER + 2 {
-        let answer = w.send(&browser, &format!("_m{i}"), Req::default()).await.unwrap();
+        let answer = w
+            .send(&browser, &format!("_m{i}"), Req::default())
+            .await
+            .unwrap();
         ids.push(flow_of(&answer));
         browser = after(&browser, &answer);
         w.clock.advance(Duration::seconds(1));
@@ -733,7 +814,11 @@ async fn a_callback_without_a_live_state_fails_at_that_upstream() {
         matches!(unknown, Err(FlowError::FlowNotFound)),
         "{unknown:?}"
     );
-    assert_eq!(w.single_use.len(), 0, "nothing recorded for a state that matched no flow");
+    assert_eq!(
+        w.single_use.len(),
+        0,
+        "nothing recorded for a state that matched no flow"
+    );
 }
 
 const STUB_BANK: &str = "bank:stub";
@@ -781,8 +866,10 @@ impl idp_adapters::AuthAdapter for StubBank {
         &'a self,
         ctx: &'a idp_adapters::FinishContext<'a>,
         input: &'a idp_adapters::CallbackInput,
-    ) -> idp_adapters::AdapterFuture<'a, Result<idp_adapters::VerifiedIdentity, idp_adapters::AdapterError>>
-    {
+    ) -> idp_adapters::AdapterFuture<
+        'a,
+        Result<idp_adapters::VerifiedIdentity, idp_adapters::AdapterError>,
+    > {
         Box::pin(async move {
             let expected = ctx.pending.and_then(|p| p.0["state"].as_str());
             if input.single("state").ok().flatten() != expected || expected.is_none() {
@@ -796,7 +883,10 @@ impl idp_adapters::AuthAdapter for StubBank {
                 ("national_id".to_owned(), PERSON.to_owned()),
                 ("loa".to_owned(), "loa3".to_owned()),
             ]);
-            let test_ctx = idp_adapters::FinishContext { pending: None, ..*ctx };
+            let test_ctx = idp_adapters::FinishContext {
+                pending: None,
+                ..*ctx
+            };
             self.inner.finish(&test_ctx, &fields).await
         })
     }

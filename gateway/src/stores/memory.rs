@@ -118,7 +118,8 @@ impl MemoryStore {
             Ok(true)
         });
         if let Err(StoreError::Full { .. }) = &r {
-            self.warning.full("sessions", self.max_entries, &*self.clock);
+            self.warning
+                .full("sessions", self.max_entries, &*self.clock);
         }
         r
     }

@@ -18,10 +18,7 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 pub enum StoreError {
     /// This kind of entry is at its configured capacity; other kinds go on.
     #[error("{kind} store is full ({capacity} entries)")]
-    Full {
-        kind: &'static str,
-        capacity: usize,
-    },
+    Full { kind: &'static str, capacity: usize },
     #[error("session store unavailable: {0}")]
     Unavailable(String),
 }
