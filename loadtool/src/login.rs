@@ -8,9 +8,10 @@ use crate::target::LoopbackTarget;
 use thiserror::Error;
 
 pub const SSO_COOKIE: &str = "__Host-gw_sso";
-pub const BROWSER_COOKIE: &str = "__Host-gw_browser";
+/// Every login flow's sealed cookie (`__Host-gw_flow_<flow ID>`).
+pub const FLOW_COOKIES: &str = "__Host-gw_flow_*";
 /// The gateway's own cookies, the only ones the tool sends to it.
-pub const GATEWAY_COOKIES: [&str; 2] = [SSO_COOKIE, BROWSER_COOKIE];
+pub const GATEWAY_COOKIES: [&str; 2] = [SSO_COOKIE, FLOW_COOKIES];
 /// A 900-series (test) personal identity code the test bank accepts.
 pub const TEST_NATIONAL_ID: &str = "150375-913W";
 

@@ -89,11 +89,18 @@ impl CookieStore {
         self.pairs.iter().any(|(n, _)| n == name)
     }
 
-    /// The Cookie header for the names given (the gateway's own cookies, not the demo SP's).
+    /// The Cookie header for the names given (the gateway's own cookies, not the demo SP's); a
+    /// name ending in `*` stands for every cookie whose name starts with what precedes it.
     pub fn header(&self, names: &[&str]) -> String {
+        let wanted = |n: &str| {
+            names.iter().any(|w| match w.strip_suffix('*') {
+                Some(prefix) => n.starts_with(prefix),
+                None => n == *w,
+            })
+        };
         self.pairs
             .iter()
-            .filter(|(n, _)| names.contains(&n.as_str()))
+            .filter(|(n, _)| wanted(n))
             .map(|(n, v)| format!("{n}={v}"))
             .collect::<Vec<_>>()
             .join("; ")
@@ -195,7 +202,7 @@ mod tests {
     fn secure_cookies_are_kept_and_deleted_ones_dropped() {
         let mut jar = CookieStore::default();
         let set: Vec<_> = [
-            "__Host-gw_browser=B1; Path=/; Max-Age=900; Secure; HttpOnly; SameSite=Lax",
+            "__Host-gw_flow_F1=V1; Path=/; Max-Age=900; Secure; HttpOnly; SameSite=Lax",
             "__Host-gw_sso=S1; Path=/; Max-Age=28800; Secure; HttpOnly; SameSite=None",
             "gw_demo_req=R1; Path=/demo; Max-Age=900; Secure; HttpOnly; SameSite=Lax",
         ]
@@ -204,13 +211,13 @@ mod tests {
         .collect();
         jar.update(&set);
         assert_eq!(
-            jar.header(&["__Host-gw_sso", "__Host-gw_browser"]),
-            "__Host-gw_browser=B1; __Host-gw_sso=S1"
+            jar.header(&["__Host-gw_sso", "__Host-gw_flow_*"]),
+            "__Host-gw_flow_F1=V1; __Host-gw_sso=S1"
         );
-        jar.update(&[cookie_pair("__Host-gw_browser=; Path=/; Max-Age=0").unwrap()]);
-        assert!(!jar.has("__Host-gw_browser"));
+        jar.update(&[cookie_pair("__Host-gw_flow_F1=; Path=/; Max-Age=0").unwrap()]);
+        assert!(!jar.has("__Host-gw_flow_F1"));
         assert_eq!(
-            jar.header(&["__Host-gw_sso", "__Host-gw_browser"]),
+            jar.header(&["__Host-gw_sso", "__Host-gw_flow_*"]),
             "__Host-gw_sso=S1"
         );
     }
