@@ -195,3 +195,72 @@ async fn gateway_policy_can_require_signed_requests_from_every_sp() {
     );
     server.abort();
 }
+
+/// Each kind of entry has its own bound (issue 16): with room for one replay entry, the second
+/// assertion is refused with a 503 page in the citizen's language, the log warns once (not once
+/// per refused request), and what needs no replay entry (a new login's flow) goes on.
+#[tokio::test]
+async fn a_full_kind_answers_503_in_the_citizens_language_and_warns_once() {
+    tests::gateway_log::capture();
+    let s = setup().await;
+    let cfg_path = write_config(&s, "[session]\nmax_replay_entries = 1\n");
+    let Setup {
+        listener,
+        base,
+        idp,
+        wide,
+        dir: _dir,
+        ..
+    } = s;
+    let gw = load_gateway(&cfg_path);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gateway::web::serve(listener, gw.web.clone(), async move {
+        let _ = rx.await;
+    }));
+    let sso = format!("{base}/saml/idp/sso");
+    let b = Browser::new();
+    let (xml, id) = wide.request_xml(&sso, &RequestOptions::default());
+    let page = b.get(&wide.redirect_url(&sso, &xml, None, false)).await;
+    let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
+    let (_, resp, _) = autopost.saml_response().unwrap();
+    wide.validate(
+        &resp,
+        &id,
+        &format!("{base}/saml/idp"),
+        &[idp.cert.clone()],
+        None,
+    )
+    .unwrap();
+
+    // The one replay entry is taken: SSO hits are refused, in Finnish and in English.
+    for (accept, text) in [
+        ("fi", "Palvelu on juuri nyt ruuhkautunut"),
+        ("en", "The service is busy right now"),
+        ("sv", "Tjänsten är överbelastad"),
+    ] {
+        let mut b2 = b.clone();
+        b2.accept_language = Some(accept.to_owned());
+        let (xml, _) = wide.request_xml(&sso, &RequestOptions::default());
+        let page = b2.get(&wide.redirect_url(&sso, &xml, None, false)).await;
+        assert_eq!(page.status, 503, "{}", page.body);
+        assert!(page.body.contains(text), "{accept}: {}", page.body);
+        assert!(!page.has_saml_response());
+    }
+    let warnings: Vec<_> = tests::gateway_log::lines()
+        .into_iter()
+        .filter(|l| l.contains("the replay store is full"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning, not one per request: {warnings:?}"
+    );
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+    // A new citizen's login still starts: flows take no entry.
+    let fresh = Browser::new();
+    let (xml, _) = wide.request_xml(&sso, &RequestOptions::default());
+    let page = fresh.get(&wide.redirect_url(&sso, &xml, None, false)).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
