@@ -490,3 +490,48 @@ async fn unsupported_but_trustworthy_requests_get_status_responses() {
         saml::STATUS_REQUEST_UNSUPPORTED,
     );
 }
+
+/// Exactly one assertion per AuthnRequest (issue 16): the test bank's form sent twenty times at
+/// once from the browser that holds the flow gives one Response; the others are refused as a
+/// replay of the request, and no SSO session is left behind for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_sent_twenty_times_at_once_gives_one_assertion() {
+    let (gw, sp1, _) = two_sps().await;
+    let b = Browser::new();
+    let (xml, id) = sp1.request_xml(&gw.sso_url(), &RequestOptions::default());
+    let sso = b
+        .get(&sp1.redirect_url(&gw.sso_url(), &xml, None, true))
+        .await;
+    let selection = harness::to_selection(&b, sso).await;
+    let href = selection.method_link("testbank").unwrap();
+    let bank = b
+        .get(
+            url::Url::parse(&selection.url)
+                .unwrap()
+                .join(&href)
+                .unwrap()
+                .as_str(),
+        )
+        .await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (b, bank) = (b.clone(), bank.clone());
+        tasks.push(tokio::spawn(async move {
+            b.submit(&bank, None, &[("national_id", PERSON)]).await
+        }));
+    }
+    let mut responses = Vec::new();
+    for t in tasks {
+        let page = t.await.unwrap();
+        if page.has_saml_response() {
+            responses.push(page);
+        } else {
+            assert_eq!(page.status, 400, "{}", page.body);
+            gateway_log::assert_audited_refusal(&page, "gateway.replay", "a second submit");
+        }
+    }
+    assert_eq!(responses.len(), 1, "exactly one assertion for one request");
+    let (_, resp, _) = responses[0].saml_response().unwrap();
+    sp1.validate(&resp, &id, &gw.entity_id(), &gw.idp_certs(), None)
+        .unwrap();
+}
