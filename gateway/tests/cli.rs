@@ -358,3 +358,230 @@ fn the_test_bank_is_refused_outside_a_test_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `gateway dev` as a child process on a port of the OS's choosing, with its startup banner;
+/// killed when dropped.
+struct DevChild {
+    child: std::process::Child,
+    port: u16,
+    banner: Vec<String>,
+}
+
+impl Drop for DevChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dev(data: &Path, args: &[&str], env: &[(&str, &str)]) -> DevChild {
+    let mut cmd = gateway();
+    cmd.args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .env_remove(DEV_RATE_LIMITS)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut dev = DevChild {
+        child,
+        port: 0,
+        banner: Vec::new(),
+    };
+    // The banner ends with "Press Ctrl-C to stop."; a gateway that failed to start ends stdout.
+    for line in BufReader::new(stdout).lines().take(30) {
+        let Ok(line) = line else { break };
+        if let Some(port) = line
+            .trim()
+            .strip_prefix("Open the demo e-service:")
+            .and_then(|rest| rest.trim().strip_prefix("http://127.0.0.1:"))
+            .and_then(|rest| rest.strip_suffix("/demo"))
+        {
+            dev.port = port.parse().unwrap();
+        }
+        let last = line.starts_with("Press Ctrl-C");
+        dev.banner.push(line);
+        if last {
+            break;
+        }
+    }
+    assert_ne!(dev.port, 0, "no URL in the banner: {:?}", dev.banner);
+    dev
+}
+
+const DEV_RATE_LIMITS: &str = "GATEWAY_DEV_RATE_LIMITS";
+/// `RateLimit::DEVELOPMENT` (gateway/src/web/edge/limit.rs): what one client may send at once,
+/// and the refill after that.
+const DEV_BURST: u64 = 2000;
+const DEV_PER_SECOND: u64 = 200;
+
+/// What a flood of requests from 127.0.0.1 came to.
+#[derive(Debug)]
+struct Flood {
+    statuses: std::collections::BTreeMap<u16, u64>,
+    elapsed: std::time::Duration,
+}
+
+impl Flood {
+    fn count(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+    fn answered(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+}
+
+/// Up to `total` `GET path` from 127.0.0.1 over four keep-alive connections, each sent as soon
+/// as the previous answer is in; with `stop_at_429`, no more are sent after the first 429.
+fn flood(port: u16, path: &str, total: u64, stop_at_429: bool) -> Flood {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let sent = AtomicU64::new(0);
+    let refused = AtomicBool::new(false);
+    let start = std::time::Instant::now();
+    let mut statuses = std::collections::BTreeMap::new();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = std::collections::BTreeMap::<u16, u64>::new();
+                    let mut conn: Option<BufReader<std::net::TcpStream>> = None;
+                    while sent.fetch_add(1, Ordering::Relaxed) < total
+                        && !(stop_at_429 && refused.load(Ordering::Relaxed))
+                    {
+                        let c = conn.get_or_insert_with(|| {
+                            let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                            s.set_nodelay(true).unwrap();
+                            BufReader::new(s)
+                        });
+                        let (status, close) = exchange(c, path);
+                        if status == 429 {
+                            refused.store(true, Ordering::Relaxed);
+                        }
+                        *mine.entry(status).or_default() += 1;
+                        if close {
+                            conn = None;
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for w in workers {
+            for (status, n) in w.join().unwrap() {
+                *statuses.entry(status).or_default() += n;
+            }
+        }
+    });
+    Flood {
+        statuses,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// One request on a keep-alive connection: the answer's status, and whether the server closes.
+fn exchange(conn: &mut BufReader<std::net::TcpStream>, path: &str) -> (u16, bool) {
+    conn.get_mut()
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut line = String::new();
+    conn.read_line(&mut line).unwrap();
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {line:?}"));
+    let (mut length, mut close) = (None, false);
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let header = line.trim_end().to_ascii_lowercase();
+        if header.is_empty() {
+            break;
+        }
+        if let Some(v) = header.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        }
+        close |= header == "connection: close";
+        assert!(
+            !header.starts_with("transfer-encoding:"),
+            "the flood reads sized bodies only: {header}"
+        );
+    }
+    let mut body = vec![0; length.unwrap_or_else(|| panic!("{status} without Content-Length"))];
+    conn.read_exact(&mut body).unwrap();
+    (status, close)
+}
+
+#[test]
+fn dev_rate_limits_refuse_more_than_the_burst_from_one_client_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(&dir.path().join("data"), &[], &[]);
+    assert!(
+        !dev.banner.iter().any(|l| l.contains("rate limits are OFF")),
+        "{:?}",
+        dev.banner
+    );
+    // Past the burst and faster than the refill: refused with 429, after the burst went through.
+    let f = flood(dev.port, "/saml/idp/sso", 20 * DEV_BURST, true);
+    assert!(f.count(429) > 0, "no 429 from one client: {f:?}");
+    assert!(f.answered() - f.count(429) >= DEV_BURST, "{f:?}");
+}
+
+#[test]
+fn dev_rate_limits_can_be_turned_off_by_flag_or_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag: (&[&str], &[(&str, &str)]) = (&["--no-rate-limits"], &[]);
+    let variable: (&[&str], &[(&str, &str)]) = (&[], &[(DEV_RATE_LIMITS, "off")]);
+    for (args, env) in [flag, variable] {
+        let dev = start_dev(&dir.path().join("data"), args, env);
+        let off: Vec<&String> = dev
+            .banner
+            .iter()
+            .filter(|l| l.contains("rate limits are OFF"))
+            .collect();
+        assert_eq!(off.len(), 1, "{args:?} {env:?}: {:?}", dev.banner);
+        let total = 3 * DEV_BURST;
+        let f = flood(dev.port, "/saml/idp/sso", total, true);
+        assert_eq!(f.count(429), 0, "{args:?} {env:?}: {f:?}");
+        assert_eq!(f.answered(), total, "{f:?}");
+        // Sent faster than the development limit refills: with the limits on, some of these
+        // would have been refused (the test above).
+        assert!(
+            total > DEV_BURST + DEV_PER_SECOND * f.elapsed.as_secs().saturating_add(1),
+            "the flood was too slow to show anything: {f:?}"
+        );
+    }
+}
+
+#[test]
+fn dev_refuses_a_rate_limits_variable_that_is_neither_on_nor_off() {
+    let dir = tempfile::tempdir().unwrap();
+    for value in ["yes", "OFF", ""] {
+        let out = gateway()
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-rate-limits",
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .env(DEV_RATE_LIMITS, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{value:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "{DEV_RATE_LIMITS}: {value:?} is neither on nor off"
+            )),
+            "{value:?}: {err}"
+        );
+        assert!(
+            !dir.path().join("data").exists(),
+            "refused before starting anything"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! The dev gateway's per-client limits (burst 2000) cannot be turned off yet, so both runs spread
 //! their connections over loopback source addresses as `--spread-sources` does.
 
-use gateway::dev::{start_dev_on, DevOptions};
+use gateway::dev::{start_dev_on, DevOptions, DevRateLimits};
 use loadtool::login::log_in;
 use loadtool::report::summarize;
 use loadtool::run::{run, LoadPlan, Mode};
@@ -36,6 +36,7 @@ async fn sso_hits_and_anonymous_requests_are_answered_as_expected() {
             public_url: None,
             banks: Vec::new(),
             idcard_listen: None,
+            rate_limits: DevRateLimits::On,
         },
     )
     .await

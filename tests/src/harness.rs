@@ -1,7 +1,7 @@
 //! Start a real gateway on a loopback port the OS picked (bound first and handed over), each with
 //! its own data directory; the steps every login test shares (the test bank, the selection page).
 
-use gateway::dev::{start_dev_on, DevOptions};
+use gateway::dev::{start_dev_on, DevOptions, DevRateLimits};
 use gateway::serve::RunningGateway;
 use std::path::PathBuf;
 
@@ -92,6 +92,7 @@ pub async fn start_with_banks(
             public_url: None,
             banks,
             idcard_listen: None,
+            rate_limits: DevRateLimits::On,
         },
     )
     .await

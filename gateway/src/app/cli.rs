@@ -68,8 +68,16 @@ enum Command {
         /// certificate listener listens here, e.g. 127.0.0.1:8443.
         #[arg(long = "idcard-listen")]
         idcard_listen: Option<SocketAddr>,
+        /// Turn the per-client rate limits (200/s, bursts of 2000 on the SSO endpoint and
+        /// /login) off, for a load test; also GATEWAY_DEV_RATE_LIMITS=off (on is the default).
+        #[arg(long)]
+        no_rate_limits: bool,
     },
 }
+
+/// Turns dev mode's per-client rate limits on or off (`on`, `off`; unset: on). The flag
+/// `--no-rate-limits` turns them off whatever it says.
+pub const DEV_RATE_LIMITS_VARIABLE: &str = "GATEWAY_DEV_RATE_LIMITS";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -147,7 +155,15 @@ async fn run(cmd: Command) -> ExitCode {
             public_url,
             banks,
             idcard_listen,
+            no_rate_limits,
         } => {
+            let rate_limits = match dev_rate_limits(no_rate_limits, std::env::vars()) {
+                Ok(r) => r,
+                Err(e) => {
+                    tell!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let running = match dev::start_dev(dev::DevOptions {
                 listen,
                 sp_metadata,
@@ -155,6 +171,7 @@ async fn run(cmd: Command) -> ExitCode {
                 public_url,
                 banks,
                 idcard_listen,
+                rate_limits,
             })
             .await
             {
@@ -169,6 +186,9 @@ async fn run(cmd: Command) -> ExitCode {
                 "Gateway running in DEVELOPMENT mode (test bank enabled, development keys in {}).",
                 data_dir.display()
             );
+            if rate_limits == dev::DevRateLimits::Off {
+                say!("Per-client rate limits are OFF (--no-rate-limits or {DEV_RATE_LIMITS_VARIABLE}=off): for a load test only.");
+            }
             say!();
             say!("  Open the demo e-service:  {b}/demo");
             say!("  IdP metadata:             {b}/saml/idp/metadata");
@@ -246,6 +266,31 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: requests in flight finish first");
 }
 
+/// Dev mode's rate limits from `--no-rate-limits` and [`DEV_RATE_LIMITS_VARIABLE`]; a value of
+/// the variable other than `on` or `off` is an error even with the flag.
+fn dev_rate_limits(
+    no_rate_limits: bool,
+    mut env: impl Iterator<Item = (String, String)>,
+) -> Result<dev::DevRateLimits, String> {
+    let from_env = match env.find(|(k, _)| k == DEV_RATE_LIMITS_VARIABLE) {
+        None => dev::DevRateLimits::On,
+        Some((_, v)) => match v.as_str() {
+            "on" => dev::DevRateLimits::On,
+            "off" => dev::DevRateLimits::Off,
+            _ => {
+                return Err(format!(
+                    "{DEV_RATE_LIMITS_VARIABLE}: {v:?} is neither on nor off (dev mode's per-client rate limits)"
+                ))
+            }
+        },
+    };
+    Ok(if no_rate_limits {
+        dev::DevRateLimits::Off
+    } else {
+        from_env
+    })
+}
+
 /// `--bank ID=ISSUER`.
 fn parse_bank(s: &str) -> Result<(String, String), String> {
     let (id, issuer) = s
@@ -255,4 +300,58 @@ fn parse_bank(s: &str) -> Result<(String, String), String> {
         return Err("expected ID=ISSUER".into());
     }
     Ok((id.to_owned(), issuer.to_owned()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use dev::DevRateLimits::{Off, On};
+
+    fn env(pairs: &[(&str, &str)]) -> std::vec::IntoIter<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn dev_rate_limits_are_on_unless_the_flag_or_the_variable_turns_them_off() {
+        assert_eq!(dev_rate_limits(false, env(&[])), Ok(On));
+        assert_eq!(dev_rate_limits(true, env(&[])), Ok(Off));
+        let var = DEV_RATE_LIMITS_VARIABLE;
+        assert_eq!(dev_rate_limits(false, env(&[(var, "off")])), Ok(Off));
+        assert_eq!(dev_rate_limits(false, env(&[(var, "on")])), Ok(On));
+        assert_eq!(dev_rate_limits(true, env(&[(var, "on")])), Ok(Off));
+        for bad in ["", "OFF", "0", "false", "no"] {
+            for flag in [false, true] {
+                let err = dev_rate_limits(flag, env(&[(var, bad)])).unwrap_err();
+                assert!(
+                    err.contains("GATEWAY_DEV_RATE_LIMITS") && err.contains("neither on nor off"),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_rate_limits_is_a_dev_flag() {
+        let cli = Cli::try_parse_from(["gateway", "dev", "--no-rate-limits"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Dev {
+                no_rate_limits: true,
+                ..
+            }
+        ));
+        let cli = Cli::try_parse_from(["gateway", "dev"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Dev {
+                no_rate_limits: false,
+                ..
+            }
+        ));
+    }
 }

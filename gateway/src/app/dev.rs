@@ -27,6 +27,17 @@ pub struct DevOptions {
     pub banks: Vec<(String, String)>,
     /// Offer ID-card login with a generated test PKI, its TLS certificate listener here.
     pub idcard_listen: Option<SocketAddr>,
+    /// The per-client rate limits on the SSO endpoint and `/login*`.
+    pub rate_limits: DevRateLimits,
+}
+
+/// Dev mode's per-client rate limits: on (200 a second, bursts of 2,000) unless turned off for
+/// a load test (`--no-rate-limits`, `GATEWAY_DEV_RATE_LIMITS=off`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DevRateLimits {
+    #[default]
+    On,
+    Off,
 }
 
 /// The client id dev mode uses at every bank.
@@ -80,7 +91,7 @@ pub async fn start_dev_on(
     })
     .await
     .map_err(|e| e.to_string())??;
-    Ok(launch(gw, listener, addr, idcard_listener).await)
+    Ok(launch(gw, listener, addr, idcard_listener, opts.rate_limits).await)
 }
 
 /// Offer banks in dev mode through the same configuration path as production: RP keys are

@@ -2,9 +2,10 @@
 //! `gateway serve`, dev mode and the tests run it.
 
 use super::config::{Config, ConfigProblem};
+use super::dev::DevRateLimits;
 use super::state::{self, Gateway, Runtime};
 use crate::upstream::{banks, idcard};
-use crate::web::edge::EdgeSettings;
+use crate::web::edge::{EdgeSettings, RateLimit};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -135,17 +136,23 @@ pub async fn serve_config_with(
     Ok(launch_behind(gw, listener, addr, idcard_listener, edge).await)
 }
 
-/// Dev mode's launch: the development edge (rate limits a person clicking around never meets),
-/// Strict-Transport-Security when the public URL is https.
+/// Dev mode's launch: the development edge (rate limits a person clicking around never meets,
+/// or none for a load test), Strict-Transport-Security when the public URL is https.
 pub(super) async fn launch(
     gw: Gateway,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     idcard_listener: Option<tokio::net::TcpListener>,
+    rate_limits: DevRateLimits,
 ) -> RunningGateway {
+    let development = EdgeSettings::development();
     let edge = EdgeSettings {
         hsts: gw.idp.base_url.starts_with("https://"),
-        ..EdgeSettings::development()
+        rate_limit: match rate_limits {
+            DevRateLimits::On => development.rate_limit,
+            DevRateLimits::Off => RateLimit::OFF,
+        },
+        ..development
     };
     launch_behind(gw, listener, addr, idcard_listener, edge).await
 }

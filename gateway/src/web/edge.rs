@@ -10,7 +10,8 @@
 //!   (408 after it).
 //! - The SSO and login endpoints are rate limited per client address ([`limit`]): 429 with a
 //!   page in the citizen's language and `Retry-After`. The address is the TCP peer's, or, when
-//!   the peer is a trusted proxy, the one its forwarding header names ([`client`]).
+//!   the peer is a trusted proxy, the one its forwarding header names ([`client`]). With
+//!   [`RateLimit::OFF`] (dev mode's load-test switch) no limiter is installed.
 //! - Every response carries the security headers ([`security_headers`]); a handler's own
 //!   Content-Security-Policy (the auto-post page's nonce) is kept.
 //! - TLS is optional: rustls on aws-lc-rs, for a single machine with no proxy in front.
@@ -227,15 +228,18 @@ fn with_layers(app: Router, edge: &EdgeSettings, limiter: Arc<ClientLimiter>) ->
         limiter,
         client_address: edge.client_address.clone(),
     };
-    let app = app
-        .layer(axum::middleware::from_fn_with_state(
+    let app = if edge.rate_limit.is_off() {
+        app
+    } else {
+        app.layer(axum::middleware::from_fn_with_state(
             Arc::new(limits),
             limit::rate_limit,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            edge.request_timeout,
-        ));
+    };
+    let app = app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        edge.request_timeout,
+    ));
     security_headers(app, edge.hsts)
 }
 

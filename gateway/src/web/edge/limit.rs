@@ -54,6 +54,17 @@ impl RateLimit {
         per_second: NonZeroU32::MIN.saturating_add(199),
         burst: NonZeroU32::MIN.saturating_add(1999),
     };
+
+    /// No limit: the edge installs no limiter (`gateway dev --no-rate-limits`, for a load test).
+    /// `[server]` cannot produce it: check-config caps both numbers at 1,000,000.
+    pub const OFF: RateLimit = RateLimit {
+        per_second: NonZeroU32::MAX,
+        burst: NonZeroU32::MAX,
+    };
+
+    pub fn is_off(self) -> bool {
+        self == Self::OFF
+    }
 }
 
 /// Which paths are limited: the SSO endpoint and everything under `/login`.
