@@ -1,7 +1,8 @@
 //! `gateway-load sso-hits|anonymous --base http://127.0.0.1:PORT ...`: see the README's "Load tool".
 //!
-//! Exit codes: 0 every answer as expected; 1 some answers were not; 2 bad arguments or a target
-//! that is not loopback; 3 the login (or the first connection) failed.
+//! Exit codes: 0 every answer as expected; 1 some answers were not, or a step of the citizen
+//! (`--citizen-every`) failed; 2 bad arguments or a target that is not loopback; 3 the login (or
+//! the first connection) failed.
 
 use clap::{Args, Parser, Subcommand};
 use loadtool::client::Connection;
@@ -27,7 +28,17 @@ enum Command {
     /// Log in once through the demo SP and the test bank, then make SSO hits with that session.
     SsoHits(LoadArgs),
     /// Fresh AuthnRequests with no cookie (each answered by a redirect to /login).
-    Anonymous(LoadArgs),
+    Anonymous(AnonymousArgs),
+}
+
+#[derive(Args)]
+struct AnonymousArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Beside the flood, a citizen who logs in (demo SP, test bank) and then makes one SSO hit
+    /// this often (5s, 500ms), logging in anew every 4th time; any failed step: exit 1.
+    #[arg(long, value_parser = parse_duration)]
+    citizen_every: Option<Duration>,
 }
 
 #[derive(Args)]
@@ -59,12 +70,14 @@ struct LoadArgs {
 
 const MAX_CONNECTIONS: usize = 1024;
 const MAX_ROUNDS: usize = 1000;
+/// A citizen, not a second flood.
+const MIN_CITIZEN_EVERY: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (mode, args) = match cli.command {
-        Command::SsoHits(a) => (Mode::SsoHits, a),
-        Command::Anonymous(a) => (Mode::Anonymous, a),
+    let (mode, args, citizen_every) = match cli.command {
+        Command::SsoHits(a) => (Mode::SsoHits, a, None),
+        Command::Anonymous(a) => (Mode::Anonymous, a.load, a.citizen_every),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -76,16 +89,23 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    runtime.block_on(main_async(mode, args))
+    runtime.block_on(main_async(mode, args, citizen_every))
 }
 
-async fn main_async(mode: Mode, args: LoadArgs) -> ExitCode {
+async fn main_async(mode: Mode, args: LoadArgs, citizen_every: Option<Duration>) -> ExitCode {
     if args.connections == 0 || args.connections > MAX_CONNECTIONS {
         eprintln!("gateway-load: --connections must be 1..={MAX_CONNECTIONS}");
         return ExitCode::from(2);
     }
     if args.rounds == 0 || args.rounds > MAX_ROUNDS || args.duration.is_zero() {
         eprintln!("gateway-load: --rounds must be 1..={MAX_ROUNDS} and --duration above zero");
+        return ExitCode::from(2);
+    }
+    if citizen_every.is_some_and(|e| e < MIN_CITIZEN_EVERY) {
+        eprintln!(
+            "gateway-load: --citizen-every must be at least {} ms",
+            MIN_CITIZEN_EVERY.as_millis()
+        );
         return ExitCode::from(2);
     }
     let target = match LoopbackTarget::resolve(&args.base).await {
@@ -125,6 +145,7 @@ async fn main_async(mode: Mode, args: LoadArgs) -> ExitCode {
         max_hits: args.max_hits,
         pid: args.pid,
         spread_sources: args.spread_sources,
+        citizen_every,
     };
     let measured = run(&target, &plan, session).await;
     let summary = summarize(&target.origin, &plan, &measured);
@@ -145,7 +166,7 @@ async fn main_async(mode: Mode, args: LoadArgs) -> ExitCode {
             summary.server_errors
         );
     }
-    if summary.all_expected {
+    if summary.all_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -1,7 +1,9 @@
 //! The summary of a run: per round (hits, rate, latency, RSS at its start and end, RSS growth per
 //! hit), and overall (first and last round's rate, the RSS plateau, whether every answer was
-//! the expected one). Printed as text, or as JSON with `--json`.
+//! the expected one), and what the citizen beside the load met. Printed as text, or as JSON with
+//! `--json`.
 
+use crate::citizen::{CitizenLog, Step};
 use crate::rss::nearest;
 use crate::run::{LoadPlan, Measured, Mode};
 use serde::Serialize;
@@ -25,6 +27,33 @@ pub struct Summary {
     pub first_round_rate: f64,
     pub last_round_rate: f64,
     pub plateau: Option<Plateau>,
+    /// With `--citizen-every`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citizen: Option<CitizenSummary>,
+}
+
+impl Summary {
+    /// Exit 0: every answer of the load as expected, and the citizen (if any) had no failure.
+    pub fn all_ok(&self) -> bool {
+        self.all_expected && self.citizen.as_ref().is_none_or(|c| c.all_ok)
+    }
+}
+
+/// What the citizen beside the load met.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct CitizenSummary {
+    pub every_seconds: f64,
+    pub logins_ok: u64,
+    pub logins_failed: u64,
+    pub sso_hits_ok: u64,
+    pub sso_hits_failed: u64,
+    /// The longest time between two answers the citizen got as expected (steps of either
+    /// kind), seconds; `None` with fewer than two.
+    pub longest_gap_seconds: Option<f64>,
+    /// Failed steps by what went wrong (`login at the test bank page: expected 200, got 429 ...`).
+    pub failures: BTreeMap<String, u64>,
+    /// No step failed and at least one login succeeded.
+    pub all_ok: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,6 +152,52 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
         unexpected,
         server_errors,
         plateau,
+        citizen: match (plan.citizen_every, &m.citizen) {
+            (Some(every), Some(log)) => Some(citizen_summary(every.as_secs_f64(), log)),
+            _ => None,
+        },
+    }
+}
+
+pub fn citizen_summary(every_seconds: f64, log: &CitizenLog) -> CitizenSummary {
+    let count = |step: Step, ok: bool| {
+        log.steps
+            .iter()
+            .filter(|s| s.step == step && s.failure.is_none() == ok)
+            .count() as u64
+    };
+    let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &log.steps {
+        if let Some(f) = &s.failure {
+            let step = match s.step {
+                Step::Login => "login",
+                Step::SsoHit => "SSO hit",
+            };
+            *failures.entry(format!("{step} {f}")).or_default() += 1;
+        }
+    }
+    let answers: Vec<f64> = log
+        .steps
+        .iter()
+        .filter(|s| s.failure.is_none())
+        .map(|s| s.at)
+        .collect();
+    let longest_gap_seconds = answers
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(None, |longest: Option<f64>, gap| {
+            Some(longest.map_or(gap, |l| l.max(gap)))
+        });
+    let logins_ok = count(Step::Login, true);
+    CitizenSummary {
+        every_seconds,
+        logins_ok,
+        logins_failed: count(Step::Login, false),
+        sso_hits_ok: count(Step::SsoHit, true),
+        sso_hits_failed: count(Step::SsoHit, false),
+        longest_gap_seconds,
+        all_ok: failures.is_empty() && logins_ok > 0,
+        failures,
     }
 }
 
@@ -182,11 +257,35 @@ pub fn text(s: &Summary) -> String {
         if s.unexpected.contains_key("429") {
             let _ = writeln!(
                 out,
-                "(429: the gateway's per-client rate limit; try --spread-sources until it can be turned off)"
+                "(429: the gateway's per-client rate limit; start `gateway dev --no-rate-limits`, or try --spread-sources)"
             );
         }
     }
+    if let Some(c) = &s.citizen {
+        citizen_text(&mut out, c);
+    }
     out
+}
+
+fn citizen_text(out: &mut String, c: &CitizenSummary) {
+    let _ = writeln!(
+        out,
+        "citizen every {:.1} s: logins ok {}, failed {}; SSO hits ok {}, failed {}; longest gap between answers {}",
+        c.every_seconds,
+        c.logins_ok,
+        c.logins_failed,
+        c.sso_hits_ok,
+        c.sso_hits_failed,
+        c.longest_gap_seconds
+            .map_or("-".into(), |g| format!("{g:.1} s")),
+    );
+    if c.all_ok {
+        let _ = writeln!(out, "citizen: every step as expected");
+    } else if c.failures.is_empty() {
+        let _ = writeln!(out, "CITIZEN NEVER LOGGED IN");
+    } else {
+        let _ = writeln!(out, "CITIZEN FAILURES: {}", kinds(&c.failures));
+    }
 }
 
 fn percentile_ms(sorted_us: &[u32], p: f64) -> Option<f64> {
@@ -216,6 +315,131 @@ fn kinds(m: &BTreeMap<String, u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::citizen::StepResult;
+    use crate::run::{LoadPlan, Measured, Mode, RoundTally};
+    use std::time::Duration;
+
+    fn step(step: Step, at: f64, failure: Option<&str>) -> StepResult {
+        StepResult {
+            step,
+            at,
+            failure: failure.map(str::to_owned),
+        }
+    }
+
+    fn anonymous_with_citizen(citizen: Option<CitizenLog>) -> Summary {
+        let plan = LoadPlan {
+            mode: Mode::Anonymous,
+            connections: 2,
+            round: Duration::from_secs(10),
+            rounds: 1,
+            max_hits: 1000,
+            pid: None,
+            spread_sources: false,
+            citizen_every: Some(Duration::from_secs(5)),
+        };
+        let measured = Measured {
+            rounds: vec![RoundTally {
+                expected: 100,
+                unexpected: BTreeMap::new(),
+                latencies_us: vec![1000; 100],
+            }],
+            elapsed: 10.0,
+            rss: Vec::new(),
+            citizen,
+        };
+        summarize("http://127.0.0.1:1", &plan, &measured)
+    }
+
+    #[test]
+    fn the_citizen_is_counted_by_step_and_its_longest_gap_is_between_two_good_answers() {
+        let log = CitizenLog {
+            steps: vec![
+                step(Step::Login, 0.5, None),
+                step(Step::SsoHit, 5.0, None),
+                step(Step::SsoHit, 10.0, Some("429")),
+                step(Step::SsoHit, 15.0, Some("429")),
+                step(Step::SsoHit, 20.0, None),
+                step(
+                    Step::Login,
+                    20.5,
+                    Some("at the test bank page: expected 200, got 429"),
+                ),
+            ],
+        };
+        let s = anonymous_with_citizen(Some(log));
+        assert!(s.all_expected, "the load itself was fine");
+        assert!(!s.all_ok(), "a citizen step failed: exit 1");
+        let c = s.citizen.as_ref().unwrap();
+        assert_eq!(
+            (
+                c.logins_ok,
+                c.logins_failed,
+                c.sso_hits_ok,
+                c.sso_hits_failed
+            ),
+            (1, 1, 2, 2)
+        );
+        let gap = c.longest_gap_seconds.unwrap();
+        assert!((gap - 15.0).abs() < 1e-9, "{gap}");
+        assert_eq!(c.every_seconds, 5.0);
+        assert_eq!(c.failures.get("SSO hit 429"), Some(&2));
+        assert_eq!(
+            c.failures
+                .get("login at the test bank page: expected 200, got 429"),
+            Some(&1)
+        );
+
+        let json = serde_json::to_value(&s).unwrap();
+        let c = &json["citizen"];
+        assert_eq!(c["logins_ok"], 1);
+        assert_eq!(c["logins_failed"], 1);
+        assert_eq!(c["sso_hits_ok"], 2);
+        assert_eq!(c["sso_hits_failed"], 2);
+        assert_eq!(c["longest_gap_seconds"], 15.0);
+        assert_eq!(c["all_ok"], false);
+
+        let t = text(&s);
+        assert!(
+            t.contains("citizen every 5.0 s: logins ok 1, failed 1; SSO hits ok 2, failed 2; longest gap between answers 15.0 s"),
+            "{t}"
+        );
+        assert!(
+            t.contains("CITIZEN FAILURES: SSO hit 429: 2, login at"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_citizen_with_every_step_answered_passes_and_one_that_never_logged_in_does_not() {
+        let log = CitizenLog {
+            steps: vec![
+                step(Step::Login, 0.4, None),
+                step(Step::SsoHit, 5.0, None),
+                step(Step::SsoHit, 10.0, None),
+            ],
+        };
+        let s = anonymous_with_citizen(Some(log));
+        assert!(s.all_ok());
+        let c = s.citizen.as_ref().unwrap();
+        assert!(c.failures.is_empty());
+        assert!((c.longest_gap_seconds.unwrap() - 5.0).abs() < 1e-9);
+        assert!(text(&s).contains("citizen: every step as expected"));
+
+        // No step at all (the load ended first, or the citizen's task died): not a pass.
+        let s = anonymous_with_citizen(Some(CitizenLog::default()));
+        let c = s.citizen.as_ref().unwrap();
+        assert_eq!(c.longest_gap_seconds, None);
+        assert!(!s.all_ok());
+        assert!(text(&s).contains("CITIZEN NEVER LOGGED IN"));
+
+        // Without --citizen-every there is no citizen in the summary, nor in its JSON.
+        let s = anonymous_with_citizen(None);
+        assert!(s.citizen.is_none() && s.all_ok());
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json.get("citizen").is_none(), "{json}");
+        assert!(!text(&s).contains("citizen"));
+    }
 
     #[test]
     fn percentiles_take_the_nearest_rank() {

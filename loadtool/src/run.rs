@@ -1,7 +1,9 @@
 //! The load itself: `connections` workers, each on its own keep-alive connection, making hits
 //! until the rounds are over or the hit budget is spent, each recording into its own per-round
-//! tallies (merged at the end, so workers share nothing but two atomics).
+//! tallies (merged at the end, so workers share nothing but two atomics); beside them, when the
+//! plan asks for one, the citizen ([`crate::citizen`]).
 
+use crate::citizen::{citizen, CitizenLog};
 use crate::client::{ClientError, Connection};
 use crate::login::{new_authn_request, SsoSession, GATEWAY_COOKIES};
 use crate::pages::{autopost, same_origin_path};
@@ -33,8 +35,10 @@ pub struct LoadPlan {
     /// RSS of this process is sampled.
     pub pid: Option<u32>,
     /// Each connection from its own loopback source address, changed every
-    /// [`HITS_PER_SOURCE`] hits (see the README: a stand-in for turning per-client limits off).
+    /// [`HITS_PER_SOURCE`] hits (see the README: for a gateway whose per-client limits are on).
     pub spread_sources: bool,
+    /// A citizen beside the load, one step this often ([`crate::citizen`]).
+    pub citizen_every: Option<Duration>,
 }
 
 /// Below the dev gateway's per-client burst (2000), so a fresh source never meets its limit.
@@ -77,6 +81,8 @@ pub struct Measured {
     /// Wall time of the whole load, seconds.
     pub elapsed: f64,
     pub rss: Vec<RssSample>,
+    /// What the citizen did, when the plan had one.
+    pub citizen: Option<CitizenLog>,
 }
 
 pub async fn run(
@@ -93,6 +99,10 @@ pub async fn run(
             .map(|s| s.cookies.header(&GATEWAY_COOKIES))
             .unwrap_or_default(),
     });
+    let (stop_citizen, stopped) = tokio::sync::watch::channel(false);
+    let citizen = plan
+        .citizen_every
+        .map(|every| tokio::spawn(citizen(target.clone(), every, start, stopped)));
     let mut workers = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections {
         let (target, plan, shared) = (target.clone(), plan.clone(), shared.clone());
@@ -109,6 +119,12 @@ pub async fn run(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let _ = stop_citizen.send(true);
+    let citizen = match citizen {
+        // A citizen task that panicked leaves a log with nothing in it: the report says so.
+        Some(task) => Some(task.await.unwrap_or_default()),
+        None => None,
+    };
     let rss = match (sampler, plan.pid) {
         (Some(s), Some(pid)) => s.finish(pid, start),
         _ => Vec::new(),
@@ -117,6 +133,7 @@ pub async fn run(
         rounds,
         elapsed,
         rss,
+        citizen,
     }
 }
 
@@ -191,7 +208,7 @@ async fn worker(
 }
 
 /// One hit: a fresh AuthnRequest from the demo SP, then the SSO endpoint with it.
-async fn hit(
+pub(crate) async fn hit(
     conn: &mut Connection,
     target: &LoopbackTarget,
     mode: Mode,
