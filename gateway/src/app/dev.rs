@@ -6,7 +6,6 @@ use super::methods::{banks_from_config, idcard_from_config};
 use super::serve::{launch, RunningGateway};
 use super::state::{self, Parts, Runtime};
 use crate::flows::IdpKeys;
-use crate::stores::KeyLayout;
 use crate::web::DemoSp;
 use certs::{KeyKind, KeySet, SigningIdentity, SystemClock, SystemRandomSource};
 use idp_adapters::AuthAdapter;
@@ -243,6 +242,14 @@ pub fn build_dev_state(
     )?;
     let demo_identity = key("demo-sp", "Gateway demo SP", KeyKind::Rsa2048)?;
     let pairwise = load_or_create_secret(&data_dir.join("pairwise.secret"), rt.rng.as_ref())?;
+    // Kept in the data directory like the other keys: a restarted dev gateway completes the
+    // logins that were in progress.
+    let seal_secret = load_or_create_secret(&data_dir.join("flow-seal.key"), rt.rng.as_ref())?;
+    let seal = crate::flows::SealKeyRing::new(
+        "dev",
+        [("dev", &seal_secret[..crate::flows::sealed::SEAL_KEY_LEN])],
+    )
+    .map_err(|e| format!("flow-seal.key: {e}"))?;
 
     let decryption_key = certs::DecryptionKey::from_pkcs8_der(
         &demo_identity
@@ -290,9 +297,10 @@ pub fn build_dev_state(
         adapters,
         &pairwise,
         settings,
-        KeyLayout::new(session.key_prefix.clone()),
+        &session,
+        seal,
         rt,
-    );
+    )?;
     Ok(Parts {
         idp,
         demo: Some(demo),
