@@ -63,7 +63,7 @@ async fn measure(per_second: u32, total: u32) {
     ));
     let markers =
         MemoryMarkers::new("replay", 10_000_000, clock.clone(), &SystemRandomSource).unwrap();
-    let ttl = Duration::from_secs(1320);
+    let ttl = Duration::from_secs(900);
     let before = live();
     let mut worst = 0f64;
     let mut id = [0u8; 32];
@@ -86,7 +86,7 @@ async fn measure(per_second: u32, total: u32) {
     assert!(worst <= 64.0, "{worst:.1} bytes of live heap per marker");
     // Every marker expires within its TTL and one bucket; then its memory is freed.
     clock.advance(time::Duration::seconds(
-        1320 + BUCKET_SECONDS + i64::from(total / per_second),
+        900 + BUCKET_SECONDS + i64::from(total / per_second),
     ));
     assert!(markers.is_empty());
     let left = live() - before;

@@ -79,6 +79,15 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where a redirect from the public URL's SSO endpoint points.
+fn target(sso: &str, answer: &Page) -> String {
+    url::Url::parse(sso)
+        .unwrap()
+        .join(answer.location.as_deref().unwrap())
+        .unwrap()
+        .into()
+}
+
 /// The same path and query on another process.
 fn on(g: &Gateway, url: &str) -> String {
     let u = url::Url::parse(url).unwrap();
@@ -135,16 +144,7 @@ async fn a_flow_started_on_one_process_completes_on_another_and_survives_a_resta
     let (xml, request_id) = sp.request_xml(&sso, &RequestOptions::default());
     let at_a = browser.get(&sp.redirect_url(&sso, &xml, None, false)).await;
     assert_eq!(at_a.status, 303, "{}", at_a.body);
-    let selection = browser
-        .get(&on(
-            &b_gw,
-            &url::Url::parse(&sso)
-                .unwrap()
-                .join(at_a.location.as_deref().unwrap())
-                .unwrap()
-                .to_string(),
-        ))
-        .await;
+    let selection = browser.get(&on(&b_gw, &target(&sso, &at_a))).await;
     let done = finish_on(&browser, &selection).await;
     validated(&sp, &done, &request_id, &public, &idp.cert);
 
@@ -155,14 +155,7 @@ async fn a_flow_started_on_one_process_completes_on_another_and_survives_a_resta
         .get(&on(&b_gw, &sp.redirect_url(&sso, &xml, None, false)))
         .await;
     assert_eq!(at_b.status, 303, "{}", at_b.body);
-    let selection_url = on(
-        &b_gw,
-        &url::Url::parse(&sso)
-            .unwrap()
-            .join(at_b.location.as_deref().unwrap())
-            .unwrap()
-            .to_string(),
-    );
+    let selection_url = on(&b_gw, &target(&sso, &at_b));
     drop(b_gw);
     let _b_again = Gateway::start(d.path(), &md, b_port, Some(&public));
     let selection = browser.get(&selection_url).await;
@@ -176,16 +169,7 @@ async fn a_flow_started_on_one_process_completes_on_another_and_survives_a_resta
     let browser = Browser::new();
     let (xml, _) = sp.request_xml(&sso, &RequestOptions::default());
     let at_a = browser.get(&sp.redirect_url(&sso, &xml, None, false)).await;
-    let selection = browser
-        .get(&on(
-            &stranger,
-            &url::Url::parse(&sso)
-                .unwrap()
-                .join(at_a.location.as_deref().unwrap())
-                .unwrap()
-                .to_string(),
-        ))
-        .await;
+    let selection = browser.get(&on(&stranger, &target(&sso, &at_a))).await;
     assert_eq!(selection.status, 400, "{}", selection.body);
     let log = stranger.log.lock().unwrap().clone();
     assert!(

@@ -227,7 +227,7 @@ async fn a_full_kind_answers_503_in_the_citizens_language_and_warns_once() {
         &resp,
         &id,
         &format!("{base}/saml/idp"),
-        &[idp.cert.clone()],
+        std::slice::from_ref(&idp.cert),
         None,
     )
     .unwrap();

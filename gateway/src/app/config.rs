@@ -127,8 +127,8 @@ pub struct SessionConfig {
     /// Each kind of entry is bounded on its own; a full kind answers 503 to new work of that
     /// kind only. SSO sessions (about 1 KiB each).
     pub max_sessions: u64,
-    /// Replay entries, one per assertion issued, each kept for the request window plus a
-    /// flow's lifetime (about 40 B each).
+    /// Replay entries, one per assertion issued, each kept for the longer of a flow's lifetime
+    /// and the request window (about 40 B each).
     pub max_replay_entries: u64,
     /// Single-use markers, one per upstream callback (about 40 B each).
     pub max_single_use_markers: u64,
@@ -619,8 +619,14 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
     if cfg.saml.metadata_validity_days == 0 || cfg.saml.metadata_validity_days > 365 {
         out.push(problem("saml.metadata_validity_days", "must be 1..365"));
     }
-    if cfg.session.flow_minutes == 0 || cfg.session.sso_session_minutes == 0 {
-        out.push(problem("session", "lifetimes must be positive"));
+    if cfg.session.flow_minutes == 0 || cfg.session.flow_minutes > 60 {
+        out.push(problem("session.flow_minutes", "must be 1..=60"));
+    }
+    if cfg.session.sso_session_minutes == 0 || cfg.session.sso_session_minutes > 7 * 24 * 60 {
+        out.push(problem(
+            "session.sso_session_minutes",
+            "must be 1..=10080 (a week)",
+        ));
     }
     for (path, n) in [
         ("session.max_sessions", cfg.session.max_sessions),

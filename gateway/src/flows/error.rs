@@ -39,14 +39,36 @@ pub enum FlowError {
     Build(saml::SamlError),
     #[error("crypto: {0}")]
     Crypto(#[from] certs::CertError),
-    #[error("stored record unreadable: {0}")]
-    Record(#[from] serde_json::Error),
+    /// A stored record did not read back. Only where (never what: serde's message can quote the
+    /// record, and a session holds a national identification number).
+    #[error("stored record unreadable ({category} at line {line}, column {column})")]
+    Record {
+        category: &'static str,
+        line: usize,
+        column: usize,
+    },
     /// `cause` ended the login flow `flow_id`: the browser is told to drop it.
     #[error("{cause}")]
     FlowEnded {
         flow_id: String,
         cause: Box<FlowError>,
     },
+}
+
+impl From<serde_json::Error> for FlowError {
+    fn from(e: serde_json::Error) -> FlowError {
+        let category = match e.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "data",
+            serde_json::error::Category::Eof => "eof",
+        };
+        FlowError::Record {
+            category,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
 }
 
 /// Why an upstream login failed: the adapter's verdict, or a check the gateway makes around it.
@@ -107,7 +129,7 @@ impl FlowError {
             FlowError::Store(_) => "gateway.store",
             FlowError::Build(e) => e.code(),
             FlowError::Crypto(e) => e.code(),
-            FlowError::Record(_) => "gateway.record",
+            FlowError::Record { .. } => "gateway.record",
             FlowError::FlowEnded { cause, .. } => cause.code(),
         }
     }

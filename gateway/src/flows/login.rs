@@ -3,7 +3,9 @@
 
 use super::capture::open_capture;
 use super::response::{complete_login, status_response};
-use super::session::{attach_upstream, flow_for_state, load_flow};
+use super::session::{
+    attach_upstream, claim_state, flow_for_state, load_flow, request_answered, retire_upstream,
+};
 use super::{
     bounded, single_field, Answer, Browser, FlowError, FlowRecord, Idp, Step, UpstreamFailure,
 };
@@ -203,7 +205,9 @@ pub async fn finish_test_bank(
                 }));
             }
             flow.request.language = l.code().to_owned();
-            complete_login(idp, browser, &flow_id, flow, identity, now).await
+            complete_login(idp, browser, &flow_id, flow, identity, now)
+                .await
+                .map_err(|e| e.ending(&flow_id))
         }
         Err(AdapterError::Cancelled) => Ok(Answer::step(Step::Redirect(format!(
             "/login?flow={flow_id}&notice={}&lang={}",
@@ -240,6 +244,10 @@ pub async fn cancel(
 ) -> Result<Answer, FlowError> {
     let flow_id = single_field(fields, "flow")?.ok_or(FlowError::FlowNotFound)?;
     let FlowRecord { mut request, .. } = load_flow(idp, browser, flow_id)?;
+    // A flow kept in the browser after its request was answered gets no second Response.
+    if request_answered(idp, &request.sp_entity_id, &request.request_id).await? {
+        return Err(FlowError::Replay.ending(flow_id));
+    }
     if let Some(l) = single_field(fields, "lang")?.and_then(Language::parse) {
         request.language = l.code().to_owned();
     }
@@ -309,7 +317,7 @@ async fn callback_steps(
     }
     let adapter = idp
         .adapter(method)
-        .ok_or_else(|| FlowError::MethodUnavailable(method.to_owned()))?;
+        .ok_or_else(|| ended(FlowError::MethodUnavailable(method.to_owned())))?;
     let answered_error = single_field(&fields, "error")?.is_some();
     // An error answer never uses a certificate (the capture expires unused).
     let captured = if adapter.uses_client_certificate() && !answered_error {
@@ -331,7 +339,13 @@ async fn callback_steps(
             if !flow.request.requirement.satisfied_by(identity.loa()) {
                 return Err(ended(failed(UpstreamFailure::AcrTooLow)));
             }
-            complete_login(idp, browser, &flow_id, flow, identity, now).await
+            // Verified: now, and only now, the state's single use is recorded.
+            claim_state(idp, state, &flow, idp.clock.now())
+                .await
+                .map_err(ended)?;
+            complete_login(idp, browser, &flow_id, flow, identity, now)
+                .await
+                .map_err(ended)
         }
         Ok(_) => Err(ended(failed(UpstreamFailure::ErrorWithIdentity))),
         // The flow is kept (an upstream's answer, not consumed): another method may be chosen.
@@ -342,11 +356,15 @@ async fn callback_steps(
                 Notice::NoCertificate
             };
             tracing::info!(target: "audit", event = "upstream_cancelled", method = %method, reason = notice.as_param());
-            Ok(Answer::step(Step::Redirect(format!(
+            // The flow goes back to the selection without this attempt: its state no longer
+            // finds the flow (the browser's cookie is sealed again without it).
+            let mut answer = Answer::step(Step::Redirect(format!(
                 "/login?flow={flow_id}&notice={}&lang={}",
                 notice.as_param(),
                 lang.chosen.code()
-            ))))
+            )));
+            answer.set_flow = Some(retire_upstream(idp, &flow_id, flow)?);
+            Ok(answer)
         }
         // The upstream refused: this flow is over.
         Err(e) => Err(ended(failed(UpstreamFailure::Adapter(e)))),

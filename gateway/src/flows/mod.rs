@@ -129,7 +129,7 @@ pub struct Browser {
     /// The SSO session ID (`__Host-gw_sso`), if the browser has one.
     pub session: Option<String>,
     /// The sealed flows the browser holds (`__Host-gw_flow_<ID>`): (flow ID, sealed value), at
-    /// most a few (the web layer reads no more than [`MAX_FLOWS_PER_BROWSER`] plus one).
+    /// most a few (the web layer reads no more than [`MAX_FLOWS_PER_BROWSER`] plus four).
     pub flows: Vec<(String, String)>,
 }
 

@@ -19,14 +19,14 @@ pub(super) async fn complete_login(
     identity: VerifiedIdentity,
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
-    claim_request(idp, &flow.request).await?;
-    if let Some(old) = browser.session.as_deref() {
-        end_session(idp, old).await?;
-    }
     let registry = idp.registry.snapshot();
     let sp = registry
         .get(&flow.request.sp_entity_id)
         .ok_or(FlowError::FlowNotFound)?;
+    claim_request(idp, Some(flow.expires_at), &flow.request).await?;
+    if let Some(old) = browser.session.as_deref() {
+        end_session(idp, old).await?;
+    }
     let sid = certs::random_token(idp.rng.as_ref())?;
     let session = SsoSession {
         session_index: certs::random_id(idp.rng.as_ref())?,
@@ -51,7 +51,7 @@ pub(super) async fn respond_success(
     session: SsoSession,
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
-    claim_request(idp, pending).await?;
+    claim_request(idp, None, pending).await?;
     issue_assertion(idp, sp, pending, sid, session, now).await
 }
 

@@ -149,9 +149,20 @@ pub(super) fn attach_upstream(
     seal_flow(idp, flow_id, &record, idp.clock.now())
 }
 
+/// The flow without its upstream attempt (cancelled there), sealed again (same expiry).
+pub(super) fn retire_upstream(
+    idp: &Idp,
+    flow_id: &str,
+    mut record: FlowRecord,
+) -> Result<FlowCookie, FlowError> {
+    record.upstream = None;
+    seal_flow(idp, flow_id, &record, idp.clock.now())
+}
+
 /// The flow a callback's `state` belongs to: the one of this browser's flows that opens and
-/// whose latest attempt was sent with this state. Then, and only then, the state's single use is
-/// recorded (until the flow expires): a replayed callback finds nothing.
+/// whose latest attempt was sent with this state, and whose state has not been used for a login
+/// yet (read only: nothing is written for a callback until its upstream has verified it, see
+/// [`claim_state`]).
 pub(super) async fn flow_for_state(
     idp: &Idp,
     browser: &Browser,
@@ -168,30 +179,74 @@ pub(super) async fn flow_for_state(
         certs::constant_time_eq(current, hash.as_bytes()).then(|| (id.clone(), record))
     });
     let (flow_id, record) = found.ok_or(FlowError::FlowNotFound)?;
-    let remaining = (record.expires_at - now.unix_timestamp()).max(1);
+    if idp.single_use.contains(&state_marker(state)).await? {
+        return Err(FlowError::FlowNotFound);
+    }
+    Ok((flow_id, record))
+}
+
+/// Record a callback's state as used, once its upstream has verified the login: of two
+/// callbacks with one state, one goes on. Kept until the flow expires.
+pub(super) async fn claim_state(
+    idp: &Idp,
+    state: &str,
+    flow: &FlowRecord,
+    now: OffsetDateTime,
+) -> Result<(), FlowError> {
+    let remaining = (flow.expires_at - now.unix_timestamp()).max(1);
     let first_use = idp
         .single_use
         .claim(
-            &sha256(&[b"state\0", state.as_bytes()]),
+            &state_marker(state),
             std::time::Duration::from_secs(remaining as u64),
         )
         .await?;
     if !first_use {
         return Err(FlowError::FlowNotFound);
     }
-    Ok((flow_id, record))
+    Ok(())
+}
+
+fn state_marker(state: &str) -> [u8; 32] {
+    sha256(&[b"state\0", state.as_bytes()])
 }
 
 /// Record that an assertion is being issued for this request: `Err(Replay)` when one already
-/// was. Kept until no flow started by this request could still finish: the request is accepted
-/// at intake for `max_request_age` plus the clock skew, and a flow lives `flow_ttl`.
-pub(super) async fn claim_request(idp: &Idp, request: &PendingRequest) -> Result<(), FlowError> {
-    let s = &idp.settings;
-    let ttl = to_std(s.max_request_age + s.clock_skew * 2 + s.flow_ttl);
-    if !idp.replay.claim(&request_marker(request), ttl).await? {
+/// was. Kept until no other flow for this request could still finish: a flow started before now
+/// ends within `flow_ttl` (checked here, at the claim, for the flow being finished); one started
+/// later is refused at intake while the marker lives, and
+/// intake accepts the request for at most `max_request_age` plus twice the clock skew from now
+/// (its IssueInstant is no later than now plus the skew). So the longer of the two suffices.
+pub(super) async fn claim_request(
+    idp: &Idp,
+    flow_expires_at: Option<i64>,
+    request: &PendingRequest,
+) -> Result<(), FlowError> {
+    // A flow that expired while its upstream was verifying (a slow bank) is over: its replay
+    // entry could already be gone.
+    if let Some(expires_at) = flow_expires_at {
+        let now = idp.clock.now();
+        if now.unix_timestamp() >= expires_at {
+            return Err(FlowError::Sealed(super::SealError::Expired {
+                now,
+                expired_at: OffsetDateTime::from_unix_timestamp(expires_at)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            }));
+        }
+    }
+    if !idp
+        .replay
+        .claim(&request_marker(request), replay_window(&idp.settings))
+        .await?
+    {
         return Err(FlowError::Replay);
     }
     Ok(())
+}
+
+/// How long a replay entry is kept (see [`claim_request`]).
+pub fn replay_window(s: &super::Settings) -> std::time::Duration {
+    to_std(s.flow_ttl.max(s.max_request_age + s.clock_skew * 2))
 }
 
 /// Whether an assertion was already issued for this request (nothing is written).

@@ -325,7 +325,13 @@ async fn intake_to_method_to_finish_to_response_then_sso() {
         ("national_id".to_owned(), PERSON.to_owned()),
     ];
     let again = finish_test_bank(&w.idp, &browser, again, &mut lang).await;
-    assert!(matches!(again, Err(FlowError::Replay)), "{again:?}");
+    assert!(
+        matches!(
+            again.as_ref().map_err(FlowError::cause),
+            Err(FlowError::Replay)
+        ),
+        "{again:?}"
+    );
     // A browser that applied the answer holds no flow any more.
     let mut lang = LanguageChoice::new(None, None);
     let gone = method_selection(
@@ -443,13 +449,6 @@ async fn a_request_id_is_answered_with_one_assertion() {
     // ... of which only the first to finish gets an assertion.
     let done = w.log_in(&flows[0].1, &flows[0].0).await;
     w.sp_checks(autopost(&done), "_replayed").unwrap();
-    let mut lang = LanguageChoice::new(None, None);
-    let fields = vec![
-        ("flow".to_owned(), flows[1].0.clone()),
-        ("national_id".to_owned(), PERSON.to_owned()),
-    ];
-    let second = finish_test_bank(&w.idp, &flows[1].1, fields, &mut lang).await;
-    assert!(matches!(second, Err(FlowError::Replay)), "{second:?}");
     // Once answered, the request is refused at intake.
     let third = receive_authn_request(
         &w.idp,
@@ -458,7 +457,30 @@ async fn a_request_id_is_answered_with_one_assertion() {
         Language::Fi,
     )
     .await;
-    assert!(matches!(third, Err(FlowError::Replay)), "{third:?}");
+    assert!(
+        matches!(
+            third.as_ref().map_err(FlowError::cause),
+            Err(FlowError::Replay)
+        ),
+        "{third:?}"
+    );
+    // The other flow is refused even in the last second of its life: the replay entry outlives
+    // every flow of the request.
+    w.clock
+        .advance(Duration::minutes(15) - Duration::seconds(1));
+    let mut lang = LanguageChoice::new(None, None);
+    let fields = vec![
+        ("flow".to_owned(), flows[1].0.clone()),
+        ("national_id".to_owned(), PERSON.to_owned()),
+    ];
+    let second = finish_test_bank(&w.idp, &flows[1].1, fields, &mut lang).await;
+    assert!(
+        matches!(
+            second.as_ref().map_err(FlowError::cause),
+            Err(FlowError::Replay)
+        ),
+        "{second:?}"
+    );
     // Control: another ID from the same SP is accepted.
     flow_of(
         &w.send(&Browser::default(), "_other", Req::default())
@@ -485,9 +507,9 @@ async fn the_login_form_sent_twenty_times_at_once_gives_one_assertion() {
     }
     let (mut assertions, mut replays) = (0, 0);
     for t in tasks {
-        match t.await.unwrap() {
+        match t.await.unwrap().as_ref().map_err(FlowError::cause) {
             Ok(answer) => {
-                w.sp_checks(autopost(&answer), "_twenty").unwrap();
+                w.sp_checks(autopost(answer), "_twenty").unwrap();
                 assertions += 1;
             }
             Err(FlowError::Replay) => replays += 1,
@@ -635,7 +657,7 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
     let hit = w.send(&browser, "_h1", Req::default()).await;
     assert!(
         matches!(
-            hit,
+            hit.as_ref().map_err(FlowError::cause),
             Err(FlowError::Store(StoreError::Full { kind: "replay", .. }))
         ),
         "{hit:?}"
@@ -665,7 +687,7 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
     let login = finish_test_bank(&w.idp, &other, fields, &mut lang).await;
     assert!(
         matches!(
-            login,
+            login.as_ref().map_err(FlowError::cause),
             Err(FlowError::Store(StoreError::Full {
                 kind: "sessions",
                 ..
@@ -714,7 +736,7 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
     .await;
     assert!(
         matches!(
-            second,
+            second.as_ref().map_err(FlowError::cause),
             Err(FlowError::Store(StoreError::Full {
                 kind: "single_use",
                 ..
@@ -819,6 +841,74 @@ async fn a_callback_without_a_live_state_fails_at_that_upstream() {
         0,
         "nothing recorded for a state that matched no flow"
     );
+}
+
+#[tokio::test]
+async fn a_callback_records_its_state_only_after_the_upstream_verified_it() {
+    let w = world();
+    let (flow_id, browser) = w.start_flow("_v1").await;
+    let mut lang = LanguageChoice::new(None, None);
+    let to_bank = start_method(&w.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
+        .await
+        .unwrap();
+    let state = stub_state(&to_bank);
+    let browser = after(&browser, &to_bank);
+    // Cancelled at the bank: back to the selection, nothing stored, and the attempt retired
+    // (the browser's cookie no longer carries its state).
+    let mut cancelled = stub_callback(&state, "no");
+    cancelled
+        .fields
+        .push(("error".into(), "access_denied".into()));
+    let back = upstream_callback(&w.idp, &browser, cancelled, &mut lang)
+        .await
+        .unwrap();
+    assert!(matches!(&back.step, Step::Redirect(to) if to.contains("notice=cancelled")));
+    assert_eq!(
+        w.sizes(),
+        (0, 0, 0),
+        "an unverified callback stores nothing"
+    );
+    let retired = after(&browser, &back);
+    let again = upstream_callback(&w.idp, &retired, stub_callback(&state, "ok"), &mut lang).await;
+    assert!(matches!(again, Err(FlowError::FlowNotFound)), "{again:?}");
+    // A new attempt, verified: the state is recorded once, and a replay finds nothing.
+    let to_bank = start_method(&w.idp, &retired, Some(&flow_id), STUB_BANK, &mut lang)
+        .await
+        .unwrap();
+    let state = stub_state(&to_bank);
+    let browser = after(&retired, &to_bank);
+    let done = upstream_callback(&w.idp, &browser, stub_callback(&state, "ok"), &mut lang)
+        .await
+        .unwrap();
+    w.sp_checks(autopost(&done), "_v1").unwrap();
+    assert_eq!(w.sizes(), (1, 1, 1));
+    let replay = upstream_callback(&w.idp, &browser, stub_callback(&state, "ok"), &mut lang).await;
+    assert!(matches!(replay, Err(FlowError::FlowNotFound)), "{replay:?}");
+}
+
+#[tokio::test]
+async fn a_flow_that_expires_while_its_upstream_verifies_gets_no_assertion() {
+    let w = world();
+    let (flow_id, browser) = w.start_flow("_slow").await;
+    let mut lang = LanguageChoice::new(None, None);
+    let to_bank = start_method(&w.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
+        .await
+        .unwrap();
+    let state = stub_state(&to_bank);
+    let browser = after(&browser, &to_bank);
+    // The callback arrives in the flow's last second; the bank answers a second later.
+    w.clock
+        .advance(Duration::minutes(15) - Duration::seconds(1));
+    let (_, flow) = super::session::flow_for_state(&w.idp, &browser, &state)
+        .await
+        .unwrap();
+    w.clock.advance(Duration::seconds(1));
+    let late = super::session::claim_request(&w.idp, Some(flow.expires_at), &flow.request).await;
+    assert!(
+        matches!(late, Err(FlowError::Sealed(SealError::Expired { .. }))),
+        "{late:?}"
+    );
+    assert_eq!(w.sizes(), (0, 0, 0));
 }
 
 const STUB_BANK: &str = "bank:stub";

@@ -1,6 +1,7 @@
-//! Short-lived state: SSO sessions, login flow records, replay entries, single-use markers. The
-//! store trait, where each kind of record lives (one key layout, one prefix), and the in-memory
-//! store that serves one process. A shared store (Redis) slots in behind the same trait.
+//! Short-lived state kept after the citizen has authenticated: SSO sessions, replay entries and
+//! single-use markers, each kind bounded on its own. The store traits, where each kind of record
+//! lives (one key layout, one prefix), and the in-memory stores that serve one process. A shared
+//! store (Redis) slots in behind the same traits.
 
 mod markers;
 mod memory;
@@ -78,29 +79,24 @@ impl FullWarning {
     }
 }
 
-/// The kinds of record the gateway stores.
+/// The kinds of record the gateway stores. Login flows are not among them: they travel sealed
+/// in the browser until the citizen has authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordKind {
-    /// One per accepted AuthnRequest ID: exactly one answer per request.
-    Replay,
-    /// A login in progress.
-    Flow,
-    /// From an upstream `state` to its flow.
-    UpstreamState,
     /// A single sign-on session.
     Session,
-    /// A certificate chain the ID-card listener captured for a state.
-    Capture,
+    /// One per AuthnRequest answered with an assertion: exactly one assertion per request.
+    Replay,
+    /// One per upstream callback state used.
+    SingleUse,
 }
 
 impl RecordKind {
     fn tag(self) -> &'static str {
         match self {
-            RecordKind::Replay => "replay",
-            RecordKind::Flow => "flow",
-            RecordKind::UpstreamState => "upstate",
             RecordKind::Session => "sso",
-            RecordKind::Capture => "idcert",
+            RecordKind::Replay => "replay",
+            RecordKind::SingleUse => "once",
         }
     }
 }

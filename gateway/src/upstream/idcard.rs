@@ -219,7 +219,12 @@ async fn capture(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let fields = http::form_fields(query.as_bytes());
+    // The cap before any parsing: a listener query is a state and a language.
+    let fields = if query.len() > 1024 {
+        Vec::new()
+    } else {
+        http::form_fields(query.as_bytes())
+    };
     let lang_field = fields
         .iter()
         .find(|(k, _)| k == "lang")

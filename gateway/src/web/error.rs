@@ -61,7 +61,7 @@ fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str
             (StatusCode::SERVICE_UNAVAILABLE, t.err_internal)
         }
         FlowError::FlowEnded { cause, .. } => status_and_message(cause, t),
-        FlowError::Build(_) | FlowError::Crypto(_) | FlowError::Record(_) => {
+        FlowError::Build(_) | FlowError::Crypto(_) | FlowError::Record { .. } => {
             (StatusCode::INTERNAL_SERVER_ERROR, t.err_internal)
         }
     }
