@@ -157,6 +157,21 @@ pub(super) async fn launch(
     launch_behind(gw, listener, addr, idcard_listener, edge).await
 }
 
+/// Expire the in-memory stores' entries every few seconds, whether requests come or not (they
+/// also expire on use): an idle gateway gives the memory of expired entries back.
+fn spawn_sweep(idp: Arc<crate::flows::Idp>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::stores::SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            idp.store.sweep();
+            idp.replay.sweep();
+            idp.single_use.sweep();
+        }
+    })
+}
+
 /// Refresh the banks once (a bank that cannot be reached is retried in the background), start
 /// their periodic refresh, and serve behind `edge`.
 async fn launch_behind(
@@ -175,6 +190,7 @@ async fn launch_behind(
         tracing::warn!(sources = ?failed, "some CRLs could not be loaded at start; ID-card logins under those CAs fail closed until they load");
     }
     let mut background = banks::spawn_bank_refresh(&gw.banks, &gw.idp.clock);
+    background.push(spawn_sweep(gw.idp.clone()));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;

@@ -143,6 +143,10 @@ impl MarkerStore for MemoryMarkers {
         let r = self.with(|b, _| b.contains(&key));
         Box::pin(async move { Ok(r) })
     }
+
+    fn sweep(&self) {
+        self.with(|_, _| ());
+    }
 }
 
 #[cfg(test)]

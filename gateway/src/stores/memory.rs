@@ -155,6 +155,15 @@ impl SessionStore for MemoryStore {
         self.with(|g, _| g.remove(key));
         Box::pin(async move { Ok(()) })
     }
+
+    fn sweep(&self) {
+        self.with(|g, _| {
+            // After a peak the map keeps its size: give the room back once it is mostly empty.
+            if g.map.capacity() > 1024 && g.map.len() < g.map.capacity() / 4 {
+                g.map.shrink_to_fit();
+            }
+        });
+    }
 }
 
 #[cfg(test)]

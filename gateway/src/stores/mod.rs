@@ -37,6 +37,9 @@ pub trait SessionStore: Send + Sync {
         ttl: Duration,
     ) -> StoreFuture<'a, bool>;
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+    /// Drop what has expired (a store that expires on its own does nothing). Called every few
+    /// seconds, so that an idle gateway gives memory back too.
+    fn sweep(&self) {}
 }
 
 /// "This ID was used", until a time: replay entries and single-use markers. The ID is a SHA-256
@@ -46,7 +49,12 @@ pub trait MarkerStore: Send + Sync {
     fn claim<'a>(&'a self, id: &'a [u8; 32], ttl: Duration) -> StoreFuture<'a, bool>;
     /// Whether `id` is recorded (nothing is written).
     fn contains<'a>(&'a self, id: &'a [u8; 32]) -> StoreFuture<'a, bool>;
+    /// Drop what has expired (see [`SessionStore::sweep`]).
+    fn sweep(&self) {}
 }
+
+/// How often the gateway sweeps its in-memory stores.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// One warning a minute, per kind, while a kind refuses work because it is full (a flood would
 /// otherwise write a log line per refused request).
