@@ -69,6 +69,8 @@ pub struct RoundSummary {
     pub p99_ms: Option<f64>,
     pub rss_start: Option<u64>,
     pub rss_end: Option<u64>,
+    /// The highest RSS sampled during the round.
+    pub rss_peak: Option<u64>,
     /// (RSS at the end - RSS at the start) / hits; negative when memory went back.
     pub rss_growth_per_hit: Option<f64>,
 }
@@ -99,6 +101,14 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
         let hits = tally.hits();
         let rss_start = nearest(&m.rss, from);
         let rss_end = nearest(&m.rss, to);
+        let rss_peak = m
+            .rss
+            .iter()
+            .filter(|r| r.at >= from && r.at <= to)
+            .map(|r| r.bytes)
+            .chain(rss_start)
+            .chain(rss_end)
+            .max();
         rounds.push(RoundSummary {
             round: i + 1,
             hits,
@@ -114,6 +124,7 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
             p99_ms: percentile_ms(&lat, 99.0),
             rss_start,
             rss_end,
+            rss_peak,
             rss_growth_per_hit: match (rss_start, rss_end) {
                 (Some(a), Some(b)) if hits > 0 => Some((b as f64 - a as f64) / hits as f64),
                 _ => None,
@@ -214,12 +225,12 @@ pub fn text(s: &Summary) -> String {
     );
     let _ = writeln!(
         out,
-        "round      hits    rate/s   p50 ms   p95 ms   p99 ms  RSS start  RSS end   B/hit  unexpected"
+        "round      hits    rate/s   p50 ms   p95 ms   p99 ms  RSS start  RSS end  RSS peak   B/hit  unexpected"
     );
     for r in &s.rounds {
         let _ = writeln!(
             out,
-            "{:>5} {:>9} {:>9.0} {:>8} {:>8} {:>8} {:>10} {:>8} {:>7} {}",
+            "{:>5} {:>9} {:>9.0} {:>8} {:>8} {:>8} {:>10} {:>8} {:>9} {:>7} {}",
             r.round,
             r.hits,
             r.rate,
@@ -228,6 +239,7 @@ pub fn text(s: &Summary) -> String {
             ms(r.p99_ms),
             mib(r.rss_start),
             mib(r.rss_end),
+            mib(r.rss_peak),
             r.rss_growth_per_hit
                 .map_or("-".into(), |b| format!("{b:.0}")),
             kinds(&r.unexpected),
@@ -439,6 +451,48 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert!(json.get("citizen").is_none(), "{json}");
         assert!(!text(&s).contains("citizen"));
+    }
+
+    #[test]
+    fn each_round_reports_its_rss_peak_and_growth_per_hit() {
+        let plan = LoadPlan {
+            mode: Mode::SsoHits,
+            connections: 1,
+            round: Duration::from_secs(10),
+            rounds: 2,
+            max_hits: 1000,
+            pid: Some(1),
+            spread_sources: false,
+            citizen_every: None,
+        };
+        let tally = || RoundTally {
+            expected: 100,
+            unexpected: BTreeMap::new(),
+            latencies_us: vec![1000; 100],
+        };
+        let at = |at: f64, mb: u64| crate::rss::RssSample {
+            at,
+            bytes: mb << 20,
+        };
+        let measured = Measured {
+            rounds: vec![tally(), tally()],
+            elapsed: 20.0,
+            rss: vec![
+                at(0.0, 10),
+                at(5.0, 40),
+                at(10.0, 20),
+                at(15.0, 25),
+                at(20.0, 22),
+            ],
+            citizen: None,
+        };
+        let s = summarize("http://127.0.0.1:1", &plan, &measured);
+        assert_eq!(s.rounds[0].rss_peak, Some(40 << 20));
+        assert_eq!(s.rounds[1].rss_peak, Some(25 << 20));
+        assert_eq!(
+            s.rounds[0].rss_growth_per_hit,
+            Some((10u64 << 20) as f64 / 100.0)
+        );
     }
 
     #[test]
