@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use tests::browser::{Browser, Page};
 use tests::gateway_log;
-use tests::harness::{self, LoopbackListener, TestGateway};
+use tests::harness::{self, through_testbank, LoopbackListener, TestGateway, PERSON};
 use tests::testsp::{RequestOptions, TestSp};
 
 struct Env {
@@ -568,10 +568,26 @@ async fn replayed_and_stale_requests_are_refused() {
     let b = Browser::new();
     let sso = e.gw.sso_url();
     let sp = &e.signed_sp;
-    // The first use is the control for the replays.
+    // The first use is the control for the replays. Nothing is recorded for a request until an
+    // assertion is issued for it (issue 16): a copy sent before that starts a flow of its own,
+    // but only one of the two flows gets an assertion.
     let (xml, _) = sp.request_xml(&sso, &RequestOptions::default());
     let url = sp.redirect_url(&sso, &xml, None, true);
-    assert_accepted(&b.get(&url).await, "first use");
+    let first = b.get(&url).await;
+    assert_accepted(&first, "first use");
+    let copy = Browser::new();
+    let early = copy.get(&url).await;
+    assert_accepted(&early, "a copy before any answer");
+    let done = through_testbank(&b, first, &[("national_id", PERSON)]).await;
+    assert!(done.has_saml_response(), "{}", done.body);
+    let late = through_testbank(&copy, early, &[("national_id", PERSON)]).await;
+    assert_refused(
+        &late,
+        400,
+        "gateway.replay",
+        "the copy's flow, after the answer",
+    );
+    // Once answered, the request is refused at intake, in any browser.
     assert_refused(
         &b.get(&url).await,
         400,
