@@ -115,6 +115,19 @@ pub async fn to_selection(
     selection
 }
 
+/// Follow a method's link (`data-method`) on the selection page; panics if it is not offered.
+pub async fn pick_method(
+    b: &crate::browser::Browser,
+    selection: &crate::browser::Page,
+    method: &str,
+) -> crate::browser::Page {
+    let href = selection
+        .method_link(method)
+        .unwrap_or_else(|| panic!("{method} not offered: {}", selection.body));
+    let base = url::Url::parse(&selection.url).unwrap();
+    b.get(base.join(&href).unwrap().as_str()).await
+}
+
 /// From the SSO endpoint's answer (a redirect to the selection page), pick the test bank and
 /// submit its form with `fields`; returns the page after the submit (the auto-post page on success).
 pub async fn through_testbank(
@@ -123,11 +136,7 @@ pub async fn through_testbank(
     fields: &[(&str, &str)],
 ) -> crate::browser::Page {
     let selection = to_selection(b, sso_answer).await;
-    let href = selection
-        .method_link("testbank")
-        .expect("test bank offered");
-    let base = url::Url::parse(&selection.url).unwrap();
-    let bank = b.get(base.join(&href).unwrap().as_str()).await;
+    let bank = pick_method(b, &selection, "testbank").await;
     assert_eq!(bank.status, 200, "{}", bank.body);
     assert!(bank.body.contains("name=\"national_id\""));
     b.submit(&bank, None, fields).await

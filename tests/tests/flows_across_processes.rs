@@ -98,11 +98,7 @@ fn on(g: &Gateway, url: &str) -> String {
 /// the selection.
 async fn finish_on(b: &Browser, selection: &Page) -> Page {
     assert_eq!(selection.status, 200, "{}", selection.body);
-    let href = selection
-        .method_link("testbank")
-        .expect("test bank offered");
-    let page_url = url::Url::parse(&selection.url).unwrap();
-    let bank = b.get(page_url.join(&href).unwrap().as_str()).await;
+    let bank = tests::harness::pick_method(b, selection, "testbank").await;
     assert_eq!(bank.status, 200, "{}", bank.body);
     b.submit(&bank, None, &[("national_id", PERSON)]).await
 }

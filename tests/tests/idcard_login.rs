@@ -500,18 +500,7 @@ async fn dev_mode_offers_the_id_card_with_its_test_pki() {
     let sso = b.get(&format!("{}/demo/login", gw.base_url)).await;
     let sso = b.get(sso.location.as_deref().unwrap()).await;
     let selection = to_selection(&b, sso).await;
-    let href = selection
-        .method_link("idcard")
-        .expect("idcard offered in dev mode");
-    let to_listener = b
-        .get(
-            url::Url::parse(&selection.url)
-                .unwrap()
-                .join(&href)
-                .unwrap()
-                .as_str(),
-        )
-        .await;
+    let to_listener = tests::harness::pick_method(&b, &selection, "idcard").await;
     let url = to_listener.location.unwrap();
     assert!(
         url.starts_with(&format!(

@@ -308,13 +308,7 @@ mod tests {
     use super::*;
     use dev::DevRateLimits::{Off, On};
 
-    fn env(pairs: &[(&str, &str)]) -> std::vec::IntoIter<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-            .into_iter()
-    }
+    use crate::app::test_env as env;
 
     #[test]
     fn dev_rate_limits_are_on_unless_the_flag_or_the_variable_turns_them_off() {

@@ -104,13 +104,7 @@ fn colours_wanted() -> bool {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> std::vec::IntoIter<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-            .into_iter()
-    }
+    use crate::app::test_env as env;
 
     #[test]
     fn dev_mode_reads_the_format_from_the_variable() {

@@ -8,3 +8,13 @@ pub mod logging;
 mod methods;
 pub mod serve;
 pub mod state;
+
+/// Environment variables for a test, as `std::env::vars()` gives them.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> std::vec::IntoIter<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<Vec<_>>()
+        .into_iter()
+}

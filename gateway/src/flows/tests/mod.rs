@@ -651,6 +651,18 @@ impl idp_adapters::AuthAdapter for StubBank {
     }
 }
 
+impl World {
+    /// Pick the stub bank for the flow: the state it was sent with, and the browser holding the
+    /// flow resealed with that attempt.
+    async fn to_stub_bank(&self, browser: &Browser, flow_id: &str) -> (String, Browser) {
+        let mut lang = LanguageChoice::new(None, None);
+        let to_bank = start_method(&self.idp, browser, Some(flow_id), STUB_BANK, &mut lang)
+            .await
+            .unwrap();
+        (stub_state(&to_bank), after(browser, &to_bank))
+    }
+}
+
 fn stub_state(answer: &Answer) -> String {
     match &answer.step {
         Step::Redirect(url) => url

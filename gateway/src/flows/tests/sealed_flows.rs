@@ -114,11 +114,7 @@ async fn a_flow_started_on_one_process_completes_on_another_with_the_same_keys()
     let (flow_id, browser) = a.start_flow("_x1").await;
     // Through an upstream: started on A, the callback on B.
     let mut lang = LanguageChoice::new(None, None);
-    let to_bank = start_method(&b.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
-        .await
-        .unwrap();
-    let state = stub_state(&to_bank);
-    let browser = after(&browser, &to_bank);
+    let (state, browser) = b.to_stub_bank(&browser, &flow_id).await;
     let done = upstream_callback(&a.idp, &browser, stub_callback(&state, "ok"), &mut lang)
         .await
         .unwrap();
@@ -197,10 +193,7 @@ async fn a_full_kind_answers_503_and_the_other_kinds_go_on() {
     let mut states = Vec::new();
     for id in ["_u1", "_u2"] {
         let (flow_id, browser) = w.start_flow(id).await;
-        let to_bank = start_method(&w.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
-            .await
-            .unwrap();
-        states.push((stub_state(&to_bank), after(&browser, &to_bank)));
+        states.push(w.to_stub_bank(&browser, &flow_id).await);
     }
     let first = upstream_callback(
         &w.idp,
@@ -274,11 +267,7 @@ async fn a_callback_records_its_state_only_after_the_upstream_verified_it() {
     let w = world();
     let (flow_id, browser) = w.start_flow("_v1").await;
     let mut lang = LanguageChoice::new(None, None);
-    let to_bank = start_method(&w.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
-        .await
-        .unwrap();
-    let state = stub_state(&to_bank);
-    let browser = after(&browser, &to_bank);
+    let (state, browser) = w.to_stub_bank(&browser, &flow_id).await;
     // Cancelled at the bank: back to the selection, nothing stored, and the attempt retired
     // (the browser's cookie no longer carries its state).
     let mut cancelled = stub_callback(&state, "no");
@@ -298,11 +287,7 @@ async fn a_callback_records_its_state_only_after_the_upstream_verified_it() {
     let again = upstream_callback(&w.idp, &retired, stub_callback(&state, "ok"), &mut lang).await;
     assert!(matches!(again, Err(FlowError::FlowNotFound)), "{again:?}");
     // A new attempt, verified: the state is recorded once, and a replay finds nothing.
-    let to_bank = start_method(&w.idp, &retired, Some(&flow_id), STUB_BANK, &mut lang)
-        .await
-        .unwrap();
-    let state = stub_state(&to_bank);
-    let browser = after(&retired, &to_bank);
+    let (state, browser) = w.to_stub_bank(&retired, &flow_id).await;
     let done = upstream_callback(&w.idp, &browser, stub_callback(&state, "ok"), &mut lang)
         .await
         .unwrap();
@@ -316,12 +301,7 @@ async fn a_callback_records_its_state_only_after_the_upstream_verified_it() {
 async fn a_flow_that_expires_while_its_upstream_verifies_gets_no_assertion() {
     let w = world();
     let (flow_id, browser) = w.start_flow("_slow").await;
-    let mut lang = LanguageChoice::new(None, None);
-    let to_bank = start_method(&w.idp, &browser, Some(&flow_id), STUB_BANK, &mut lang)
-        .await
-        .unwrap();
-    let state = stub_state(&to_bank);
-    let browser = after(&browser, &to_bank);
+    let (state, browser) = w.to_stub_bank(&browser, &flow_id).await;
     // The callback arrives in the flow's last second; the bank answers a second later.
     w.clock
         .advance(Duration::minutes(15) - Duration::seconds(1));
