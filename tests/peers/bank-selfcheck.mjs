@@ -147,7 +147,8 @@ function runBankExpectingFailure(argv, env = {}) {
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    // 'close', not 'exit': 'exit' can come before the last of stderr has been read.
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
   });
 }
 
