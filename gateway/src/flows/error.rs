@@ -57,16 +57,11 @@ pub enum FlowError {
 
 impl From<serde_json::Error> for FlowError {
     fn from(e: serde_json::Error) -> FlowError {
-        let category = match e.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "data",
-            serde_json::error::Category::Eof => "eof",
-        };
+        let (category, line, column) = super::sealed::json_error_place(&e);
         FlowError::Record {
             category,
-            line: e.line(),
-            column: e.column(),
+            line,
+            column,
         }
     }
 }

@@ -130,18 +130,24 @@ impl SealError {
     }
 }
 
+/// Where a JSON error is, and of what kind: never its message, which can quote the record.
+pub(crate) fn json_error_place(e: &serde_json::Error) -> (&'static str, usize, usize) {
+    let category = match e.classify() {
+        serde_json::error::Category::Io => "io",
+        serde_json::error::Category::Syntax => "syntax",
+        serde_json::error::Category::Data => "data",
+        serde_json::error::Category::Eof => "eof",
+    };
+    (category, e.line(), e.column())
+}
+
 impl From<serde_json::Error> for SealError {
     fn from(e: serde_json::Error) -> Self {
-        let category = match e.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "data",
-            serde_json::error::Category::Eof => "eof",
-        };
+        let (category, line, column) = json_error_place(&e);
         SealError::Record {
             category,
-            line: e.line(),
-            column: e.column(),
+            line,
+            column,
         }
     }
 }
