@@ -2,6 +2,9 @@
 // Drives Debian's Chromium (headless, through playwright-core: no browser download) through a
 // login the way a citizen would, and saves a screenshot of each page.
 //
+// Then a fresh browser context starts a login with the second service's cross-site POST
+// (`fresh_login`: how the POST arrived, the flow cookie the gateway set, where it ended).
+//
 // usage: node browser_sso.js '{"gateway": "http://127.0.0.1:P", "second_sp_start": "http://localhost:Q/start", "artifacts": "DIR"}'
 // prints one JSON object: what the pages showed, every URL the browser visited, the headings of
 // the screenshots, the gateway's Set-Cookie headers, and how the second service's AuthnRequest
@@ -53,6 +56,32 @@ run(async (out) => {
     out.steps.second_url = page.url();
     out.steps.second_text = await page.innerText('body');
     out.second_visited = out.visited.slice(mark);
+
+    // A fresh browser (no session): the second service's cross-site POST starts a login, whose
+    // flow lives in a SameSite=Lax cookie set by the answer to that POST.
+    const fresh = await recordingPage(browser, { visited: [], steps: {} }, args.artifacts);
+    const freshSso = fresh.page.waitForRequest((r) => r.url().startsWith(args.gateway + '/saml/idp/sso'));
+    const freshAnswer = fresh.page.waitForResponse((r) => r.url().startsWith(args.gateway + '/saml/idp/sso'));
+    await fresh.page.goto(args.second_sp_start);
+    const fh = await (await freshSso).allHeaders();
+    const answer = await freshAnswer;
+    const flowCookie = (await answer.headersArray())
+      .filter((h) => h.name.toLowerCase() === 'set-cookie')
+      .map((h) => h.value)
+      .find((v) => v.startsWith('__Host-gw_flow_'));
+    await fresh.page.waitForURL(/\/login\?flow=/);
+    await fresh.page.waitForSelector('[data-method="testbank"]');
+    await fresh.shot('06-fresh-selection.png');
+    await Promise.all([fresh.page.waitForURL(/\/login\/testbank/), fresh.page.click('[data-method="testbank"]')]);
+    await Promise.all([fresh.page.waitForURL((u) => u.pathname === '/acs'), fresh.page.click('[data-person]')]);
+    await fresh.page.waitForSelector('#got');
+    await fresh.shot('07-fresh-second-sp.png');
+    out.fresh_login = {
+      sec_fetch_site: fh['sec-fetch-site'] || null,
+      sso_cookie_sent: /(^|;\s*)__Host-gw_sso=/.test(fh['cookie'] || ''),
+      flow_cookie: flowCookie || null,
+      final_url: fresh.page.url(),
+    };
   } finally {
     await browser.close();
   }

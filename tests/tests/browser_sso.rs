@@ -26,13 +26,14 @@ const LOGGED_IN_HEADING: &str = "Demo e-service: logged in";
 struct SecondSp {
     sp: TestSp,
     sso_url: String,
-    request_id: Mutex<Option<String>>,
-    received: Mutex<Option<String>>,
+    /// Every AuthnRequest the start page made, and every SAMLResponse the ACS received, in order.
+    request_ids: Mutex<Vec<String>>,
+    received: Mutex<Vec<String>>,
 }
 
 async fn start_page(State(s): State<Arc<SecondSp>>) -> Html<String> {
     let (xml, id) = s.sp.request_xml(&s.sso_url, &RequestOptions::default());
-    *s.request_id.lock().unwrap() = Some(id);
+    s.request_ids.lock().unwrap().push(id);
     let fields = s.sp.post_fields(&xml, Some("second"), true);
     let inputs: String = fields
         .iter()
@@ -53,11 +54,9 @@ async fn acs(State(s): State<Arc<SecondSp>>, body: String) -> Html<&'static str>
     let fields: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
-    let r = fields
-        .into_iter()
-        .find(|(k, _)| k == "SAMLResponse")
-        .map(|(_, v)| v);
-    *s.received.lock().unwrap() = r;
+    if let Some((_, r)) = fields.into_iter().find(|(k, _)| k == "SAMLResponse") {
+        s.received.lock().unwrap().push(r);
+    }
     Html("<!DOCTYPE html><html><body><h1>Second service</h1><p id=\"got\">The second service received a SAML Response.</p></body></html>")
 }
 
@@ -80,8 +79,8 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
     let second = Arc::new(SecondSp {
         sp,
         sso_url: gw.sso_url(),
-        request_id: Mutex::new(None),
-        received: Mutex::new(None),
+        request_ids: Mutex::new(Vec::new()),
+        received: Mutex::new(Vec::new()),
     });
     let app = axum::Router::new()
         .route("/start", get(start_page))
@@ -153,28 +152,46 @@ async fn chromium_logs_in_and_single_sign_on_survives_a_cross_site_post() {
         steps["second_url"].as_str().unwrap().ends_with("/acs"),
         "{report}"
     );
-    let b64 = second
-        .received
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("the second SP received a Response");
-    let xml = saml::binding::decode_post(&b64, &Default::default()).unwrap();
-    let id = second.request_id.lock().unwrap().clone().unwrap();
-    let a = second
-        .sp
-        .validate(&xml, &id, &gw.entity_id(), &gw.idp_certs(), None)
-        .unwrap();
-    assert!(a
-        .attributes
-        .iter()
-        .any(|(n, v)| n == "urn:oid:1.2.246.21" && v == &[harness::PERSON.to_owned()]));
+    // Two Responses, each for its own request: the SSO hit's, then the fresh browser's login.
+    let ids = second.request_ids.lock().unwrap().clone();
+    let received = second.received.lock().unwrap().clone();
+    assert_eq!((ids.len(), received.len()), (2, 2), "{report}");
+    for (b64, id) in received.iter().zip(&ids) {
+        let xml = saml::binding::decode_post(b64, &Default::default()).unwrap();
+        let a = second
+            .sp
+            .validate(&xml, id, &gw.entity_id(), &gw.idp_certs(), None)
+            .unwrap();
+        assert!(a
+            .attributes
+            .iter()
+            .any(|(n, v)| n == "urn:oid:1.2.246.21" && v == &[harness::PERSON.to_owned()]));
+    }
+
+    // A fresh browser whose login starts with the second service's cross-site POST: the flow
+    // cookie (SameSite=Lax) is set by the answer to that POST, and Chromium brings it back to
+    // the selection, the test bank and its form, so the login completes.
+    let fresh = &report["fresh_login"];
+    assert_eq!(fresh["sec_fetch_site"], "cross-site", "{report}");
+    assert_eq!(fresh["sso_cookie_sent"], false, "{report}");
+    let flow_cookie = fresh["flow_cookie"].as_str().unwrap_or_default();
+    assert!(
+        flow_cookie.starts_with("__Host-gw_flow_")
+            && flow_cookie.contains("; Secure; HttpOnly; SameSite=Lax"),
+        "{report}"
+    );
+    assert!(
+        fresh["final_url"].as_str().unwrap().ends_with("/acs"),
+        "{report}"
+    );
     for (shot, heading) in [
         ("01-demo-sp.png", DEMO_SP_HEADING),
         ("02-method-selection.png", SELECTION_HEADING),
         ("03-test-bank.png", TEST_BANK_HEADING),
         ("04-demo-sp-logged-in.png", LOGGED_IN_HEADING),
         ("05-second-sp.png", "Second service"),
+        ("06-fresh-selection.png", SELECTION_HEADING),
+        ("07-fresh-second-sp.png", "Second service"),
     ] {
         screenshots::assert_shows(&artifacts, shot, heading);
     }
