@@ -416,6 +416,34 @@ impl PeerSp {
         })
     }
 
+    /// [`PeerSp::authn`] off the async runtime (the library runs as a child process); panics if
+    /// the peer cannot build the request.
+    pub async fn authn_off_runtime(&self, opts: AuthnOptions) -> AuthnRequestOut {
+        let sp = self.clone();
+        tokio::task::spawn_blocking(move || sp.authn(&opts))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A login as a citizen makes it: this SP's AuthnRequest (built with `opts`) sent by a fresh
+    /// browser in its binding, then the test bank with `fields`. Returns the request and the page
+    /// the test bank's form led to (the auto-post on success).
+    pub async fn test_bank_login(
+        &self,
+        opts: AuthnOptions,
+        fields: &[(&str, &str)],
+    ) -> (AuthnRequestOut, crate::browser::Page) {
+        let req = self.authn_off_runtime(opts).await;
+        let b = crate::browser::Browser::new();
+        let sso = match req.binding {
+            Binding::Redirect => b.get(&req.url).await,
+            Binding::Post => b.post_form(&req.url, &req.fields).await,
+        };
+        let page = crate::harness::through_testbank(&b, sso, fields).await;
+        (req, page)
+    }
+
     /// Hands a base64 SAMLResponse (as POSTed to the ACS) to the library, with the request ID it
     /// is answering. `Ok` when the library accepts it, `Err(Refused)` when it refuses it.
     ///

@@ -8,7 +8,7 @@
 
 use tests::assertion_names::{OID_GIVEN, OID_HETU, OID_SN};
 use tests::browser::Browser;
-use tests::harness::{self, through_testbank, LoopbackListener, PERSON};
+use tests::harness::{self, LoopbackListener, PERSON};
 use tests::peers::{self, AuthnOptions, Binding, NameIdFormat, PeerConfig, PeerKind, PeerSp};
 
 struct Peer {
@@ -104,23 +104,13 @@ async fn independent_sps_log_in_through_the_gateway() {
                 name_id_format: Some(NameIdFormat::Transient),
                 ..Default::default()
             };
-            let sp = p.sp.clone();
-            let req = tokio::task::spawn_blocking(move || sp.authn(&opts))
-                .await
-                .unwrap()
-                .unwrap();
+            let (req, autopost) =
+                p.sp.test_bank_login(
+                    opts,
+                    &[("national_id", PERSON), ("given_name", "Anna & <Åsa>")],
+                )
+                .await;
             assert_eq!(req.signed, p.signed, "{what}: signing as configured");
-            let b = Browser::new();
-            let sso = match binding {
-                Binding::Redirect => b.get(&req.url).await,
-                Binding::Post => b.post_form(&req.url, &req.fields).await,
-            };
-            let autopost = through_testbank(
-                &b,
-                sso,
-                &[("national_id", PERSON), ("given_name", "Anna & <Åsa>")],
-            )
-            .await;
             assert_eq!(autopost.status, 200, "{what}: {}", autopost.body);
             let form = autopost.form(Some("saml")).unwrap();
             assert_eq!(

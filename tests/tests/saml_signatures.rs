@@ -282,14 +282,7 @@ async fn persistent_name_ids(w: &DevWorld) {
             name_id_format: Some(NameIdFormat::Persistent),
             ..Default::default()
         };
-        let sp2 = sp.clone();
-        let req = tokio::task::spawn_blocking(move || sp2.authn(&opts))
-            .await
-            .unwrap()
-            .unwrap();
-        let b = Browser::new();
-        let page = b.get(&req.url).await;
-        let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
+        let (req, autopost) = sp.test_bank_login(opts, &[("national_id", PERSON)]).await;
         let v = sp
             .validate_autopost(&req.request_id, &autopost)
             .await
@@ -387,14 +380,9 @@ sign_response = true
     let idp_pem = d.join("idp.crt");
     let other_pem = d.join("sp.crt");
 
-    let sp2 = sp.clone();
-    let req = tokio::task::spawn_blocking(move || sp2.authn(&AuthnOptions::default()))
-        .await
-        .unwrap()
-        .unwrap();
-    let b = Browser::new();
-    let page = b.get(&req.url).await;
-    let autopost = through_testbank(&b, page, &[("national_id", PERSON)]).await;
+    let (req, autopost) = sp
+        .test_bank_login(AuthnOptions::default(), &[("national_id", PERSON)])
+        .await;
     sp.validate_autopost(&req.request_id, &autopost)
         .await
         .unwrap_or_else(|e| panic!("python3-saml refused the signed Response: {e}"));

@@ -6,8 +6,7 @@
 //! signature over it, and changing it breaks that signature.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use tests::browser::Browser;
-use tests::harness::{self, through_testbank, PERSON};
+use tests::harness::{self, PERSON};
 use tests::peers::{self, AuthnOptions, Binding};
 
 const OID_HETU: &str = "urn:oid:1.2.246.21";
@@ -47,14 +46,7 @@ release = ["national_id", "given_name", "surname"]
         binding: Binding::Redirect,
         ..Default::default()
     };
-    let sp2 = sp.clone();
-    let req = tokio::task::spawn_blocking(move || sp2.authn(&opts))
-        .await
-        .unwrap()
-        .unwrap();
-    let b = Browser::new();
-    let sso = b.get(&req.url).await;
-    let autopost = through_testbank(&b, sso, &[("national_id", PERSON)]).await;
+    let (req, autopost) = sp.test_bank_login(opts, &[("national_id", PERSON)]).await;
     let v = sp
         .validate_autopost(&req.request_id, &autopost)
         .await
