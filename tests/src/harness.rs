@@ -200,18 +200,13 @@ pub async fn python3_saml_sp(
             .unwrap();
     std::fs::write(d.join("sp.key"), sp_id.key.to_pkcs8_pem().unwrap()).unwrap();
     std::fs::write(d.join("sp.crt"), sp_id.cert.to_pem()).unwrap();
-    let cfg = PeerConfig {
-        entity_id: entity_id.into(),
-        acs_url: "http://127.0.0.1:9/python3-saml/acs".into(),
-        idp_entity_id: format!("{base}/saml/idp"),
-        idp_sso_url: format!("{base}/saml/idp/sso"),
-        idp_cert_pem_file: d.join("idp.crt"),
-        idp_metadata_file: None,
-        sp_key_file: d.join("sp.key"),
-        sp_cert_file: d.join("sp.crt"),
-        authn_requests_signed: false,
-        want_assertions_encrypted: false,
-    };
+    let cfg = PeerConfig::for_gateway(
+        entity_id.into(),
+        "http://127.0.0.1:9/python3-saml/acs".into(),
+        base,
+        &d.join("idp.crt"),
+        (&d.join("sp.key"), &d.join("sp.crt")),
+    );
     let sp = PeerSp::new(PeerKind::Python3Saml, &d.join("python3-saml"), &cfg).unwrap();
     let sp2 = sp.clone();
     let md = tokio::task::spawn_blocking(move || sp2.metadata())

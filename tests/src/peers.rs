@@ -106,6 +106,31 @@ pub struct PeerConfig {
     pub want_assertions_encrypted: bool,
 }
 
+impl PeerConfig {
+    /// An SP at `entity_id` with its ACS at `acs_url`, trusting the gateway at `base` (its IdP
+    /// entity ID and SSO endpoint) and `idp_cert`; unsigned requests, plain assertions.
+    pub fn for_gateway(
+        entity_id: String,
+        acs_url: String,
+        base: &str,
+        idp_cert: &Path,
+        (sp_key, sp_cert): (&Path, &Path),
+    ) -> PeerConfig {
+        PeerConfig {
+            entity_id,
+            acs_url,
+            idp_entity_id: format!("{base}/saml/idp"),
+            idp_sso_url: format!("{base}/saml/idp/sso"),
+            idp_cert_pem_file: idp_cert.to_path_buf(),
+            idp_metadata_file: None,
+            sp_key_file: sp_key.to_path_buf(),
+            sp_cert_file: sp_cert.to_path_buf(),
+            authn_requests_signed: false,
+            want_assertions_encrypted: false,
+        }
+    }
+}
+
 /// SAML binding of an AuthnRequest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

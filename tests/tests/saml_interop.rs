@@ -43,16 +43,15 @@ async fn independent_sps_log_in_through_the_gateway() {
                 if encrypted { "-encrypted" } else { "" }
             );
             let cfg = PeerConfig {
-                entity_id: format!("https://{name}.peer.example/sp"),
-                acs_url: format!("http://127.0.0.1:9/{name}/acs"),
-                idp_entity_id: format!("{base}/saml/idp"),
-                idp_sso_url: format!("{base}/saml/idp/sso"),
-                idp_cert_pem_file: idp_cert.clone(),
-                idp_metadata_file: None,
-                sp_key_file: sp_key.clone(),
-                sp_cert_file: sp_cert.clone(),
                 authn_requests_signed: signed,
                 want_assertions_encrypted: encrypted,
+                ..PeerConfig::for_gateway(
+                    format!("https://{name}.peer.example/sp"),
+                    format!("http://127.0.0.1:9/{name}/acs"),
+                    &base,
+                    &idp_cert,
+                    (&sp_key, &sp_cert),
+                )
             };
             configs.push((kind, signed, name, cfg));
         }

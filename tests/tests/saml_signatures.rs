@@ -71,18 +71,13 @@ async fn dev_world() -> DevWorld {
     let (sp_key, sp_cert) = harness::peer_sp_key_files(dir.path());
     let mut peer_sps = Vec::new();
     for kind in [PeerKind::Python3Saml, PeerKind::NodeSaml] {
-        let cfg = PeerConfig {
-            entity_id: format!("https://{kind}.persistent.example/sp"),
-            acs_url: format!("http://127.0.0.1:9/{kind}/acs"),
-            idp_entity_id: format!("{base}/saml/idp"),
-            idp_sso_url: format!("{base}/saml/idp/sso"),
-            idp_cert_pem_file: rsa_pem.clone(),
-            idp_metadata_file: None,
-            sp_key_file: sp_key.clone(),
-            sp_cert_file: sp_cert.clone(),
-            authn_requests_signed: false,
-            want_assertions_encrypted: false,
-        };
+        let cfg = PeerConfig::for_gateway(
+            format!("https://{kind}.persistent.example/sp"),
+            format!("http://127.0.0.1:9/{kind}/acs"),
+            &base,
+            &rsa_pem,
+            (&sp_key, &sp_cert),
+        );
         let sp = PeerSp::new(kind, &dir.path().join(kind.name()), &cfg).unwrap();
         let sp2 = sp.clone();
         let md = tokio::task::spawn_blocking(move || sp2.metadata())
