@@ -680,11 +680,20 @@ const scenarios = [
   ['BANK_MODE=expired bank, client B', () => hostileBank('expired', B, ' with client B (RSA-OAEP-256 + A256GCM)')],
   ['BANK_MODE=userinfo-sub bank, client B', clientBUserinfoSub],
 ];
-// All banks run at once (one process each, as several banks would in the suite).
-await Promise.all(scenarios.map(([name, run]) => run().catch((e) => {
-  failed += 1;
-  console.log(`FAIL - ${name}: ${e.stack}`);
-})));
+// Several banks at once (one process each, as several banks would in the suite), but not all
+// twenty: started together on a 2-core machine under a test run, one took longer than the 15 s
+// start timeout. Four at a time keeps the timeout and the concurrency.
+const CONCURRENT_BANKS = 4;
+const queue = [...scenarios];
+await Promise.all(Array.from({ length: CONCURRENT_BANKS }, async () => {
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const [name, run] = next;
+    await run().catch((e) => {
+      failed += 1;
+      console.log(`FAIL - ${name}: ${e.stack}`);
+    });
+  }
+}));
 
 console.log(`elapsed ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(`bank selfcheck: ${passed} passed, ${failed} failed`);
