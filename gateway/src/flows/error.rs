@@ -121,7 +121,7 @@ impl FlowError {
             FlowError::BadForm(_) => "gateway.bad_form",
             FlowError::InvalidInput(e) => e.code(),
             FlowError::Upstream { failure, .. } => failure.code(),
-            FlowError::Store(_) => "gateway.store",
+            FlowError::Store(e) => e.code(),
             FlowError::Build(e) => e.code(),
             FlowError::Crypto(e) => e.code(),
             FlowError::Record { .. } => "gateway.record",

@@ -12,11 +12,11 @@ mod intake;
 mod login;
 mod records;
 mod response;
-pub mod sealed;
 mod session;
 #[cfg(test)]
 mod tests;
 
+pub use crate::stores::sealed;
 pub use capture::{seal_capture, CAPTURE_TTL};
 pub use error::{FlowError, UpstreamFailure};
 pub use idp_metadata::{published_metadata, MetadataDocument, SignedMetadata};

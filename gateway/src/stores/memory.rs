@@ -17,6 +17,8 @@ pub struct MemoryStore {
 
 struct Entry {
     value: Vec<u8>,
+    /// (member name, value); a session has one per service provider, a handful.
+    members: Vec<(Box<str>, Vec<u8>)>,
     /// Unix milliseconds.
     expires_at: i64,
     seq: u64,
@@ -101,7 +103,7 @@ impl MemoryStore {
                     capacity: self.max_entries,
                 });
             }
-            g.remove(key);
+            let members = g.remove(key).map(|e| e.members).unwrap_or_default();
             let key: Arc<str> = Arc::from(key);
             let seq = g.next_seq;
             g.next_seq += 1;
@@ -111,6 +113,7 @@ impl MemoryStore {
                 key,
                 Entry {
                     value,
+                    members,
                     expires_at,
                     seq,
                 },
@@ -154,6 +157,35 @@ impl SessionStore for MemoryStore {
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         self.with(|g, _| g.remove(key));
         Box::pin(async move { Ok(()) })
+    }
+
+    fn add_member<'a>(
+        &'a self,
+        key: &'a str,
+        member: &'a str,
+        value: Vec<u8>,
+    ) -> StoreFuture<'a, bool> {
+        let added = self.with(|g, _| {
+            let Some(e) = g.map.get_mut(key) else {
+                return false;
+            };
+            match e.members.iter_mut().find(|(m, _)| &**m == member) {
+                Some((_, v)) => *v = value,
+                None => e.members.push((member.into(), value)),
+            }
+            true
+        });
+        Box::pin(async move { Ok(added) })
+    }
+
+    fn members<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Vec<Vec<u8>>> {
+        let r = self.with(|g, _| {
+            g.map
+                .get(key)
+                .map(|e| e.members.iter().map(|(_, v)| v.clone()).collect())
+                .unwrap_or_default()
+        });
+        Box::pin(async move { Ok(r) })
     }
 
     fn sweep(&self) {

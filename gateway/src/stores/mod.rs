@@ -1,10 +1,14 @@
 //! Short-lived state kept after the citizen has authenticated: SSO sessions, replay entries and
 //! single-use markers, each kind bounded on its own. The store traits, where each kind of record
-//! lives (one key layout, one prefix), and the in-memory stores that serve one process. A shared
-//! store (Redis) slots in behind the same traits.
+//! lives (one key layout, one prefix), the in-memory stores that serve one process, and the
+//! Redis store that many gateway processes share (its values sealed: [`sealed`]).
 
+#[cfg(test)]
+mod contract;
 mod markers;
 mod memory;
+pub mod redis;
+pub mod sealed;
 
 pub use markers::{MemoryMarkers, BUCKET_SECONDS};
 pub use memory::MemoryStore;
@@ -20,11 +24,36 @@ pub enum StoreError {
     /// This kind of entry is at its configured capacity; other kinds go on.
     #[error("{kind} store is full ({capacity} entries)")]
     Full { kind: &'static str, capacity: usize },
-    #[error("session store unavailable: {0}")]
+    /// The shared store cannot be used now (down, timed out, out of memory, evicting keys): the
+    /// work that needs it is refused, never done without it.
+    #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A value in the shared store does not open with our keys: written by someone else, moved
+    /// from another key, or sealed with a key since removed. `key` is the store key (a digest).
+    #[error("stored value at {key} refused: {cause}")]
+    Tampered {
+        key: String,
+        cause: sealed::SealError,
+    },
 }
 
+impl StoreError {
+    /// A stable code per variant, for logs and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Full { .. } => "store.full",
+            StoreError::Unavailable(_) => "store.unavailable",
+            StoreError::Tampered { .. } => "store.tampered",
+        }
+    }
+}
+
+/// Records with content: SSO sessions (and later, single-use grants). A record may have
+/// members, values kept beside it under their own names (the service providers that took part in
+/// a session): adding one never rewrites the record or another member, so two added at once are
+/// both kept, and members share the record's expiry and end with it.
 pub trait SessionStore: Send + Sync {
+    /// Set the record's value and expiry; members it has keep, with the new expiry.
     fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> StoreFuture<'a, ()>;
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
     /// Atomic get-and-delete: of two concurrent takers, one gets the value.
@@ -36,7 +65,18 @@ pub trait SessionStore: Send + Sync {
         value: Vec<u8>,
         ttl: Duration,
     ) -> StoreFuture<'a, bool>;
+    /// Remove the record and its members.
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+    /// Set member `member` of the live record `key` (replacing that member only); `false`, and
+    /// nothing written, when the record does not exist.
+    fn add_member<'a>(
+        &'a self,
+        key: &'a str,
+        member: &'a str,
+        value: Vec<u8>,
+    ) -> StoreFuture<'a, bool>;
+    /// The values of the record's members, in no particular order (none for a missing record).
+    fn members<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Vec<Vec<u8>>>;
     /// Drop what has expired (a store that expires on its own does nothing). Called every few
     /// seconds, so that an idle gateway gives memory back too.
     fn sweep(&self) {}
@@ -55,6 +95,50 @@ pub trait MarkerStore: Send + Sync {
 
 /// How often the gateway sweeps its in-memory stores.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// The stores the flows use, one per kind of record, with the layout of their keys.
+#[derive(Clone)]
+pub struct Stores {
+    pub sessions: std::sync::Arc<dyn SessionStore>,
+    pub replay: std::sync::Arc<dyn MarkerStore>,
+    pub single_use: std::sync::Arc<dyn MarkerStore>,
+    pub layout: KeyLayout,
+}
+
+impl Stores {
+    /// One process's stores, each kind bounded by its own capacity.
+    pub fn memory(
+        caps: MemoryCapacities,
+        layout: KeyLayout,
+        clock: std::sync::Arc<dyn certs::Clock>,
+        rng: &dyn certs::RandomSource,
+    ) -> Result<Stores, certs::CertError> {
+        Ok(Stores {
+            sessions: std::sync::Arc::new(MemoryStore::new(caps.sessions, clock.clone())),
+            replay: std::sync::Arc::new(MemoryMarkers::new(
+                "replay",
+                caps.replay,
+                clock.clone(),
+                rng,
+            )?),
+            single_use: std::sync::Arc::new(MemoryMarkers::new(
+                "single_use",
+                caps.single_use,
+                clock,
+                rng,
+            )?),
+            layout,
+        })
+    }
+}
+
+/// The entry caps of the in-memory stores (`[session] max_*`).
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryCapacities {
+    pub sessions: usize,
+    pub replay: usize,
+    pub single_use: usize,
+}
 
 /// One warning a minute, per kind, while a kind refuses work because it is full (a flood would
 /// otherwise write a log line per refused request).
@@ -100,7 +184,7 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    fn tag(self) -> &'static str {
+    pub fn tag(self) -> &'static str {
         match self {
             RecordKind::Session => "sso",
             RecordKind::Replay => "replay",
@@ -127,6 +211,10 @@ impl KeyLayout {
 
     pub fn key(&self, kind: RecordKind, digest: &str) -> String {
         format!("{}{}:{digest}", self.prefix, kind.tag())
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 }
 

@@ -58,7 +58,12 @@ fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str
         FlowError::Upstream { failure, .. } => upstream_failure(failure, t),
         FlowError::Store(StoreError::Full { .. }) => (StatusCode::SERVICE_UNAVAILABLE, t.err_busy),
         FlowError::Store(StoreError::Unavailable(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, t.err_internal)
+            (StatusCode::SERVICE_UNAVAILABLE, t.err_unavailable)
+        }
+        // A stored record that does not open: someone wrote to the store, or a key was
+        // removed too early. Our side's fault, logged as an error.
+        FlowError::Store(StoreError::Tampered { .. }) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, t.err_internal)
         }
         FlowError::FlowEnded { cause, .. } => status_and_message(cause, t),
         FlowError::Build(_) | FlowError::Crypto(_) | FlowError::Record { .. } => {

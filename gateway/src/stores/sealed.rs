@@ -1,6 +1,7 @@
-//! Flow state sealed for the browser: a value the gateway hands out in a cookie and reads back,
-//! which the browser can neither read nor change, which expires, and which opens only for the
-//! purpose and context it was sealed for. Nothing is kept on the server (ARCHITECTURE.md, State).
+//! Values sealed for someone else to hold: login flows handed to the browser in a cookie, and
+//! records kept in a shared store (Redis). The holder can neither read nor change them, they
+//! expire, and each opens only for the purpose and context it was sealed for (a flow ID, a
+//! store key). ARCHITECTURE.md, State.
 //!
 //! A sealed value is base64url (no padding) of:
 //!
@@ -38,6 +39,8 @@ pub const MAX_SEALED_LEN: usize = 3_800;
 /// The longest sealed certificate capture, in characters: it travels in a redirect's query, not
 /// a cookie, and holds a chain of a few certificates.
 pub const MAX_SEALED_CAPTURE_LEN: usize = 24_000;
+/// The longest sealed store record, in characters (an SSO session is well under 2,000).
+pub const MAX_SEALED_STORED_LEN: usize = 16_000;
 /// The length of a sealing key's secret (AES-256).
 pub const SEAL_KEY_LEN: usize = 32;
 /// The longest key name: it travels in every sealed value.
@@ -56,6 +59,9 @@ pub enum SealPurpose {
     Flow,
     /// The certificate chain the ID-card listener captured for an upstream `state`.
     Capture,
+    /// A record in a shared store (an SSO session, a service provider's part in one), bound to
+    /// its key there: a value copied to another key does not open.
+    Stored,
 }
 
 impl SealPurpose {
@@ -63,6 +69,7 @@ impl SealPurpose {
         match self {
             SealPurpose::Flow => "flow",
             SealPurpose::Capture => "capture",
+            SealPurpose::Stored => "stored",
         }
     }
 
@@ -71,6 +78,7 @@ impl SealPurpose {
         match self {
             SealPurpose::Flow => MAX_SEALED_LEN,
             SealPurpose::Capture => MAX_SEALED_CAPTURE_LEN,
+            SealPurpose::Stored => MAX_SEALED_STORED_LEN,
         }
     }
 }
