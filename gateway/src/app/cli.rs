@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
 
 async fn run(cmd: Command) -> ExitCode {
     match cmd {
-        Command::CheckConfig { file } => match load_state(&file) {
+        Command::CheckConfig { file } => match load_state(&file).await {
             Ok(gw) => {
                 say!(
                     "{}: OK ({} service providers, {} banks, ID card {}, entity ID {})",
@@ -227,9 +227,13 @@ fn runtime_parts() -> state::Runtime {
     }
 }
 
-fn load_state(file: &std::path::Path) -> Result<state::Gateway, Vec<config::ConfigProblem>> {
+/// The state a config file describes, its shared store connected (and its eviction policy
+/// checked) as `serve` would.
+async fn load_state(file: &std::path::Path) -> Result<state::Gateway, Vec<config::ConfigProblem>> {
     let cfg = config::load(file, std::env::vars())?;
-    state::from_config(&cfg, runtime_parts())
+    let rt = runtime_parts();
+    let stores = state::connect_stores(&cfg, &rt).await?;
+    state::from_config_with(&cfg, rt, stores)
 }
 
 fn report(file: &std::path::Path, problems: &[config::ConfigProblem]) -> ExitCode {

@@ -5,6 +5,7 @@
 mod banks;
 mod idcard;
 mod server;
+mod store;
 
 pub use super::logging::LogFormat;
 use banks::BANK_SCHEMA;
@@ -19,6 +20,8 @@ pub use server::ServerConfig;
 use server::SERVER_SCHEMA;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use store::STORE_SCHEMA;
+pub use store::{StoreConfig, StoreKind};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +32,8 @@ pub struct Config {
     pub saml: SamlConfig,
     #[serde(default)]
     pub session: SessionConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
     #[serde(default)]
     pub methods: MethodsConfig,
     #[serde(default)]
@@ -109,20 +114,13 @@ impl Default for SamlConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    Memory,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
-    pub store: StoreKind,
-    /// Put before every key the gateway stores (`gw:` by default), so that gateways or tests
-    /// sharing one store keep apart.
-    pub key_prefix: String,
+    /// An SSO session's absolute lifetime: it ends this long after the login, used or not.
     pub sso_session_minutes: u32,
+    /// An SSO session also ends when no service has used it for this long.
+    pub sso_idle_minutes: u32,
     pub flow_minutes: u32,
     /// Each kind of entry is bounded on its own; a full kind answers 503 to new work of that
     /// kind only. SSO sessions (about 1 KiB each).
@@ -140,9 +138,8 @@ pub const MAX_STORE_CAPACITY: u64 = 100_000_000;
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            store: StoreKind::Memory,
-            key_prefix: crate::stores::KeyLayout::DEFAULT_PREFIX.into(),
             sso_session_minutes: 480,
+            sso_idle_minutes: 60,
             flow_minutes: 15,
             max_sessions: 1_000_000,
             max_replay_entries: 8_000_000,
@@ -357,15 +354,15 @@ const SCHEMA: Kind = Kind::Table(&[
     (
         "session",
         Kind::Table(&[
-            ("store", Kind::Str),
-            ("key_prefix", Kind::Str),
             ("sso_session_minutes", Kind::Int),
+            ("sso_idle_minutes", Kind::Int),
             ("flow_minutes", Kind::Int),
             ("max_sessions", Kind::Int),
             ("max_replay_entries", Kind::Int),
             ("max_single_use_markers", Kind::Int),
         ]),
     ),
+    ("store", Kind::Table(STORE_SCHEMA)),
     (
         "methods",
         Kind::Table(&[
@@ -392,6 +389,7 @@ const SCHEMA: Kind = Kind::Table(&[
 /// one is reported at its path.
 const CHOICES: &[(&str, &[&str])] = &[
     ("environment", &["production", "test"]),
+    ("store.kind", &["memory", "redis"]),
     ("log.format", LogFormat::NAMES),
 ];
 
@@ -543,6 +541,14 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
     for sp in &mut cfg.service_providers {
         fix(&mut sp.metadata_file);
     }
+    for k in cfg
+        .keys
+        .flow_seal_keys
+        .iter_mut()
+        .chain(cfg.store.seal_keys.iter_mut())
+    {
+        fix(&mut k.file);
+    }
     if let Some(idcard) = &mut cfg.methods.idcard {
         idcard::resolve_paths(idcard, &fix);
     }
@@ -640,13 +646,15 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
             out.push(problem(path, format!("must be 1..={MAX_STORE_CAPACITY}")));
         }
     }
-    let prefix = &cfg.session.key_prefix;
-    if prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_graphic()) {
+    if cfg.session.sso_idle_minutes == 0
+        || cfg.session.sso_idle_minutes > cfg.session.sso_session_minutes
+    {
         out.push(problem(
-            "session.key_prefix",
-            "at most 64 printable ASCII characters, no spaces",
+            "session.sso_idle_minutes",
+            "must be 1..=sso_session_minutes",
         ));
     }
+    store::check(&cfg.store, out);
     let banks = &cfg.methods.banks;
     if !banks.is_empty() {
         for (path, file) in [

@@ -286,6 +286,7 @@ pub fn build_dev_state(
     };
     let session = SessionConfig::default();
     let settings = state::settings(&saml, &session);
+    let stores = state::memory_stores(&session, &rt)?;
     let idp = state::build_idp(
         base_url.to_owned(),
         format!("{base_url}/saml/idp"),
@@ -297,10 +298,10 @@ pub fn build_dev_state(
         adapters,
         &pairwise,
         settings,
-        &session,
+        stores,
         seal,
         rt,
-    )?;
+    );
     Ok(Parts {
         idp,
         demo: Some(demo),

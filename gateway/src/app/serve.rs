@@ -100,8 +100,9 @@ pub async fn serve_config_with(
         }]
     })?;
     let edge = cfg.server.edge().map_err(|p| vec![p])?;
+    let stores = state::connect_stores(cfg, &rt).await?;
     let owned = cfg.clone();
-    let gw = tokio::task::spawn_blocking(move || state::from_config(&owned, rt))
+    let gw = tokio::task::spawn_blocking(move || state::from_config_with(&owned, rt, stores))
         .await
         .map_err(|e| {
             vec![ConfigProblem {

@@ -4,7 +4,7 @@
 use super::config::{Config, ConfigProblem, SamlConfig, SessionConfig};
 use super::methods::{banks_from_config, idcard_from_config};
 use crate::flows::{published_metadata, Idp, IdpKeys, MetadataDocument, SealKeyRing, Settings};
-use crate::stores::{KeyLayout, MemoryMarkers, MemoryStore};
+use crate::stores::{KeyLayout, MemoryCapacities, Stores};
 use crate::upstream::banks::{self, BankHandle};
 use crate::upstream::idcard::{self as idcard_listener, IdCardHandle};
 use crate::web::{DemoSp, WebState};
@@ -77,9 +77,19 @@ pub struct Runtime {
 }
 
 /// Build the state from a checked config, loading every key and metadata file. All problems
-/// are collected and returned together.
+/// are collected and returned together. A config with `[store] kind = "redis"` needs the
+/// stores [`connect_stores`] made.
 pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProblem>> {
-    parts_from_config(cfg, rt)?.finish().map_err(|e| {
+    from_config_with(cfg, rt, None)
+}
+
+/// [`from_config`] with the shared stores already connected (`None`: the memory stores).
+pub fn from_config_with(
+    cfg: &Config,
+    rt: Runtime,
+    stores: Option<Stores>,
+) -> Result<Gateway, Vec<ConfigProblem>> {
+    parts_from_config(cfg, rt, stores)?.finish().map_err(|e| {
         vec![ConfigProblem {
             path: "keys".into(),
             message: e,
@@ -87,8 +97,78 @@ pub fn from_config(cfg: &Config, rt: Runtime) -> Result<Gateway, Vec<ConfigProbl
     })
 }
 
+/// Connect to the shared store `[store]` names, if any: `Ok(None)` for the memory stores. A
+/// Redis that cannot be reached, or that may evict keys, is a problem at `store`.
+pub async fn connect_stores(
+    cfg: &Config,
+    rt: &Runtime,
+) -> Result<Option<Stores>, Vec<ConfigProblem>> {
+    use super::config::StoreKind;
+    if cfg.store.kind == StoreKind::Memory {
+        return Ok(None);
+    }
+    let problem = |path: &str, message: String| {
+        vec![ConfigProblem {
+            path: path.into(),
+            message,
+        }]
+    };
+    let settings = cfg.store.redis_settings().ok_or_else(|| {
+        problem(
+            "store.url",
+            "kind = \"redis\" needs url, or sentinels and sentinel_master".into(),
+        )
+    })?;
+    let mut secrets = Vec::new();
+    for k in &cfg.store.seal_keys {
+        secrets.push((
+            k.name.clone(),
+            read_seal_key(&k.file).map_err(|e| problem("store.seal_keys", e))?,
+        ));
+    }
+    let first = cfg
+        .store
+        .seal_keys
+        .first()
+        .ok_or_else(|| problem("store.seal_keys", "at least one key is needed".into()))?;
+    let ring = SealKeyRing::new(&first.name, secrets)
+        .map_err(|e| problem("store.seal_keys", e.to_string()))?;
+    let redis = crate::stores::redis::Redis::connect(&settings)
+        .await
+        .map_err(|e| problem("store", format!("Redis: {e}")))?;
+    redis.watch_policy();
+    tracing::info!(target = ?settings.target, "sessions, replay entries and single-use markers are kept in Redis");
+    Ok(Some(crate::stores::redis::stores(
+        redis,
+        KeyLayout::new(cfg.store.key_prefix.clone()),
+        Arc::new(ring),
+        rt.clock.clone(),
+        rt.rng.clone(),
+    )))
+}
+
+/// The memory stores `[session]` bounds.
+pub fn memory_stores(session: &SessionConfig, rt: &Runtime) -> Result<Stores, String> {
+    let capacity = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    Stores::memory(
+        MemoryCapacities {
+            sessions: capacity(session.max_sessions),
+            replay: capacity(session.max_replay_entries),
+            single_use: capacity(session.max_single_use_markers),
+        },
+        KeyLayout::default(),
+        rt.clock.clone(),
+        rt.rng.as_ref(),
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// The parts a config describes, every key and metadata file loaded.
-pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigProblem>> {
+pub fn parts_from_config(
+    cfg: &Config,
+    rt: Runtime,
+    stores: Option<Stores>,
+) -> Result<Parts, Vec<ConfigProblem>> {
     let now = rt.clock.now();
     let mut problems = Vec::new();
     let mut note = |path: &str, msg: String| {
@@ -210,6 +290,26 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         .clone()
         .unwrap_or_else(|| format!("{base_url}/saml/idp"));
     let settings = settings(&cfg.saml, &cfg.session);
+    let stores = match stores {
+        Some(s) => s,
+        None if cfg.store.kind == super::config::StoreKind::Memory => {
+            let mut s = memory_stores(&cfg.session, &rt).map_err(|e| {
+                vec![ConfigProblem {
+                    path: "session".into(),
+                    message: e,
+                }]
+            })?;
+            s.layout = KeyLayout::new(cfg.store.key_prefix.clone());
+            s
+        }
+        None => {
+            return Err(vec![ConfigProblem {
+                path: "store".into(),
+                message: "the Redis store is connected before the state is built (connect_stores)"
+                    .into(),
+            }])
+        }
+    };
     let idp = build_idp(
         base_url,
         entity_id,
@@ -218,16 +318,10 @@ pub fn parts_from_config(cfg: &Config, rt: Runtime) -> Result<Parts, Vec<ConfigP
         adapters,
         &pairwise,
         settings,
-        &cfg.session,
+        stores,
         seal,
         rt,
-    )
-    .map_err(|e| {
-        vec![ConfigProblem {
-            path: "session".into(),
-            message: e,
-        }]
-    })?;
+    );
     Ok(Parts {
         idp,
         demo: None,
@@ -244,6 +338,7 @@ pub fn settings(saml: &SamlConfig, session: &SessionConfig) -> Settings {
         max_request_age: Duration::seconds(saml.max_request_age_seconds.into()),
         assertion_lifetime: Duration::seconds(saml.assertion_lifetime_seconds.into()),
         sso_session_ttl: Duration::minutes(session.sso_session_minutes.into()),
+        sso_idle_ttl: Duration::minutes(session.sso_idle_minutes.into()),
         flow_ttl: Duration::minutes(session.flow_minutes.into()),
         require_signed_requests: saml.require_signed_requests,
         organization_name: saml.organization_name.clone(),
@@ -251,8 +346,7 @@ pub fn settings(saml: &SamlConfig, session: &SessionConfig) -> Settings {
     }
 }
 
-/// The flows' state from its parts. Each kind of entry gets its own bounded in-memory store on
-/// the same clock, with the capacity `[session]` gives it.
+/// The flows' state from its parts.
 #[allow(clippy::too_many_arguments)]
 pub fn build_idp(
     base_url: String,
@@ -262,36 +356,27 @@ pub fn build_idp(
     adapters: Vec<Arc<dyn AuthAdapter>>,
     pairwise_secret: &[u8],
     settings: Settings,
-    session: &SessionConfig,
+    stores: Stores,
     seal: SealKeyRing,
     rt: Runtime,
-) -> Result<Idp, String> {
-    let capacity = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-    let markers = |kind: &'static str, n: u64| {
-        MemoryMarkers::new(kind, capacity(n), rt.clock.clone(), rt.rng.as_ref())
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
-    };
-    Ok(Idp {
+) -> Idp {
+    Idp {
         sso_url: format!("{base_url}/saml/idp/sso"),
         base_url,
         entity_id,
         keys,
         registry: SpRegistryHandle::new(registry),
-        store: Arc::new(MemoryStore::new(
-            capacity(session.max_sessions),
-            rt.clock.clone(),
-        )),
-        replay: markers("replay", session.max_replay_entries)?,
-        single_use: markers("single_use", session.max_single_use_markers)?,
+        store: stores.sessions,
+        replay: stores.replay,
+        single_use: stores.single_use,
         seal,
-        layout: KeyLayout::new(session.key_prefix.clone()),
+        layout: stores.layout,
         adapters,
         clock: rt.clock,
         rng: rt.rng,
         pairwise_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pairwise_secret),
         settings,
-    })
+    }
 }
 
 /// The flow sealing keys from `[keys] flow_seal_keys` (the first seals), or, with none

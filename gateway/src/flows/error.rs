@@ -15,6 +15,9 @@ pub enum FlowError {
     Replay,
     #[error("login flow not found or expired")]
     FlowNotFound,
+    /// The SSO session ended (a logout) while a service's login through it was under way.
+    #[error("the single sign-on session ended meanwhile")]
+    SessionEnded,
     /// The browser's sealed flow did not open: altered, expired, for another flow, or sealed
     /// with a key the gateway no longer holds.
     #[error("sealed flow refused: {0}")]
@@ -116,6 +119,7 @@ impl FlowError {
             FlowError::Acs(e) => e.code(),
             FlowError::Replay => "gateway.replay",
             FlowError::FlowNotFound => "gateway.flow_not_found",
+            FlowError::SessionEnded => "gateway.session_ended",
             FlowError::Sealed(e) => e.code(),
             FlowError::MethodUnavailable(_) => "gateway.method_unavailable",
             FlowError::BadForm(_) => "gateway.bad_form",

@@ -26,10 +26,11 @@ pub use login::{
     LanguageChoice, MethodChoice, Notice, SelectionView,
 };
 pub use records::{
-    requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SsoSession, UpstreamFlow,
+    requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SpParticipation,
+    SsoSession, UpstreamFlow,
 };
 pub use sealed::{SealError, SealKeyRing, SealPurpose};
-pub use session::{sha256, sha256_hex, MAX_FLOWS_PER_BROWSER};
+pub use session::{participations, sha256, sha256_hex, MAX_FLOWS_PER_BROWSER};
 
 use certs::{Certificate, Clock, KeySet, RandomSource, SignatureAlgorithm, SigningIdentity};
 use idp_adapters::{AuthAdapter, Language, TestBankPage};
@@ -114,7 +115,10 @@ pub struct Settings {
     pub clock_skew: Duration,
     pub max_request_age: Duration,
     pub assertion_lifetime: Duration,
+    /// An SSO session's absolute lifetime.
     pub sso_session_ttl: Duration,
+    /// An SSO session ends when unused this long.
+    pub sso_idle_ttl: Duration,
     pub flow_ttl: Duration,
     pub require_signed_requests: bool,
     pub organization_name: String,

@@ -48,13 +48,35 @@ pub struct UpstreamFlow {
     pub state_hash: String,
 }
 
-/// What the citizen's single sign-on session remembers.
+/// What the citizen's single sign-on session remembers. The service providers that took part
+/// are kept beside it, one [`SpParticipation`] each (store members), so that two SSO hits at
+/// once for two services are both recorded.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SsoSession {
     pub identity: VerifiedIdentity,
     pub session_index: String,
+    /// Unix seconds: the absolute end (`[session] sso_session_minutes` after the login).
     pub expires_at: i64,
-    pub service_providers: Vec<String>,
+    /// Unix seconds: the end unless a service uses the session before (`sso_idle_minutes`
+    /// after its last use, never past `expires_at`).
+    pub idle_until: i64,
+}
+
+impl SsoSession {
+    pub fn live_at(&self, now: i64) -> bool {
+        now < self.expires_at && now < self.idle_until
+    }
+}
+
+/// What one service provider was given in a session: what single logout sends it back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpParticipation {
+    pub sp_entity_id: String,
+    pub name_id: String,
+    pub name_id_format: String,
+    pub session_index: String,
+    /// Unix seconds of the latest assertion.
+    pub issued_at: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

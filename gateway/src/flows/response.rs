@@ -1,7 +1,8 @@
 //! The answers to an SP: a new SSO session after a verified login, the signed (optionally
 //! encrypted) assertion for a session, and signed status Responses; each auto-posted to the ACS.
 
-use super::session::{claim_request, end_session, save_session};
+use super::session::{claim_request, end_session, idle_end, record_participation, save_session};
+use super::SpParticipation;
 use super::Step;
 use super::{Answer, Autopost, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
 use idp_adapters::VerifiedIdentity;
@@ -28,35 +29,31 @@ pub(super) async fn complete_login(
         end_session(idp, old).await?;
     }
     let sid = certs::random_token(idp.rng.as_ref())?;
+    let expires_at = (now + idp.settings.sso_session_ttl).unix_timestamp();
     let session = SsoSession {
         session_index: certs::random_id(idp.rng.as_ref())?,
-        expires_at: (now + idp.settings.sso_session_ttl).unix_timestamp(),
-        service_providers: Vec::new(),
+        expires_at,
+        idle_until: (now + idp.settings.sso_idle_ttl)
+            .unix_timestamp()
+            .min(expires_at),
         identity,
     };
+    save_session(idp, &sid, &session, now).await?;
     tracing::info!(target: "audit", event = "login", sp = %sp.entity_id, method = session.identity.method(),
         loa = session.identity.loa().uri(), subject = %audit_subject(idp, &session.identity));
     let ttl = idp.settings.sso_session_ttl.whole_seconds();
-    let mut answer = issue_assertion(idp, &sp, &flow.request, &sid, session, now).await?;
+    let mut answer = issue_assertion(idp, &sp, &flow.request, &sid, &session, now).await?;
     answer.set_session = Some((sid, ttl));
     Ok(answer.ending(flow_id))
 }
 
-/// An SSO hit: the request's single use is recorded, then the Response for the session.
-pub(super) async fn respond_success(
-    idp: &Idp,
-    sp: &ServiceProvider,
-    pending: &PendingRequest,
-    sid: &str,
-    session: SsoSession,
-    now: OffsetDateTime,
-) -> Result<Answer, FlowError> {
-    claim_request(idp, None, pending).await?;
-    issue_assertion(idp, sp, pending, sid, session, now).await
-}
+/// Idle ends this close to the last one written are not written again: an SSO hit costs a
+/// store write only about once a minute per session (the idle lifetime is minutes long).
+const IDLE_REFRESH_SECONDS: i64 = 60;
 
-/// Build, sign and auto-post the Response for a session, recording the SP in the session.
-async fn issue_assertion(
+/// An SSO hit: the request's single use is recorded, the session's idle end moves on, then the
+/// Response for the session.
+pub(super) async fn respond_success(
     idp: &Idp,
     sp: &ServiceProvider,
     pending: &PendingRequest,
@@ -64,11 +61,25 @@ async fn issue_assertion(
     mut session: SsoSession,
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
-    if !session.service_providers.contains(&sp.entity_id) {
-        session.service_providers.push(sp.entity_id.clone());
+    claim_request(idp, None, pending).await?;
+    let idle_until = idle_end(idp, &session, now);
+    if idle_until - session.idle_until >= IDLE_REFRESH_SECONDS {
+        session.idle_until = idle_until;
+        save_session(idp, sid, &session, now).await?;
     }
-    save_session(idp, sid, &session, now).await?;
+    issue_assertion(idp, sp, pending, sid, &session, now).await
+}
 
+/// Build, sign and auto-post the Response for a session, first recording in the session what
+/// the SP is given (single logout sends it back).
+async fn issue_assertion(
+    idp: &Idp,
+    sp: &ServiceProvider,
+    pending: &PendingRequest,
+    sid: &str,
+    session: &SsoSession,
+    now: OffsetDateTime,
+) -> Result<Answer, FlowError> {
     let id = &session.identity;
     let available = released_attributes(id);
     let attributes = sp.release.release(&available);
@@ -80,6 +91,18 @@ async fn issue_assertion(
     } else {
         (certs::random_id(idp.rng.as_ref())?, saml::NAMEID_TRANSIENT)
     };
+    record_participation(
+        idp,
+        sid,
+        &SpParticipation {
+            sp_entity_id: sp.entity_id.clone(),
+            name_id: name_id.clone(),
+            name_id_format: format.to_owned(),
+            session_index: session.session_index.clone(),
+            issued_at: now.unix_timestamp(),
+        },
+    )
+    .await?;
     let response_id = certs::random_id(idp.rng.as_ref())?;
     let assertion_id = certs::random_id(idp.rng.as_ref())?;
     let authority = authenticating_authority(id.upstream_issuer(), id.method());

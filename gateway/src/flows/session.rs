@@ -9,9 +9,11 @@
 //! issued per request ID, however many flows a replayed request started).
 
 use super::sealed::{self, SealPurpose};
+use super::SpParticipation;
 use super::{to_std, Answer, Browser, FlowError, FlowRecord, Idp, PendingRequest, SsoSession};
 use super::{FlowCookie, Step, UpstreamFlow};
 use crate::stores::RecordKind;
+use crate::stores::StoreError;
 use time::{Duration, OffsetDateTime};
 
 /// Tokens and IDs we issue are 32 random bytes, base64url: 43 characters.
@@ -274,7 +276,9 @@ fn request_key(sp_entity_id: &str, request_id: &str) -> [u8; 32] {
     ])
 }
 
-/// The browser's live SSO session, if any.
+/// The browser's live SSO session, if any. A stored session that does not open (written into
+/// the store by someone else, or moved there from another key) is no session: it is logged, and
+/// the citizen logs in again.
 pub(super) async fn load_session(
     idp: &Idp,
     browser: &Browser,
@@ -283,24 +287,38 @@ pub(super) async fn load_session(
     let Some(sid) = browser.session.as_deref().filter(|s| s.len() == TOKEN_LEN) else {
         return Ok(None);
     };
-    let Some(raw) = idp.store.get(&session_key(idp, sid)).await? else {
-        return Ok(None);
+    let raw = match idp.store.get(&session_key(idp, sid)).await {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return Ok(None),
+        Err(StoreError::Tampered { key, cause }) => {
+            tracing::error!(code = "store.tampered", key = %key, cause = cause.code(),
+                "a stored SSO session does not open with our keys (written or moved by someone who can write to the store?): ignored, the citizen logs in again");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
     };
     let s: SsoSession = serde_json::from_slice(&raw)?;
-    if s.expires_at <= now.unix_timestamp() {
+    if !s.live_at(now.unix_timestamp()) {
         return Ok(None);
     }
     Ok(Some((sid.to_owned(), s)))
 }
 
-/// Store the session under its ID until it expires.
+/// The session's idle end after a use at `now`: its idle lifetime on, never past its end.
+pub(super) fn idle_end(idp: &Idp, session: &SsoSession, now: OffsetDateTime) -> i64 {
+    (now + idp.settings.sso_idle_ttl)
+        .unix_timestamp()
+        .min(session.expires_at)
+}
+
+/// Store the session under its ID until its idle end.
 pub(super) async fn save_session(
     idp: &Idp,
     sid: &str,
     session: &SsoSession,
     now: OffsetDateTime,
 ) -> Result<(), FlowError> {
-    let remaining = session.expires_at - now.unix_timestamp();
+    let remaining = session.idle_until - now.unix_timestamp();
     idp.store
         .put(
             &session_key(idp, sid),
@@ -309,6 +327,35 @@ pub(super) async fn save_session(
         )
         .await?;
     Ok(())
+}
+
+/// Record what `part.sp_entity_id` is given in the session (replacing what it was given
+/// before). `Err(SessionEnded)` when the session ended meanwhile (a logout).
+pub(super) async fn record_participation(
+    idp: &Idp,
+    sid: &str,
+    part: &SpParticipation,
+) -> Result<(), FlowError> {
+    let added = idp
+        .store
+        .add_member(
+            &session_key(idp, sid),
+            &part.sp_entity_id,
+            serde_json::to_vec(part)?,
+        )
+        .await?;
+    if !added {
+        return Err(FlowError::SessionEnded);
+    }
+    Ok(())
+}
+
+/// The service providers that took part in the session.
+pub async fn participations(idp: &Idp, sid: &str) -> Result<Vec<SpParticipation>, FlowError> {
+    let raw = idp.store.members(&session_key(idp, sid)).await?;
+    raw.iter()
+        .map(|r| serde_json::from_slice(r).map_err(FlowError::from))
+        .collect()
 }
 
 pub(super) async fn end_session(idp: &Idp, sid: &str) -> Result<(), FlowError> {

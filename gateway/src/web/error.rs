@@ -49,7 +49,9 @@ fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str
         FlowError::Binding(_) | FlowError::Acs(_) | FlowError::Replay => {
             (StatusCode::BAD_REQUEST, t.err_bad_request)
         }
-        FlowError::FlowNotFound => (StatusCode::BAD_REQUEST, t.err_expired),
+        FlowError::FlowNotFound | FlowError::SessionEnded => {
+            (StatusCode::BAD_REQUEST, t.err_expired)
+        }
         FlowError::Sealed(e) => sealed_refusal(e, t),
         FlowError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),
         FlowError::BadForm(_) | FlowError::InvalidInput(_) => {

@@ -365,3 +365,67 @@ fn the_readme_example_is_a_valid_config() {
     assert_eq!(c.methods.banks.len(), 1);
     bank_settings(0, &c.methods.banks[0], &c.server.public_url).unwrap();
 }
+
+fn store_problems(store: &str) -> Vec<(String, String)> {
+    match parse(
+        &format!("{GOOD}\n[store]\n{store}\n"),
+        no_env(),
+        Path::new("/etc/gw"),
+    ) {
+        Ok(_) => Vec::new(),
+        Err(errs) => errs.into_iter().map(|p| (p.path, p.message)).collect(),
+    }
+}
+
+#[test]
+fn a_redis_store_is_checked_before_anything_connects() {
+    let ok = parse(
+        &format!("{GOOD}\n[store]\nkind = \"redis\"\nurl = \"redis://10.0.0.7:6379\"\nkey_prefix = \"gw1:\"\nseal_keys = [{{ name = \"s1\", file = \"store.key\" }}]\n"),
+        no_env(),
+        Path::new("/etc/gw"),
+    )
+    .unwrap();
+    assert_eq!(ok.store.kind, StoreKind::Redis);
+    assert_eq!(
+        ok.store.seal_keys[0].file,
+        PathBuf::from("/etc/gw/store.key")
+    );
+    assert!(ok.store.redis_settings().is_some());
+
+    let cases: &[(&str, &str, &str)] = &[
+        ("kind = \"redis\"\nurl = \"redis://h:6379\"", "store.seal_keys", "sealed"),
+        ("kind = \"redis\"\nseal_keys = [{ name = \"s\", file = \"f\" }]", "store.url", "needs url"),
+        ("kind = \"redis\"\nurl = \"rediss://h:6379\"\nseal_keys = [{ name = \"s\", file = \"f\" }]", "store.url", "TLS"),
+        ("kind = \"redis\"\nurl = \"http://h\"\nseal_keys = [{ name = \"s\", file = \"f\" }]", "store.url", "expected redis://"),
+        ("kind = \"redis\"\nurl = \"redis://h\"\nsentinel_master = \"m\"\nsentinels = [\"redis://s:26379\"]\nseal_keys = [{ name = \"s\", file = \"f\" }]", "store.url", "not both"),
+        ("kind = \"redis\"\nsentinel_master = \"m\"\nseal_keys = [{ name = \"s\", file = \"f\" }]", "store.sentinels", "at least one"),
+        ("kind = \"redis\"\nsentinel_master = \"m\"\nsentinels = [\"tcp://s\"]\nseal_keys = [{ name = \"s\", file = \"f\" }]", "store.sentinels[0]", "expected redis://"),
+        ("url = \"redis://h:6379\"", "store.url", "only for kind"),
+        ("kind = \"memcached\"", "store.kind", "not one of"),
+        ("timeout_ms = 5", "store.timeout_ms", "10..=60000"),
+        ("key_prefix = \"a b\"", "store.key_prefix", "printable"),
+    ];
+    for (store, path, says) in cases {
+        let got = store_problems(store);
+        assert!(
+            got.iter().any(|(p, m)| p == path && m.contains(says)),
+            "{store:?}: expected {path} saying {says:?}, got {got:?}"
+        );
+    }
+}
+
+#[test]
+fn the_idle_lifetime_is_within_the_absolute_one() {
+    let errs = parse(
+        &format!("{GOOD}\n[session]\nsso_session_minutes = 30\nsso_idle_minutes = 60\n"),
+        no_env(),
+        Path::new("/"),
+    )
+    .unwrap_err();
+    assert_eq!(errs[0].path, "session.sso_idle_minutes");
+    let c = parse(GOOD, no_env(), Path::new("/")).unwrap();
+    assert_eq!(
+        (c.session.sso_session_minutes, c.session.sso_idle_minutes),
+        (480, 60)
+    );
+}

@@ -12,6 +12,7 @@ use saml::authn_request::{AuthnRequestDraft, Comparison, RequestedAuthnContext};
 use std::sync::OnceLock;
 
 mod sealed_flows;
+mod sso_sessions;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -117,6 +118,7 @@ fn world_with(cap: Capacity, seal: SealKeyRing, clock: Arc<ManualClock>) -> Worl
             max_request_age: Duration::seconds(300),
             assertion_lifetime: Duration::seconds(300),
             sso_session_ttl: Duration::hours(8),
+            sso_idle_ttl: Duration::hours(1),
             flow_ttl: Duration::minutes(15),
             require_signed_requests: false,
             organization_name: "test".into(),
