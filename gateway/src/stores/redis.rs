@@ -95,11 +95,14 @@ pub struct Redis {
 
 enum Connection {
     Direct(ConnectionManager),
-    Sentinel {
-        client: tokio::sync::Mutex<SentinelClient>,
-        current: Mutex<Option<ConnectionManager>>,
-        manager_config: ConnectionManagerConfig,
-    },
+    Sentinel(Box<SentinelConnection>),
+}
+
+struct SentinelConnection {
+    client: tokio::sync::Mutex<SentinelClient>,
+    /// The primary's connection, until an error says it is gone.
+    current: Mutex<Option<ConnectionManager>>,
+    manager_config: ConnectionManagerConfig,
 }
 
 impl Redis {
@@ -132,11 +135,11 @@ impl Redis {
                     SentinelServerType::Master,
                 )
                 .map_err(|e| format!("sentinels: {}", describe(&e)))?;
-                Connection::Sentinel {
+                Connection::Sentinel(Box::new(SentinelConnection {
                     client: tokio::sync::Mutex::new(client),
                     current: Mutex::new(None),
                     manager_config,
-                }
+                }))
             }
         };
         let redis = Arc::new(Redis {
@@ -216,23 +219,19 @@ impl Redis {
     async fn manager(&self) -> Result<ConnectionManager, StoreError> {
         match &self.conn {
             Connection::Direct(cm) => Ok(cm.clone()),
-            Connection::Sentinel {
-                client,
-                current,
-                manager_config,
-            } => {
-                if let Some(cm) = lock(current).clone() {
+            Connection::Sentinel(s) => {
+                if let Some(cm) = lock(&s.current).clone() {
                     return Ok(cm);
                 }
-                let mut client = client.lock().await;
-                if let Some(cm) = lock(current).clone() {
+                let mut client = s.client.lock().await;
+                if let Some(cm) = lock(&s.current).clone() {
                     return Ok(cm);
                 }
                 let primary = client.async_get_client().await.map_err(unavailable)?;
-                let cm = ConnectionManager::new_with_config(primary, manager_config.clone())
+                let cm = ConnectionManager::new_with_config(primary, s.manager_config.clone())
                     .await
                     .map_err(unavailable)?;
-                *lock(current) = Some(cm.clone());
+                *lock(&s.current) = Some(cm.clone());
                 Ok(cm)
             }
         }
@@ -240,14 +239,14 @@ impl Redis {
 
     /// After an error: with Sentinel, forget the primary when the error says it is gone.
     fn after_error(&self, e: &RedisError) {
-        if let Connection::Sentinel { current, .. } = &self.conn {
+        if let Connection::Sentinel(s) = &self.conn {
             let gone = e.is_io_error()
                 || e.is_connection_refusal()
                 || e.is_connection_dropped()
                 || e.is_timeout()
                 || matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
             if gone {
-                *lock(current) = None;
+                *lock(&s.current) = None;
             }
         }
     }
@@ -312,8 +311,8 @@ impl Redis {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(r) => r,
             Err(_) => {
-                if let Connection::Sentinel { current, .. } = &self.conn {
-                    *lock(current) = None;
+                if let Connection::Sentinel(s) = &self.conn {
+                    *lock(&s.current) = None;
                 }
                 Err(StoreError::Unavailable(format!(
                     "Redis did not answer within {} ms",
