@@ -40,6 +40,7 @@ async fn dev_gateway(data: &std::path::Path, rate_limits: DevRateLimits) -> Runn
             banks: Vec::new(),
             idcard_listen: None,
             rate_limits,
+            redis: None,
         },
     )
     .await

@@ -93,6 +93,7 @@ pub async fn start_with_banks(
             banks,
             idcard_listen: None,
             rate_limits: DevRateLimits::On,
+            redis: None,
         },
     )
     .await

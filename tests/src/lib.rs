@@ -7,9 +7,11 @@
 pub mod assertion_names;
 pub mod bank;
 pub mod browser;
+pub mod devproc;
 pub mod gateway_log;
 pub mod harness;
 pub mod idcard;
 pub mod ocsp;
 pub mod peers;
+pub mod redis;
 pub mod testsp;

@@ -480,6 +480,7 @@ async fn dev_mode_offers_the_id_card_with_its_test_pki() {
         // Dev mode names the listener by the address it bound.
         idcard_listen: Some("127.0.0.1:0".parse().unwrap()),
         rate_limits: gateway::dev::DevRateLimits::On,
+        redis: None,
     })
     .await
     .unwrap();

@@ -72,6 +72,11 @@ enum Command {
         /// /login) off, for a load test; also GATEWAY_DEV_RATE_LIMITS=off (on is the default).
         #[arg(long)]
         no_rate_limits: bool,
+        /// Keep SSO sessions and replay entries in Redis (redis://host:port, or
+        /// redis+sentinel://host:port,host:port/MASTER) instead of memory: dev gateways on one
+        /// data directory and one Redis share their sessions. Also GATEWAY_DEV_REDIS.
+        #[arg(long, env = "GATEWAY_DEV_REDIS")]
+        redis: Option<String>,
     },
 }
 
@@ -156,6 +161,7 @@ async fn run(cmd: Command) -> ExitCode {
             banks,
             idcard_listen,
             no_rate_limits,
+            redis,
         } => {
             let rate_limits = match dev_rate_limits(no_rate_limits, std::env::vars()) {
                 Ok(r) => r,
@@ -172,6 +178,7 @@ async fn run(cmd: Command) -> ExitCode {
                 banks,
                 idcard_listen,
                 rate_limits,
+                redis: redis.clone(),
             })
             .await
             {
@@ -186,6 +193,12 @@ async fn run(cmd: Command) -> ExitCode {
                 "Gateway running in DEVELOPMENT mode (test bank enabled, development keys in {}).",
                 data_dir.display()
             );
+            if let Some(r) = &redis {
+                say!(
+                    "SSO sessions and replay entries are kept in Redis at {}.",
+                    crate::stores::redis::redacted(r)
+                );
+            }
             if rate_limits == dev::DevRateLimits::Off {
                 say!("Per-client rate limits are OFF (--no-rate-limits or {DEV_RATE_LIMITS_VARIABLE}=off): for a load test only.");
             }

@@ -28,6 +28,69 @@ pub struct DevOptions {
     pub idcard_listen: Option<SocketAddr>,
     /// The per-client rate limits on the SSO endpoint and `/login*`.
     pub rate_limits: DevRateLimits,
+    /// Keep sessions and markers in this Redis (`redis://host:port`, or
+    /// `redis+sentinel://host:port,host:port/<master>`) instead of memory, sealed with a key
+    /// generated once into the data directory (`store-seal.key`): dev gateways on one data
+    /// directory and one Redis share their SSO sessions.
+    pub redis: Option<String>,
+}
+
+/// Where `--redis` points: one server, or sentinels and the name of the primary.
+pub fn dev_redis_settings(url: &str) -> Result<crate::stores::redis::RedisSettings, String> {
+    use crate::stores::redis::{RedisSettings, RedisTarget};
+    let target = if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+        let (hosts, master) = rest
+            .split_once('/')
+            .filter(|(h, m)| !h.is_empty() && !m.is_empty())
+            .ok_or("--redis: expected redis+sentinel://host:port[,host:port...]/<master name>")?;
+        RedisTarget::Sentinel {
+            sentinels: hosts.split(',').map(|h| format!("redis://{h}")).collect(),
+            master: master.to_owned(),
+        }
+    } else if url.starts_with("redis://") {
+        RedisTarget::Url(url.to_owned())
+    } else {
+        return Err(
+            "--redis: expected redis://host:port or redis+sentinel://host:port,.../<master>".into(),
+        );
+    };
+    Ok(RedisSettings {
+        target,
+        timeout: std::time::Duration::from_millis(500),
+    })
+}
+
+/// The Redis stores for `--redis`, sealed with the data directory's `store-seal.key`.
+async fn dev_redis_stores(url: &str, data_dir: &Path) -> Result<crate::stores::Stores, String> {
+    let settings = dev_redis_settings(url)?;
+    let rng: Arc<dyn certs::RandomSource> = Arc::new(SystemRandomSource);
+    let path = data_dir.join("store-seal.key");
+    let dir = data_dir.to_owned();
+    let secret = {
+        let rng = rng.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            load_or_create_secret(&path, rng.as_ref())
+        })
+        .await
+        .map_err(|e| e.to_string())??
+    };
+    let ring = crate::flows::SealKeyRing::new(
+        "dev",
+        [("dev", &secret[..crate::flows::sealed::SEAL_KEY_LEN])],
+    )
+    .map_err(|e| format!("store-seal.key: {e}"))?;
+    let redis = crate::stores::redis::Redis::connect(&settings)
+        .await
+        .map_err(|e| format!("--redis: {e}"))?;
+    redis.watch_policy();
+    Ok(crate::stores::redis::stores(
+        redis,
+        crate::stores::KeyLayout::default(),
+        Arc::new(ring),
+        Arc::new(SystemClock),
+        rng,
+    ))
 }
 
 /// Dev mode's per-client rate limits: on (200 a second, bursts of 2,000) unless turned off for
@@ -77,9 +140,13 @@ pub async fn start_dev_on(
         .as_ref()
         .map(|l| l.local_addr().map_err(|e| e.to_string()))
         .transpose()?;
+    let stores = match &opts.redis {
+        Some(url) => Some(dev_redis_stores(url, &opts.data_dir).await?),
+        None => None,
+    };
     // Key generation and file reads are blocking work: keep them off the async runtime.
     let gw = tokio::task::spawn_blocking(move || {
-        let mut parts = build_dev_state(&base, &data_dir, &sp_files)?;
+        let mut parts = build_dev_state_with(&base, &data_dir, &sp_files, stores)?;
         if !banks.is_empty() {
             add_dev_banks(&mut parts, &base, &data_dir, &banks)?;
         }
@@ -225,6 +292,16 @@ pub fn build_dev_state(
     data_dir: &Path,
     sp_files: &[PathBuf],
 ) -> Result<Parts, String> {
+    build_dev_state_with(base_url, data_dir, sp_files, None)
+}
+
+/// [`build_dev_state`] with the stores given (`None`: memory).
+pub fn build_dev_state_with(
+    base_url: &str,
+    data_dir: &Path,
+    sp_files: &[PathBuf],
+    stores: Option<crate::stores::Stores>,
+) -> Result<Parts, String> {
     let rt = Runtime {
         clock: Arc::new(SystemClock),
         rng: Arc::new(SystemRandomSource),
@@ -286,7 +363,10 @@ pub fn build_dev_state(
     };
     let session = SessionConfig::default();
     let settings = state::settings(&saml, &session);
-    let stores = state::memory_stores(&session, &rt)?;
+    let stores = match stores {
+        Some(s) => s,
+        None => state::memory_stores(&session, &rt)?,
+    };
     let idp = state::build_idp(
         base_url.to_owned(),
         format!("{base_url}/saml/idp"),

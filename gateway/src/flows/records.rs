@@ -68,15 +68,31 @@ impl SsoSession {
     }
 }
 
-/// What one service provider was given in a session: what single logout sends it back.
+/// What one service provider was given in a session (its latest assertion): what single logout
+/// sends it back, with the session's SessionIndex. Short field names: one is stored per SP per
+/// session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpParticipation {
+    #[serde(rename = "sp")]
     pub sp_entity_id: String,
+    #[serde(rename = "n")]
     pub name_id: String,
-    pub name_id_format: String,
-    pub session_index: String,
+    /// Persistent (pairwise) rather than transient.
+    #[serde(rename = "p")]
+    pub persistent: bool,
     /// Unix seconds of the latest assertion.
+    #[serde(rename = "t")]
     pub issued_at: i64,
+}
+
+impl SpParticipation {
+    pub fn name_id_format(&self) -> &'static str {
+        if self.persistent {
+            saml::NAMEID_PERSISTENT
+        } else {
+            saml::NAMEID_TRANSIENT
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

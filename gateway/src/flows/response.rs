@@ -97,8 +97,7 @@ async fn issue_assertion(
         &SpParticipation {
             sp_entity_id: sp.entity_id.clone(),
             name_id: name_id.clone(),
-            name_id_format: format.to_owned(),
-            session_index: session.session_index.clone(),
+            persistent: pending.persistent_name_id,
             issued_at: now.unix_timestamp(),
         },
     )

@@ -13,7 +13,7 @@
 //!   protection off, so the gateway refuses to start otherwise, and a running gateway whose
 //!   Redis starts evicting refuses the work that needs it until the policy is fixed.
 //! - **Sealed values:** records with content (sessions and their members) are sealed with
-//!   [`super::sealed`] (AES-256-GCM, the record version and the sealing key's name in the
+//!   [`super::sealed`] (raw bytes, AES-256-GCM, the record version and the sealing key's name in the
 //!   authenticated header, purpose [`SealPurpose::Stored`]) and bound to the Redis key they
 //!   are stored under (and a member to its field): someone who can write to Redis cannot forge
 //!   a session or move one to another key, and someone who can read it learns no national
@@ -108,7 +108,17 @@ struct SentinelConnection {
 impl Redis {
     /// Connect and check the eviction policy: a server that may evict keys is refused here,
     /// with a message that says how to fix it.
-    pub async fn connect(settings: &RedisSettings) -> Result<Arc<Redis>, String> {
+    ///
+    /// The future is boxed as a trait object: the redis crate's connection futures are deeply
+    /// nested types, and callers' futures would carry them past the compiler's layout depth.
+    pub fn connect(
+        settings: &RedisSettings,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<Redis>, String>> + Send + '_>>
+    {
+        Box::pin(Self::connect_inner(settings))
+    }
+
+    async fn connect_inner(settings: &RedisSettings) -> Result<Arc<Redis>, String> {
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
@@ -431,8 +441,13 @@ impl RedisSessions {
         }
     }
 
-    fn seal(&self, context: &str, value: &[u8], ttl: time::Duration) -> Result<String, StoreError> {
-        sealed::seal(
+    fn seal(
+        &self,
+        context: &str,
+        value: &[u8],
+        ttl: time::Duration,
+    ) -> Result<Vec<u8>, StoreError> {
+        sealed::seal_bytes(
             &self.seal,
             SealPurpose::Stored,
             context,
@@ -445,15 +460,11 @@ impl RedisSessions {
     }
 
     fn open(&self, context: &str, key: &str, raw: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let text = std::str::from_utf8(raw).map_err(|_| StoreError::Tampered {
-            key: key.to_owned(),
-            cause: sealed::SealError::Malformed("not text"),
-        })?;
-        sealed::open(
+        sealed::open_bytes(
             &self.seal,
             SealPurpose::Stored,
             context,
-            text,
+            raw,
             self.clock.now(),
         )
         .map_err(|cause| StoreError::Tampered {
@@ -476,7 +487,7 @@ impl SessionStore for RedisSessions {
                 .script(
                     &scripts().put,
                     &[key, &members_key(key)],
-                    &[sealed.as_bytes(), &ttl_millis(ttl)],
+                    &[&sealed, &ttl_millis(ttl)],
                 )
                 .await?;
             Ok(())
@@ -511,7 +522,7 @@ impl SessionStore for RedisSessions {
             let sealed = self.seal(key, &value, seal_ttl(ttl))?;
             let mut cmd = redis::cmd("SET");
             cmd.arg(key)
-                .arg(sealed.as_bytes())
+                .arg(&sealed)
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_millis(ttl));
@@ -543,7 +554,7 @@ impl SessionStore for RedisSessions {
                 .script(
                     &scripts().add_member,
                     &[key, &members_key(key)],
-                    &[field.as_bytes(), sealed.as_bytes()],
+                    &[field.as_bytes(), &sealed],
                 )
                 .await?;
             Ok(added == 1)

@@ -256,6 +256,21 @@ pub fn seal(
     ttl: Duration,
     rng: &dyn RandomSource,
 ) -> Result<String, SealError> {
+    let raw = seal_bytes(ring, purpose, context, payload, now, ttl, rng)?;
+    Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// [`seal`] without the base64: the raw bytes, for a store that keeps binary values (a quarter
+/// smaller). The cap is the same, counted as if encoded.
+pub fn seal_bytes(
+    ring: &SealKeyRing,
+    purpose: SealPurpose,
+    context: &str,
+    payload: &[u8],
+    now: OffsetDateTime,
+    ttl: Duration,
+    rng: &dyn RandomSource,
+) -> Result<Vec<u8>, SealError> {
     let (name, key) = ring
         .keys
         .get(ring.current)
@@ -288,7 +303,7 @@ pub fn seal(
     )
     .map_err(|_| SealError::Backend("AEAD seal"))?;
     out.extend_from_slice(&body);
-    Ok(URL_SAFE_NO_PAD.encode(out))
+    Ok(out)
 }
 
 /// Open a value sealed by [`seal`] for the same `purpose` and `context`; see the module comment
@@ -309,6 +324,24 @@ pub fn open(
     let raw = URL_SAFE_NO_PAD
         .decode(sealed)
         .map_err(|_| SealError::Malformed("not base64url without padding"))?;
+    open_bytes(ring, purpose, context, &raw, now)
+}
+
+/// [`open`] for the raw bytes [`seal_bytes`] made.
+pub fn open_bytes(
+    ring: &SealKeyRing,
+    purpose: SealPurpose,
+    context: &str,
+    raw: &[u8],
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, SealError> {
+    let encoded_len = (raw.len() * 4).div_ceil(3);
+    if encoded_len > purpose.max_len() {
+        return Err(SealError::TooLarge {
+            len: encoded_len,
+            max: purpose.max_len(),
+        });
+    }
     let (&version, rest) = raw.split_first().ok_or(SealError::Malformed("empty"))?;
     if version != VERSION {
         return Err(SealError::Malformed("unknown version"));
