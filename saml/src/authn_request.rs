@@ -27,7 +27,8 @@ pub trait RequesterTrust {
 /// Time and place the intake checks against.
 #[derive(Clone, Debug)]
 pub struct IntakePolicy<'a> {
-    /// This SSO endpoint's URL: Destination must equal it.
+    /// The URL of the endpoint that received the message (SSO, or single logout): Destination
+    /// must equal it.
     pub sso_url: &'a str,
     pub now: OffsetDateTime,
     /// Allowed clock difference into the future.
@@ -80,12 +81,46 @@ pub fn intake<T: RequesterTrust>(
     lookup: impl FnOnce(&str) -> Option<T>,
     policy: &IntakePolicy<'_>,
 ) -> Result<(T, AuthnRequest), IntakeError> {
+    let (requester, req) = trusted_message(
+        xml_text,
+        "AuthnRequest",
+        binding,
+        redirect_signature,
+        lookup,
+        |r: &T| r.requires_signed_requests(),
+        read_fields,
+    )?;
+    check_destination_and_instant(
+        req.destination.as_deref(),
+        req.signed,
+        req.issue_instant,
+        policy,
+    )
+    .map_err(IntakeError::Untrusted)?;
+    Ok((requester, req))
+}
+
+/// The checks every message from a peer passes before its fields are trusted: a strict parse,
+/// the root element (`samlp:<root>`), the Issuer looked up, the binding's signature verified
+/// with the peer's keys (required when `must_sign` says so), then `read` on the same tree.
+pub(crate) fn trusted_message<T, R>(
+    xml_text: &str,
+    root_name: &'static str,
+    binding: RequestBinding,
+    redirect_signature: Option<&RedirectSignature>,
+    lookup: impl FnOnce(&str) -> Option<T>,
+    must_sign: impl FnOnce(&T) -> bool,
+    read: impl FnOnce(roxmltree::Node<'_, '_>, String, bool) -> Result<R, SamlError>,
+) -> Result<(T, R), IntakeError>
+where
+    T: RequesterTrust,
+{
     let doc =
         xml::parse_strict(xml_text, xml::ParseLimits::MESSAGE).map_err(IntakeError::Untrusted)?;
     let root = doc.root_element();
-    if !is(root, NS_SAMLP, "AuthnRequest") {
+    if !is(root, NS_SAMLP, root_name) {
         return Err(IntakeError::Untrusted(SamlError::UnexpectedMessage {
-            expected: "samlp:AuthnRequest",
+            expected: root_name,
         }));
     }
     let issuer_node =
@@ -130,31 +165,41 @@ pub fn intake<T: RequesterTrust>(
             }
         }
     };
-    if !signed && requester.requires_signed_requests() {
+    if !signed && must_sign(&requester) {
         return Err(untrusted(SamlError::SignatureMissing));
     }
-
     // Fields are read from the same tree the signature was checked on.
-    let req = read_fields(root, issuer, signed).map_err(untrusted)?;
-    match &req.destination {
+    let fields = read(root, issuer, signed).map_err(untrusted)?;
+    Ok((requester, fields))
+}
+
+/// Destination must be this endpoint (and is required on a signed message); IssueInstant must
+/// be within the window.
+pub(crate) fn check_destination_and_instant(
+    destination: Option<&str>,
+    signed: bool,
+    issue_instant: OffsetDateTime,
+    policy: &IntakePolicy<'_>,
+) -> Result<(), SamlError> {
+    match destination {
         Some(d) if d != policy.sso_url => {
-            return Err(untrusted(SamlError::DestinationMismatch {
+            return Err(SamlError::DestinationMismatch {
                 got: crate::error::untrusted_text(d),
                 expected: policy.sso_url.to_owned(),
-            }))
+            })
         }
-        None if signed => return Err(untrusted(SamlError::Missing("Destination"))),
+        None if signed => return Err(SamlError::Missing("Destination")),
         _ => {}
     }
-    if req.issue_instant > policy.now + policy.max_clock_skew
-        || req.issue_instant < policy.now - policy.max_age
+    if issue_instant > policy.now + policy.max_clock_skew
+        || issue_instant < policy.now - policy.max_age
     {
-        return Err(untrusted(SamlError::StaleMessage {
-            instant: req.issue_instant,
+        return Err(SamlError::StaleMessage {
+            instant: issue_instant,
             now: policy.now,
-        }));
+        });
     }
-    Ok((requester, req))
+    Ok(())
 }
 
 /// Why a request was not taken in. None of these may produce a Response: the requester or the
@@ -265,7 +310,7 @@ fn read_fields(
 
 /// An xs:ID (NCName) in the ASCII range SAML stacks use: a letter or `_` first, then letters,
 /// digits, `_`, `-` and `.`. Nothing that could break a log line or a page.
-fn is_xs_id(id: &str) -> bool {
+pub(crate) fn is_xs_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars
         .next()

@@ -11,6 +11,7 @@ pub mod encrypt;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod logout;
 pub mod response;
 pub mod sp;
 pub mod time_fmt;
