@@ -7,6 +7,8 @@ use time::OffsetDateTime;
 pub struct IdpMetadataParams<'a> {
     pub entity_id: &'a str,
     pub sso_url: &'a str,
+    /// The single logout endpoint (HTTP-Redirect and HTTP-POST).
+    pub slo_url: Option<&'a str>,
     /// Every certificate an SP should trust now: active, next, recently retired.
     pub signing_certificates: &'a [&'a Certificate],
     pub want_authn_requests_signed: bool,
@@ -45,6 +47,14 @@ pub fn idp_metadata_xml(
             .end()
             .end();
         w.end();
+    }
+    if let Some(slo) = p.slo_url {
+        for b in [saml::BINDING_REDIRECT, saml::BINDING_POST] {
+            w.start("md:SingleLogoutService")
+                .attr("Binding", b)
+                .attr("Location", slo)
+                .end();
+        }
     }
     for f in [saml::NAMEID_TRANSIENT, saml::NAMEID_PERSISTENT] {
         w.leaf("md:NameIDFormat", f);

@@ -17,10 +17,21 @@ pub struct AcsEndpoint {
     pub is_default: bool,
 }
 
+/// A SingleLogoutService of the SP, in a binding we speak (HTTP-Redirect or HTTP-POST).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SloEndpoint {
+    pub binding: String,
+    pub location: String,
+    /// Where LogoutResponses go, when not to `location`.
+    pub response_location: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct ServiceProvider {
     pub entity_id: String,
     pub acs: Vec<AcsEndpoint>,
+    /// Single logout endpoints, HTTP-Redirect first when the SP has one.
+    pub slo: Vec<SloEndpoint>,
     pub signing_certificates: Vec<Certificate>,
     pub encryption_certificates: Vec<Certificate>,
     /// AuthnRequestsSigned from metadata, or forced on by gateway policy.
@@ -262,6 +273,37 @@ fn read_sp(
     if !acs.iter().any(|a| a.binding == saml::BINDING_POST) {
         return Err("no AssertionConsumerService with the HTTP-POST binding".into());
     }
+    let mut slo = Vec::new();
+    for e in xml::children(spsso, NS_MD, "SingleLogoutService") {
+        let binding = e
+            .attribute("Binding")
+            .ok_or("SingleLogoutService without Binding")?;
+        if binding != saml::BINDING_REDIRECT && binding != saml::BINDING_POST {
+            continue;
+        }
+        let location = e
+            .attribute("Location")
+            .ok_or("SingleLogoutService without Location")?;
+        check_endpoint_url(location)?;
+        let response_location = e.attribute("ResponseLocation");
+        if let Some(r) = response_location {
+            check_endpoint_url(r)?;
+        }
+        if slo.len() < 4 {
+            slo.push(SloEndpoint {
+                binding: binding.to_owned(),
+                location: location.to_owned(),
+                response_location: response_location.map(str::to_owned),
+            });
+        }
+    }
+    slo.sort_by_key(|e| e.binding != saml::BINDING_REDIRECT);
+    if !slo.is_empty() && signing.is_empty() {
+        return Err(
+            "SingleLogoutService needs a signing certificate: logout messages are always signed"
+                .into(),
+        );
+    }
     let authn_requests_signed = spsso.attribute("AuthnRequestsSigned") == Some("true");
     if authn_requests_signed && signing.is_empty() {
         return Err("AuthnRequestsSigned is true but no signing certificate is given".into());
@@ -298,6 +340,7 @@ fn read_sp(
         entity_id,
         display_names,
         acs,
+        slo,
         signing_certificates: signing,
         encryption_certificates: encryption,
         authn_requests_signed,
@@ -310,14 +353,15 @@ fn read_sp(
     })
 }
 
-/// ACS URLs must be absolute https, or http on a loopback host (development and tests).
+/// Endpoint URLs (ACS, single logout) must be absolute https, or http on a loopback host
+/// (development and tests).
 fn check_endpoint_url(location: &str) -> Result<(), String> {
-    let url = url::Url::parse(location).map_err(|e| format!("ACS Location {location:?}: {e}"))?;
+    let url = url::Url::parse(location).map_err(|e| format!("endpoint Location {location:?}: {e}"))?;
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        _ => Err(format!("ACS Location {location:?} must be https")),
+        _ => Err(format!("endpoint Location {location:?} must be https")),
     }
 }
 

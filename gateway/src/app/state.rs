@@ -362,6 +362,7 @@ pub fn build_idp(
 ) -> Idp {
     Idp {
         sso_url: format!("{base_url}/saml/idp/sso"),
+        slo_url: format!("{base_url}/saml/idp/slo"),
         base_url,
         entity_id,
         keys,

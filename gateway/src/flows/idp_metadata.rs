@@ -75,6 +75,7 @@ fn sign(idp: &Idp, now: OffsetDateTime) -> Result<SignedMetadata, FlowError> {
         &metadata::IdpMetadataParams {
             entity_id: &idp.entity_id,
             sso_url: &idp.sso_url,
+            slo_url: Some(&idp.slo_url),
             signing_certificates: &refs,
             want_authn_requests_signed: idp.settings.require_signed_requests,
             valid_until,

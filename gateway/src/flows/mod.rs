@@ -47,6 +47,8 @@ pub struct Idp {
     pub base_url: String,
     pub entity_id: String,
     pub sso_url: String,
+    /// The single logout endpoint (`/saml/idp/slo`).
+    pub slo_url: String,
     pub keys: IdpKeys,
     pub registry: SpRegistryHandle,
     /// SSO sessions (the only records with content; each kind below is bounded on its own).

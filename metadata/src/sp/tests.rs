@@ -158,3 +158,27 @@ fn registry_refuses_duplicates() {
         Err(MetadataError::Duplicate { .. })
     ));
 }
+
+#[test]
+fn single_logout_endpoints_redirect_first_and_checked_like_acs() {
+    let slo = r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/slo-post"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://sp.example/soap"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo" ResponseLocation="https://sp.example/slo-done"/>"#;
+    let sp = parse(&md(slo, false)).unwrap().remove(0);
+    assert_eq!(sp.slo.len(), 2, "SOAP is not a binding we speak");
+    assert_eq!(sp.slo[0].binding, saml::BINDING_REDIRECT);
+    assert_eq!(sp.slo[0].location, "https://sp.example/slo");
+    assert_eq!(
+        sp.slo[0].response_location.as_deref(),
+        Some("https://sp.example/slo-done")
+    );
+    assert_eq!(sp.slo[1].binding, saml::BINDING_POST);
+    for bad in [
+        r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="javascript:alert(1)"/>"#,
+        r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="http://sp.example/slo"/>"#,
+        r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo" ResponseLocation="data:text/html,x"/>"#,
+    ] {
+        assert!(parse(&md(bad, false)).is_err(), "{bad}");
+    }
+    assert!(parse(&md("", false)).unwrap()[0].slo.is_empty());
+}

@@ -99,6 +99,7 @@ fn world_with(cap: Capacity, seal: SealKeyRing, clock: Arc<ManualClock>) -> Worl
         base_url: BASE.into(),
         entity_id: format!("{BASE}/saml/idp"),
         sso_url: format!("{BASE}/saml/idp/sso"),
+        slo_url: format!("{BASE}/saml/idp/slo"),
         keys: IdpKeys {
             rsa: KeySet::new(idp_identity().clone()),
             ec: None,
