@@ -14,6 +14,15 @@ pub struct TestSp {
     pub authn_requests_signed: bool,
     /// alg:SigningMethod entries to publish in metadata (the SP's preference for our signatures).
     pub signing_methods: Vec<String>,
+    /// A SingleLogoutService (HTTP-Redirect) to publish in metadata.
+    pub slo_url: Option<String>,
+}
+
+/// A single logout message the IdP sent this SP, verified with the IdP's keys.
+#[derive(Debug)]
+pub enum FromIdp {
+    Request(saml::logout::LogoutRequest),
+    Response(saml::logout::LogoutResponse),
 }
 
 #[derive(Default, Clone)]
@@ -46,7 +55,14 @@ impl TestSp {
             identity,
             authn_requests_signed: signed,
             signing_methods: Vec::new(),
+            slo_url: None,
         }
+    }
+
+    /// The same SP with a single logout endpoint at `<port_base>/<name>/slo`.
+    pub fn with_slo(mut self) -> TestSp {
+        self.slo_url = Some(self.acs_url.replace("/acs", "/slo"));
+        self
     }
 
     pub fn metadata_xml(&self) -> String {
@@ -74,8 +90,13 @@ impl TestSp {
                 .collect();
             format!("<md:Extensions>{m}</md:Extensions>")
         };
+        let slo = self
+            .slo_url
+            .as_ref()
+            .map(|u| format!(r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{u}"/>"#))
+            .unwrap_or_default();
         format!(
-            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}">{ext}<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{signed}" WantAssertionsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{acs}</md:SPSSODescriptor></md:EntityDescriptor>"#,
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}">{ext}<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{signed}" WantAssertionsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{slo}{acs}</md:SPSSODescriptor></md:EntityDescriptor>"#,
             eid = self.entity_id,
             signed = self.authn_requests_signed,
             cert = self.identity.cert.to_base64(),
@@ -175,5 +196,125 @@ impl TestSp {
                 decryption_key: None,
             },
         )
+    }
+
+    /// A signed (Redirect) LogoutRequest to the IdP's single logout endpoint, and its ID.
+    pub fn logout_request_url(
+        &self,
+        idp_slo: &str,
+        name_id: &str,
+        session_index: Option<&str>,
+        relay_state: Option<&str>,
+    ) -> (String, String) {
+        let id = certs::random_id(&certs::SystemRandomSource).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let xml = saml::logout::LogoutRequestDraft {
+            id: &id,
+            issuer: &self.entity_id,
+            destination: idp_slo,
+            issue_instant: now,
+            not_on_or_after: Some(now + time::Duration::minutes(5)),
+            name_id,
+            name_id_format: saml::NAMEID_TRANSIENT,
+            name_qualifier: None,
+            sp_name_qualifier: None,
+            session_index,
+        }
+        .to_xml();
+        let url = encode_redirect(
+            idp_slo,
+            &xml,
+            MessageParam::SamlRequest,
+            relay_state,
+            Some(&self.identity.key),
+        )
+        .unwrap();
+        (url, id)
+    }
+
+    /// A signed (Redirect) LogoutResponse to the IdP, answering `in_response_to`.
+    pub fn logout_response_url(&self, idp_slo: &str, in_response_to: &str, status: &str) -> String {
+        let id = certs::random_id(&certs::SystemRandomSource).unwrap();
+        let xml = saml::logout::LogoutResponseDraft {
+            id: &id,
+            issuer: &self.entity_id,
+            destination: idp_slo,
+            issue_instant: time::OffsetDateTime::now_utc(),
+            in_response_to,
+            status,
+            sub_status: None,
+        }
+        .to_xml();
+        encode_redirect(
+            idp_slo,
+            &xml,
+            MessageParam::SamlResponse,
+            None,
+            Some(&self.identity.key),
+        )
+        .unwrap()
+    }
+
+    /// Read a Redirect-binding logout message the IdP sent to this SP's endpoint (`url` as the
+    /// browser was sent to it), verified with the IdP's certificates: Destination must be this
+    /// SP's single logout URL.
+    pub fn read_from_idp(
+        &self,
+        url: &str,
+        idp_entity_id: &str,
+        idp_certs: &[Certificate],
+    ) -> Result<FromIdp, saml::authn_request::IntakeError> {
+        struct Idp<'a>(&'a [Certificate]);
+        impl saml::authn_request::RequesterTrust for Idp<'_> {
+            fn signing_certificates(&self) -> &[Certificate] {
+                self.0
+            }
+            fn requires_signed_requests(&self) -> bool {
+                true
+            }
+        }
+        let slo = self
+            .slo_url
+            .as_deref()
+            .expect("an SP with a single logout endpoint");
+        assert!(
+            url.starts_with(slo),
+            "{url} is not this SP's endpoint {slo}"
+        );
+        let query = url.split_once('?').map(|q| q.1).unwrap_or("");
+        let is_response = query.starts_with("SAMLResponse=") || query.contains("&SAMLResponse=");
+        let param = if is_response {
+            MessageParam::SamlResponse
+        } else {
+            MessageParam::SamlRequest
+        };
+        let m = saml::binding::decode_redirect(query, param, &Default::default())
+            .map_err(saml::authn_request::IntakeError::Untrusted)?;
+        let policy = saml::authn_request::IntakePolicy {
+            sso_url: slo,
+            now: time::OffsetDateTime::now_utc(),
+            max_clock_skew: time::Duration::seconds(30),
+            max_age: time::Duration::minutes(5),
+        };
+        let lookup = |issuer: &str| (issuer == idp_entity_id).then_some(Idp(idp_certs));
+        if is_response {
+            saml::logout::intake_logout_response(
+                &m.xml,
+                saml::authn_request::RequestBinding::Redirect,
+                m.signature.as_ref(),
+                lookup,
+                &policy,
+            )
+            .map(|(_, r)| FromIdp::Response(r))
+        } else {
+            saml::logout::intake_logout_request(
+                &m.xml,
+                saml::authn_request::RequestBinding::Redirect,
+                m.signature.as_ref(),
+                lookup,
+                &policy,
+            )
+            .map(|(_, r)| FromIdp::Request(r))
+        }
     }
 }

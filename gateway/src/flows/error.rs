@@ -18,6 +18,14 @@ pub enum FlowError {
     /// The SSO session ended (a logout) while a service's login through it was under way.
     #[error("the single sign-on session ended meanwhile")]
     SessionEnded,
+    /// A logout in progress that is not (or no longer) known: expired, finished, or an answer
+    /// that names no request of ours.
+    #[error("logout not found or expired")]
+    LogoutNotFound,
+    /// A service without a single logout endpoint in its metadata asked to log out (it could
+    /// not be answered).
+    #[error("service {0:?} has no SingleLogoutService")]
+    NoLogoutEndpoint(String),
     /// The browser's sealed flow did not open: altered, expired, for another flow, or sealed
     /// with a key the gateway no longer holds.
     #[error("sealed flow refused: {0}")]
@@ -120,6 +128,8 @@ impl FlowError {
             FlowError::Replay => "gateway.replay",
             FlowError::FlowNotFound => "gateway.flow_not_found",
             FlowError::SessionEnded => "gateway.session_ended",
+            FlowError::LogoutNotFound => "gateway.logout_not_found",
+            FlowError::NoLogoutEndpoint(_) => "gateway.no_logout_endpoint",
             FlowError::Sealed(e) => e.code(),
             FlowError::MethodUnavailable(_) => "gateway.method_unavailable",
             FlowError::BadForm(_) => "gateway.bad_form",

@@ -35,34 +35,12 @@ pub async fn receive_authn_request(
 ) -> Result<Answer, FlowError> {
     let now = idp.clock.now();
     let limits = BindingLimits::default();
-    let (xml, binding, redirect_sig, relay_state) = match incoming {
-        IncomingRequest::Redirect { raw_query } => {
-            let msg = binding::decode_redirect(raw_query, MessageParam::SamlRequest, &limits)
-                .map_err(FlowError::Binding)?;
-            (
-                msg.xml,
-                RequestBinding::Redirect,
-                msg.signature,
-                msg.relay_state,
-            )
-        }
-        IncomingRequest::Post { fields } => {
-            let encoded =
-                single_field(fields, "SAMLRequest")?.ok_or(FlowError::BadForm("SAMLRequest"))?;
-            let relay_state = single_field(fields, "RelayState")?.map(str::to_owned);
-            if relay_state
-                .as_ref()
-                .is_some_and(|r| r.len() > limits.max_relay_state)
-            {
-                return Err(FlowError::Binding(saml::SamlError::TooLarge {
-                    what: "RelayState",
-                    limit: limits.max_relay_state,
-                }));
-            }
-            let xml = binding::decode_post(encoded, &limits).map_err(FlowError::Binding)?;
-            (xml, RequestBinding::Post, None, relay_state)
-        }
-    };
+    let Decoded {
+        xml,
+        binding,
+        redirect_sig,
+        relay_state,
+    } = decode(&incoming, MessageParam::SamlRequest, &limits)?;
 
     let registry = idp.registry.snapshot();
     let policy = IntakePolicy {
@@ -148,9 +126,59 @@ pub async fn receive_authn_request(
     start_flow(idp, browser, pending).await
 }
 
-struct SpTrust {
-    sp: Arc<ServiceProvider>,
-    require_all: bool,
+/// A message as the binding delivered it, decoded but not yet trusted.
+pub(super) struct Decoded {
+    pub xml: String,
+    pub binding: RequestBinding,
+    pub redirect_sig: Option<binding::RedirectSignature>,
+    pub relay_state: Option<String>,
+}
+
+/// Decode a SAML message (`param`) from either binding, within `limits`.
+pub(super) fn decode(
+    incoming: &IncomingRequest<'_>,
+    param: MessageParam,
+    limits: &BindingLimits,
+) -> Result<Decoded, FlowError> {
+    match incoming {
+        IncomingRequest::Redirect { raw_query } => {
+            let msg =
+                binding::decode_redirect(raw_query, param, limits).map_err(FlowError::Binding)?;
+            Ok(Decoded {
+                xml: msg.xml,
+                binding: RequestBinding::Redirect,
+                redirect_sig: msg.signature,
+                relay_state: msg.relay_state,
+            })
+        }
+        IncomingRequest::Post { fields } => {
+            let name = param.name();
+            let encoded = single_field(fields, name)?.ok_or(FlowError::BadForm(name))?;
+            let relay_state = single_field(fields, "RelayState")?.map(str::to_owned);
+            if relay_state
+                .as_ref()
+                .is_some_and(|r| r.len() > limits.max_relay_state)
+            {
+                return Err(FlowError::Binding(saml::SamlError::TooLarge {
+                    what: "RelayState",
+                    limit: limits.max_relay_state,
+                }));
+            }
+            let xml = binding::decode_post(encoded, limits).map_err(FlowError::Binding)?;
+            Ok(Decoded {
+                xml,
+                binding: RequestBinding::Post,
+                redirect_sig: None,
+                relay_state,
+            })
+        }
+    }
+}
+
+/// An SP's keys and signing policy, for the SAML intake.
+pub(super) struct SpTrust {
+    pub sp: Arc<ServiceProvider>,
+    pub require_all: bool,
 }
 
 impl RequesterTrust for SpTrust {

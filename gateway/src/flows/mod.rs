@@ -10,6 +10,7 @@ mod error;
 mod idp_metadata;
 mod intake;
 mod login;
+mod logout;
 mod records;
 mod response;
 mod session;
@@ -24,6 +25,10 @@ pub use intake::{receive_authn_request, IncomingRequest};
 pub use login::{
     cancel, finish_test_bank, method_selection, start_method, upstream_callback, CallbackQuery,
     LanguageChoice, MethodChoice, Notice, SelectionView,
+};
+pub use logout::{
+    citizen_logout, logout_done, logout_frame, logout_token, receive_logout, LoggedOut, LogoutPage,
+    LOGOUT_WAIT,
 };
 pub use records::{
     requirement_of, FlowRecord, LoaFamily, LoaRequirement, PendingRequest, SpParticipation,
@@ -157,6 +162,8 @@ pub struct Answer {
     pub clear_flows: Vec<String>,
     /// A new SSO session to set: its ID and lifetime in seconds.
     pub set_session: Option<(String, i64)>,
+    /// The browser's SSO session ended: drop its cookie.
+    pub clear_session: bool,
 }
 
 impl Answer {
@@ -166,6 +173,7 @@ impl Answer {
             set_flow: None,
             clear_flows: Vec::new(),
             set_session: None,
+            clear_session: false,
         }
     }
 
@@ -182,6 +190,16 @@ pub enum Step {
     Autopost(Autopost),
     /// Send the browser on (303) to a path of ours or an upstream URL.
     Redirect(String),
+    /// The single logout page: frames that tell the participants, and a form that continues.
+    LogoutPage(LogoutPage),
+    /// A participant's answer arrived in its frame.
+    LogoutFrameDone {
+        lang: Language,
+        service: String,
+        ok: bool,
+    },
+    /// The citizen's logout at the gateway is over.
+    LoggedOut(LoggedOut),
     /// Show the test bank's form; `error` says why a previous attempt was refused.
     TestBank {
         page: TestBankPage,

@@ -42,6 +42,7 @@ pub(super) async fn start_flow(
         set_flow: Some(cookie),
         clear_flows: flows_to_drop(idp, browser, now),
         set_session: None,
+        clear_session: false,
     })
 }
 
@@ -377,7 +378,7 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-fn session_key(idp: &Idp, sid: &str) -> String {
+pub(super) fn session_key(idp: &Idp, sid: &str) -> String {
     idp.layout
         .key(RecordKind::Session, &sha256_hex(&[sid.as_bytes()]))
 }

@@ -181,6 +181,8 @@ pub enum RecordKind {
     Replay,
     /// One per upstream callback state used.
     SingleUse,
+    /// A single logout in progress (its participants' answers as members).
+    Logout,
 }
 
 impl RecordKind {
@@ -189,6 +191,7 @@ impl RecordKind {
             RecordKind::Session => "sso",
             RecordKind::Replay => "replay",
             RecordKind::SingleUse => "once",
+            RecordKind::Logout => "slo",
         }
     }
 }

@@ -52,6 +52,8 @@ fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str
         FlowError::FlowNotFound | FlowError::SessionEnded => {
             (StatusCode::BAD_REQUEST, t.err_expired)
         }
+        FlowError::LogoutNotFound => (StatusCode::BAD_REQUEST, t.err_logout_expired),
+        FlowError::NoLogoutEndpoint(_) => (StatusCode::BAD_REQUEST, t.err_no_logout_endpoint),
         FlowError::Sealed(e) => sealed_refusal(e, t),
         FlowError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),
         FlowError::BadForm(_) | FlowError::InvalidInput(_) => {

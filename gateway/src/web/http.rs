@@ -42,6 +42,23 @@ pub fn security_headers(h: &mut HeaderMap, autopost: Option<(&str, &str)>) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// Headers for the single logout page: its one script, and frames to our own origin and the
+/// participants' single logout endpoints (`origins`, already origins of parsed URLs).
+pub fn logout_page_headers(h: &mut HeaderMap, nonce: &str, origins: &[String]) {
+    security_headers(h, None);
+    let frames: String = origins
+        .iter()
+        .filter(|o| o.starts_with("https://") || o.starts_with("http://"))
+        .map(|o| format!(" {o}"))
+        .collect();
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; frame-src 'self'{frames}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
 /// One cookie's value from the request.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

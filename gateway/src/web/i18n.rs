@@ -43,6 +43,18 @@ pub struct Texts {
     pub too_many_requests_title: &'static str,
     pub err_too_many_requests: &'static str,
     pub language_nav: &'static str,
+    pub logout_title: &'static str,
+    pub logout_progress: &'static str,
+    pub logout_confirm: &'static str,
+    pub logout_button: &'static str,
+    pub logout_not_logged_in: &'static str,
+    pub logged_out_title: &'static str,
+    pub logged_out: &'static str,
+    pub logged_out_partial: &'static str,
+    pub logout_frame_ok: &'static str,
+    pub logout_frame_refused: &'static str,
+    pub err_logout_expired: &'static str,
+    pub err_no_logout_endpoint: &'static str,
 }
 
 pub const FI: Texts = Texts {
@@ -86,6 +98,18 @@ pub const FI: Texts = Texts {
     too_many_requests_title: "Liian monta pyyntöä",
     err_too_many_requests: "Selaimestasi tai verkostasi on tullut liian monta pyyntöä lyhyessä ajassa. Odota hetki ja yritä sitten uudelleen.",
     language_nav: "Kieli",
+    logout_title: "Uloskirjautuminen",
+    logout_progress: "Sinua kirjataan ulos palveluista, joihin kirjauduit tällä tunnistuksella.",
+    logout_confirm: "Haluatko kirjautua ulos kaikista palveluista, joihin kirjauduit tällä tunnistuksella?",
+    logout_button: "Kirjaudu ulos",
+    logout_not_logged_in: "Et ole kirjautuneena.",
+    logged_out_title: "Olet kirjautunut ulos",
+    logged_out: "Olet kirjautunut ulos tunnistuspalvelusta ja asiointipalveluista.",
+    logged_out_partial: "Seuraavat palvelut eivät vahvistaneet uloskirjautumista. Sulje selain varmistaaksesi, että istuntosi niissä päättyy:",
+    logout_frame_ok: "Uloskirjautuminen vahvistettu:",
+    logout_frame_refused: "Palvelu ei vahvistanut uloskirjautumista:",
+    err_logout_expired: "Uloskirjautuminen on vanhentunut tai jo käsitelty. Tunnistusistuntosi on päättynyt.",
+    err_no_logout_endpoint: "Asiointipalvelu ei tue keskitettyä uloskirjautumista. Sulje selain kirjautuaksesi ulos.",
 };
 
 pub const SV: Texts = Texts {
@@ -129,6 +153,18 @@ pub const SV: Texts = Texts {
     too_many_requests_title: "För många förfrågningar",
     err_too_many_requests: "Det har kommit för många förfrågningar från din webbläsare eller ditt nätverk på kort tid. Vänta en stund och försök sedan igen.",
     language_nav: "Språk",
+    logout_title: "Utloggning",
+    logout_progress: "Du loggas ut från de tjänster där du loggade in med denna identifiering.",
+    logout_confirm: "Vill du logga ut från alla tjänster där du loggade in med denna identifiering?",
+    logout_button: "Logga ut",
+    logout_not_logged_in: "Du är inte inloggad.",
+    logged_out_title: "Du har loggats ut",
+    logged_out: "Du har loggats ut från identifieringstjänsten och e-tjänsterna.",
+    logged_out_partial: "Följande tjänster bekräftade inte utloggningen. Stäng webbläsaren för att säkerställa att din session där upphör:",
+    logout_frame_ok: "Utloggningen bekräftad:",
+    logout_frame_refused: "Tjänsten bekräftade inte utloggningen:",
+    err_logout_expired: "Utloggningen har gått ut eller redan behandlats. Din identifieringssession har upphört.",
+    err_no_logout_endpoint: "E-tjänsten stöder inte centraliserad utloggning. Stäng webbläsaren för att logga ut.",
 };
 
 pub const EN: Texts = Texts {
@@ -172,6 +208,18 @@ pub const EN: Texts = Texts {
     too_many_requests_title: "Too many requests",
     err_too_many_requests: "Too many requests have come from your browser or network in a short time. Wait a moment, then try again.",
     language_nav: "Language",
+    logout_title: "Logging out",
+    logout_progress: "You are being logged out of the services you logged in to with this identification.",
+    logout_confirm: "Do you want to log out of every service you logged in to with this identification?",
+    logout_button: "Log out",
+    logout_not_logged_in: "You are not logged in.",
+    logged_out_title: "You have logged out",
+    logged_out: "You have logged out of the identification service and the e-services.",
+    logged_out_partial: "These services did not confirm the logout. Close your browser to make sure your session there ends:",
+    logout_frame_ok: "Logout confirmed:",
+    logout_frame_refused: "The service did not confirm the logout:",
+    err_logout_expired: "The logout has expired or was already handled. Your identification session has ended.",
+    err_no_logout_endpoint: "The e-service does not support single logout. Close your browser to log out.",
 };
 
 pub fn texts(lang: Language) -> &'static Texts {

@@ -8,6 +8,7 @@ mod error;
 pub mod http;
 pub mod i18n;
 mod login;
+mod logout;
 pub mod pages;
 pub mod proxy;
 mod sso;
@@ -42,6 +43,16 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/saml/idp/metadata", get(idp_metadata))
         .route("/oidc/jwks", get(jwks))
         .route("/saml/idp/sso", get(sso::sso_redirect).post(sso::sso_post))
+        .route(
+            "/saml/idp/slo",
+            get(logout::slo_redirect).post(logout::slo_post),
+        )
+        .route("/saml/idp/slo/frame", get(logout::slo_frame))
+        .route("/saml/idp/slo/done", post(logout::slo_done))
+        .route(
+            "/logout",
+            get(logout::logout_form).post(logout::logout_submit),
+        )
         .route("/login", get(login::selection))
         .route("/login/cancel", post(login::cancel))
         .route("/login/testbank/finish", post(login::testbank_finish))
@@ -122,6 +133,29 @@ fn respond(state: &WebState, answer: Answer) -> Response {
             http::security_headers(resp.headers_mut(), Some((&nonce, &origin)));
             resp
         }
+        Step::LogoutPage(p) => {
+            let nonce = match certs::random_token(state.idp.rng.as_ref()) {
+                Ok(n) => n,
+                Err(e) => {
+                    return error::page(
+                        crate::flows::FlowError::Crypto(e),
+                        p.lang,
+                        state.idp.rng.as_ref(),
+                    )
+                }
+            };
+            let html = pages::logout_page(&p, &nonce);
+            let mut resp = (StatusCode::OK, axum::response::Html(html)).into_response();
+            http::logout_page_headers(resp.headers_mut(), &nonce, &p.frame_origins);
+            resp
+        }
+        Step::LogoutFrameDone { lang, service, ok } => {
+            http::html_page(StatusCode::OK, pages::logout_frame_page(lang, &service, ok))
+        }
+        Step::LoggedOut(l) => http::html_page(
+            StatusCode::OK,
+            pages::logged_out_page(l.lang, &l.unconfirmed),
+        ),
         Step::TestBank { page, lang, error } => {
             let status = if error.is_some() {
                 StatusCode::BAD_REQUEST
@@ -140,6 +174,12 @@ fn respond(state: &WebState, answer: Answer) -> Response {
         resp.headers_mut().append(
             header::SET_COOKIE,
             http::set_flow_cookie(&flow.flow_id, &flow.value, flow.max_age),
+        );
+    }
+    if answer.clear_session {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            http::set_cookie(http::SSO_COOKIE, "", 0, "/", "None"),
         );
     }
     if let Some((sid, ttl)) = answer.set_session {

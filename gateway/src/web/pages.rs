@@ -12,7 +12,7 @@ h1{font-size:1.5rem}a,button{font-size:1rem}.methods{list-style:none;padding:0}.
 .warn{background:#fff3cd;border:1px solid #c90;padding:.5rem 1rem}.err{background:#fde;border:1px solid #c33;padding:.5rem 1rem}
 label{display:block;margin-top:.8rem;font-weight:600}input,select{font-size:1rem;padding:.3rem;width:100%;max-width:20rem}
 .hint{font-size:.9rem;color:#555}nav.lang a{margin-right:1rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}
-.persons form{display:inline}"#;
+.persons form{display:inline}iframe.slo{width:0;height:0;border:0;position:absolute}"#;
 
 fn page(t: &Texts, title: &str, lang_links: Option<&str>, body: &str) -> String {
     let nav = lang_links.map(|q| language_nav(t, q)).unwrap_or_default();
@@ -189,6 +189,83 @@ pub fn too_many_requests_page(lang: Language) -> String {
         esc(t.err_too_many_requests)
     );
     page(t, t.too_many_requests_title, None, &body)
+}
+
+/// Single logout in progress: one hidden frame per participant, and the form that continues
+/// (the `nonce` script submits it once every frame has come back to us, or after `wait`).
+pub fn logout_page(p: &crate::flows::LogoutPage, nonce: &str) -> String {
+    let t = texts(p.lang);
+    let mut body = format!("<p role=\"status\">{}</p>", esc(t.logout_progress));
+    for (i, src) in p.frames.iter().enumerate() {
+        body.push_str(&format!(
+            "<iframe class=\"slo\" title=\"{} {n}\" src=\"{}\"></iframe>",
+            esc(t.logout_title),
+            esc(src),
+            n = i + 1
+        ));
+    }
+    body.push_str(&format!(
+        "<form id=\"slo-done\" method=\"post\" action=\"/saml/idp/slo/done\"><input type=\"hidden\" name=\"logout\" value=\"{}\"><noscript><p>{}</p></noscript><button type=\"submit\">{}</button></form>",
+        esc(&p.logout_id),
+        esc(t.noscript),
+        esc(t.continue_),
+    ));
+    body.push_str(&format!(
+        "<script nonce=\"{nonce}\">(function(){{var f=document.getElementById('slo-done');var fr=[].slice.call(document.querySelectorAll('iframe.slo'));var end=Date.now()+{wait};function back(x){{try{{return x.contentWindow.location.pathname==='/saml/idp/slo'&&x.contentDocument.readyState==='complete';}}catch(e){{return false;}}}}function tick(){{if(fr.every(back)||Date.now()>end){{f.submit();}}else{{setTimeout(tick,100);}}}}tick();}})();</script>",
+        nonce = esc(nonce),
+        wait = p.wait.as_millis(),
+    ));
+    page(t, t.logout_title, None, &body)
+}
+
+/// What a participant's frame shows once its answer has arrived.
+pub fn logout_frame_page(lang: Language, service: &str, ok: bool) -> String {
+    let t = texts(lang);
+    let said = if ok {
+        t.logout_frame_ok
+    } else {
+        t.logout_frame_refused
+    };
+    page(
+        t,
+        t.logout_title,
+        None,
+        &format!("<p>{} {}</p>", esc(said), esc(service)),
+    )
+}
+
+/// The end of the citizen's own logout; `unconfirmed` names the services that did not confirm.
+pub fn logged_out_page(lang: Language, unconfirmed: &[String]) -> String {
+    let t = texts(lang);
+    let mut body = format!("<p role=\"status\">{}</p>", esc(t.logged_out));
+    if !unconfirmed.is_empty() {
+        body.push_str(&format!(
+            "<div class=\"warn\" role=\"alert\"><p>{}</p><ul>",
+            esc(t.logged_out_partial)
+        ));
+        for s in unconfirmed {
+            body.push_str(&format!("<li>{}</li>", esc(s)));
+        }
+        body.push_str("</ul></div>");
+    }
+    page(t, t.logged_out_title, None, &body)
+}
+
+/// `GET /logout`: the confirmation form (its token binds it to the session), or a note that
+/// there is no session.
+pub fn logout_confirm_page(lang: Language, token: Option<&str>) -> String {
+    let t = texts(lang);
+    let body = match token {
+        Some(tok) => format!(
+            "<p>{}</p><form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+            esc(t.logout_confirm),
+            esc(tok),
+            t.lang,
+            esc(t.logout_button)
+        ),
+        None => format!("<p>{}</p>", esc(t.logout_not_logged_in)),
+    };
+    page(t, t.logout_title, Some(""), &body)
 }
 
 /// A plain page for the demo service (English only: it is a developer's tool).
