@@ -356,7 +356,8 @@ fn read_sp(
 /// Endpoint URLs (ACS, single logout) must be absolute https, or http on a loopback host
 /// (development and tests).
 fn check_endpoint_url(location: &str) -> Result<(), String> {
-    let url = url::Url::parse(location).map_err(|e| format!("endpoint Location {location:?}: {e}"))?;
+    let url =
+        url::Url::parse(location).map_err(|e| format!("endpoint Location {location:?}: {e}"))?;
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match url.scheme() {
         "https" => Ok(()),
