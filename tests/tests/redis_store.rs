@@ -155,6 +155,36 @@ async fn two_processes_share_logins_sessions_and_replay_entries() {
         .unwrap();
     eprintln!("Redis bytes for one SSO session with one SP: {bytes} + {member_bytes}");
     assert!(bytes + member_bytes < 2048, "{bytes} + {member_bytes}");
+
+    // Logout at B (the citizen's own, at the gateway) ends the session at A too.
+    let form = browser.get(&format!("{}/logout", b.base())).await;
+    assert_eq!(form.status, 200);
+    let page = browser.submit(&form, None, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (after, _, _) = w.request(&browser, &public, &a).await;
+    assert_eq!(
+        after.status, 303,
+        "no SSO at A after the logout at B: {}",
+        after.body
+    );
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sso = format!("{public}/saml/idp/sso");
+    let (xml, _) = w.sp.request_xml(&sso, &RequestOptions::default());
+    let with_old_cookie = raw
+        .get(on(&a, &w.sp.redirect_url(&sso, &xml, None, false)))
+        .header("Cookie", format!("__Host-gw_sso={sid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_old_cookie.status(),
+        303,
+        "the session is gone from Redis, not only from the browser"
+    );
+    assert_eq!(redis.cli(&["EXISTS", &session_key(&sid)]), "0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
