@@ -285,6 +285,66 @@ impl LogoutResponseDraft<'_> {
     }
 }
 
+/// A logout message an SP received from its IdP by HTTP-Redirect, verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FromIdp {
+    Request(LogoutRequest),
+    Response(LogoutResponse),
+}
+
+/// The IdP as the SP knows it: its entity ID and keys.
+struct IdpTrust<'a>(&'a [certs::Certificate]);
+
+impl RequesterTrust for IdpTrust<'_> {
+    fn signing_certificates(&self) -> &[certs::Certificate] {
+        self.0
+    }
+    fn requires_signed_requests(&self) -> bool {
+        true
+    }
+}
+
+/// SP side: read the logout message the IdP sent by HTTP-Redirect to this SP's single logout
+/// endpoint (`policy.sso_url`), from the raw query as received; signed by one of `idp_certs`,
+/// issued by `idp_entity_id`. Matching a LogoutResponse's InResponseTo is the caller's step.
+pub fn read_from_idp(
+    raw_query: &str,
+    idp_entity_id: &str,
+    idp_certs: &[certs::Certificate],
+    policy: &IntakePolicy<'_>,
+) -> Result<FromIdp, IntakeError> {
+    let is_response = raw_query
+        .split('&')
+        .any(|p| p.split('=').next() == Some("SAMLResponse"));
+    let param = if is_response {
+        crate::binding::MessageParam::SamlResponse
+    } else {
+        crate::binding::MessageParam::SamlRequest
+    };
+    let m = crate::binding::decode_redirect(raw_query, param, &Default::default())
+        .map_err(IntakeError::Untrusted)?;
+    let lookup = |issuer: &str| (issuer == idp_entity_id).then_some(IdpTrust(idp_certs));
+    if is_response {
+        intake_logout_response(
+            &m.xml,
+            RequestBinding::Redirect,
+            m.signature.as_ref(),
+            lookup,
+            policy,
+        )
+        .map(|(_, r)| FromIdp::Response(r))
+    } else {
+        intake_logout_request(
+            &m.xml,
+            RequestBinding::Redirect,
+            m.signature.as_ref(),
+            lookup,
+            policy,
+        )
+        .map(|(_, r)| FromIdp::Request(r))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests;

@@ -18,12 +18,7 @@ pub struct TestSp {
     pub slo_url: Option<String>,
 }
 
-/// A single logout message the IdP sent this SP, verified with the IdP's keys.
-#[derive(Debug)]
-pub enum FromIdp {
-    Request(saml::logout::LogoutRequest),
-    Response(saml::logout::LogoutResponse),
-}
+pub use saml::logout::FromIdp;
 
 #[derive(Default, Clone)]
 pub struct RequestOptions<'a> {
@@ -264,15 +259,6 @@ impl TestSp {
         idp_entity_id: &str,
         idp_certs: &[Certificate],
     ) -> Result<FromIdp, saml::authn_request::IntakeError> {
-        struct Idp<'a>(&'a [Certificate]);
-        impl saml::authn_request::RequesterTrust for Idp<'_> {
-            fn signing_certificates(&self) -> &[Certificate] {
-                self.0
-            }
-            fn requires_signed_requests(&self) -> bool {
-                true
-            }
-        }
         let slo = self
             .slo_url
             .as_deref()
@@ -281,40 +267,13 @@ impl TestSp {
             url.starts_with(slo),
             "{url} is not this SP's endpoint {slo}"
         );
-        let query = url.split_once('?').map(|q| q.1).unwrap_or("");
-        let is_response = query.starts_with("SAMLResponse=") || query.contains("&SAMLResponse=");
-        let param = if is_response {
-            MessageParam::SamlResponse
-        } else {
-            MessageParam::SamlRequest
-        };
-        let m = saml::binding::decode_redirect(query, param, &Default::default())
-            .map_err(saml::authn_request::IntakeError::Untrusted)?;
         let policy = saml::authn_request::IntakePolicy {
             sso_url: slo,
             now: time::OffsetDateTime::now_utc(),
             max_clock_skew: time::Duration::seconds(30),
             max_age: time::Duration::minutes(5),
         };
-        let lookup = |issuer: &str| (issuer == idp_entity_id).then_some(Idp(idp_certs));
-        if is_response {
-            saml::logout::intake_logout_response(
-                &m.xml,
-                saml::authn_request::RequestBinding::Redirect,
-                m.signature.as_ref(),
-                lookup,
-                &policy,
-            )
-            .map(|(_, r)| FromIdp::Response(r))
-        } else {
-            saml::logout::intake_logout_request(
-                &m.xml,
-                saml::authn_request::RequestBinding::Redirect,
-                m.signature.as_ref(),
-                lookup,
-                &policy,
-            )
-            .map(|(_, r)| FromIdp::Request(r))
-        }
+        let query = url.split_once('?').map(|q| q.1).unwrap_or("");
+        saml::logout::read_from_idp(query, idp_entity_id, idp_certs, &policy)
     }
 }

@@ -351,3 +351,44 @@ async fn hostile_logout_messages_end_nothing() {
     };
     assert_eq!(r.sub_status.as_deref(), Some(STATUS_PARTIAL_LOGOUT));
 }
+
+/// The built-in demo service (what the README's first command shows) takes part like any SP:
+/// its "Log out" sends a signed LogoutRequest, another service is told, and the demo reads the
+/// gateway's signed LogoutResponse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_service_logs_out_through_the_gateway() {
+    let w = world().await;
+    let base = w.gw.base().to_owned();
+    let b = Browser::new();
+    let start = b.get(&format!("{base}/demo/login")).await;
+    let post = harness::through_testbank(&b, start, &[("national_id", PERSON)]).await;
+    let logged_in = b.submit(&post, Some("saml"), &[]).await;
+    assert_eq!(logged_in.status, 200, "{}", logged_in.body);
+    assert!(
+        logged_in.body.contains("id=\"logout\""),
+        "{}",
+        logged_in.body
+    );
+    let given_b = w.use_service(&b, &w.sps[1], false).await;
+
+    let out = b.get(&format!("{base}/demo/logout")).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    let page = b.get(out.location.as_deref().unwrap()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let told = w.play_frames(&b, &page, &[1]).await;
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].1.name_id, given_b.name_id);
+    let done = b.submit(&page, Some("slo-done"), &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let to = done.location.unwrap();
+    assert!(
+        to.starts_with(&format!("{base}/demo/slo?SAMLResponse=")),
+        "{to}"
+    );
+    let result = b.get(&to).await;
+    assert!(
+        result.body.contains("data-result=\"logged-out\""),
+        "{}",
+        result.body
+    );
+}

@@ -338,12 +338,12 @@ pub fn build_dev_state_with(
     let demo = DemoSp {
         entity_id: format!("{base_url}/demo/sp"),
         acs_url: format!("{base_url}/demo/acs"),
+        slo_url: format!("{base_url}/demo/slo"),
         identity: demo_identity,
         decryption_key,
     };
     let all = ReleasePolicy::all();
-    let demo_md =
-        crate::web::demo::demo_sp_metadata(&demo.entity_id, &demo.acs_url, &demo.identity.cert);
+    let demo_md = crate::web::demo::demo_sp_metadata(&demo);
     let mut sps: Vec<(String, Arc<metadata::ServiceProvider>)> =
         metadata::parse_sp_metadata(&demo_md, "demo SP", &all, now)
             .map_err(|e| e.to_string())?

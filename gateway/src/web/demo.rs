@@ -14,11 +14,17 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 const REQUEST_COOKIE: &str = "demo_request";
+/// The demo's own "session": the NameID and SessionIndex it was given (`<NameID>~<index>`).
+const SESSION_COOKIE: &str = "demo_session";
+/// The ID of the LogoutRequest the demo sent.
+const LOGOUT_COOKIE: &str = "demo_logout";
 
 /// The built-in demo SP (dev mode): it logs in through the gateway like any SP would.
 pub struct DemoSp {
     pub entity_id: String,
     pub acs_url: String,
+    /// Its SingleLogoutService (HTTP-Redirect).
+    pub slo_url: String,
     pub identity: certs::SigningIdentity,
     /// The same RSA key, for decrypting the assertions the gateway encrypts to the demo SP.
     pub decryption_key: certs::DecryptionKey,
@@ -53,7 +59,7 @@ pub async fn metadata(State(state): State<Arc<WebState>>) -> Response {
     match &state.demo {
         Some(d) => (
             [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-            demo_sp_metadata(&d.entity_id, &d.acs_url, &d.identity.cert),
+            demo_sp_metadata(d),
         )
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -61,7 +67,8 @@ pub async fn metadata(State(state): State<Arc<WebState>>) -> Response {
 }
 
 /// The demo SP's metadata: what the gateway's registry is built from in dev mode.
-pub fn demo_sp_metadata(entity_id: &str, acs_url: &str, cert: &certs::Certificate) -> String {
+pub fn demo_sp_metadata(demo: &DemoSp) -> String {
+    let (entity_id, acs_url, cert) = (&demo.entity_id, &demo.acs_url, &demo.identity.cert);
     let mut w = saml::xml::XmlWriter::new();
     w.start("md:EntityDescriptor")
         .attr("xmlns:md", saml::xml::NS_MD)
@@ -94,6 +101,10 @@ pub fn demo_sp_metadata(entity_id: &str, acs_url: &str, cert: &certs::Certificat
             .end();
         w.end();
     }
+    w.start("md:SingleLogoutService")
+        .attr("Binding", saml::BINDING_REDIRECT)
+        .attr("Location", &demo.slo_url)
+        .end();
     w.leaf("md:NameIDFormat", saml::NAMEID_TRANSIENT);
     w.leaf("md:NameIDFormat", saml::NAMEID_PERSISTENT);
     w.start("md:AssertionConsumerService")
@@ -219,8 +230,14 @@ pub async fn acs(
             other => format!("The Response was refused: {other}"),
         })
     })();
+    let mut session = None;
     let (status, html) = match outcome {
         Ok(a) => {
+            session = Some(format!(
+                "{}~{}",
+                a.name_id,
+                a.session_index.as_deref().unwrap_or("")
+            ));
             let mut rows = String::new();
             for (name, values) in &a.attributes {
                 let friendly = metadata::AttributeId::ALL
@@ -240,7 +257,7 @@ pub async fn acs(
                 "<p id=\"result\" data-result=\"ok\">Logged in. The assertion was signed by the gateway, encrypted to this service, and passed every check.</p>\
 <table><tr><th>Attribute</th><th>Name</th><th>Value</th></tr>{rows}</table>\
 <p>NameID (<code>{fmt}</code>): <code id=\"name-id\">{nid}</code><br>Level of assurance: <code id=\"authn-context\">{ctx}</code><br>Session index: <code>{si}</code></p>\
-<p><a href=\"/demo\">Back to the demo</a></p>",
+<p><a id=\"logout\" href=\"/demo/logout\">Log out of every service (single logout)</a> · <a href=\"/demo\">Back to the demo</a></p>",
                 fmt = esc(a.name_id_format.as_deref().unwrap_or("")),
                 nid = esc(&a.name_id),
                 ctx = esc(a.authn_context_class_ref.as_deref().unwrap_or("")),
@@ -264,7 +281,171 @@ pub async fn acs(
         header::SET_COOKIE,
         set_cookie(REQUEST_COOKIE, "", 0, "/demo", "Lax"),
     );
+    if let Some(s) = session.filter(|s| s.len() < 1024 && !s.contains([';', ' ', ','])) {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, &s, 3600, "/demo", "Lax"),
+        );
+    }
     resp
+}
+
+/// `GET /demo/logout`: the demo's signed LogoutRequest for the session it was given.
+pub async fn logout(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(demo) = &state.demo else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some((name_id, session_index)) =
+        cookie(&headers, SESSION_COOKIE).and_then(|c| c.split_once('~'))
+    else {
+        return demo_result(
+            StatusCode::BAD_REQUEST,
+            "not-logged-in",
+            "This browser is not logged in to the demo service.",
+        );
+    };
+    let result = (|| {
+        let id = certs::random_id(state.idp.rng.as_ref())?;
+        let now = state.idp.clock.now();
+        let xml = saml::logout::LogoutRequestDraft {
+            id: &id,
+            issuer: &demo.entity_id,
+            destination: &state.idp.slo_url,
+            issue_instant: now,
+            not_on_or_after: Some(now + time::Duration::minutes(5)),
+            name_id,
+            name_id_format: saml::NAMEID_TRANSIENT,
+            name_qualifier: None,
+            sp_name_qualifier: None,
+            session_index: (!session_index.is_empty()).then_some(session_index),
+        }
+        .to_xml();
+        let url = saml::binding::encode_redirect(
+            &state.idp.slo_url,
+            &xml,
+            saml::binding::MessageParam::SamlRequest,
+            None,
+            Some(&demo.identity.key),
+        )?;
+        let mut resp = http::see_other(url);
+        let h = resp.headers_mut();
+        h.append(
+            header::SET_COOKIE,
+            set_cookie(LOGOUT_COOKIE, &id, 600, "/demo", "Lax"),
+        );
+        h.append(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, "", 0, "/demo", "Lax"),
+        );
+        Ok::<_, Box<dyn std::error::Error>>(resp)
+    })();
+    result.unwrap_or_else(|e| {
+        tracing::error!(cause = %e, "demo logout failed");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })
+}
+
+/// `GET /demo/slo`: the gateway's LogoutResponse to the demo's request, or its LogoutRequest
+/// (the citizen logged out elsewhere), answered with a signed LogoutResponse.
+pub async fn slo(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let Some(demo) = &state.demo else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let now = state.idp.clock.now();
+    let idp_certs = state.idp.keys.published(now);
+    let policy = saml::authn_request::IntakePolicy {
+        sso_url: &demo.slo_url,
+        now,
+        max_clock_skew: state.idp.settings.clock_skew,
+        max_age: state.idp.settings.max_request_age,
+    };
+    let msg = saml::logout::read_from_idp(
+        q.as_deref().unwrap_or(""),
+        &state.idp.entity_id,
+        &idp_certs,
+        &policy,
+    );
+    match msg {
+        Ok(saml::logout::FromIdp::Response(r)) => {
+            let expected = cookie(&headers, LOGOUT_COOKIE).unwrap_or("");
+            if expected.is_empty() || r.in_response_to != expected {
+                return demo_result(
+                    StatusCode::BAD_REQUEST,
+                    "refused",
+                    "A LogoutResponse to no logout of this browser was refused.",
+                );
+            }
+            let partial = r.sub_status.as_deref() == Some(saml::logout::STATUS_PARTIAL_LOGOUT);
+            let (id, text) = match (r.succeeded(), partial) {
+                (true, false) => ("logged-out", "Logged out of the demo service and of every service of this session."),
+                (true, true) => ("partial", "Logged out, but some service did not confirm the logout (PartialLogout): close the browser to be sure."),
+                (false, _) => ("refused", "The gateway did not log the session out."),
+            };
+            let mut resp = demo_result(StatusCode::OK, id, text);
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(LOGOUT_COOKIE, "", 0, "/demo", "Lax"),
+            );
+            resp
+        }
+        Ok(saml::logout::FromIdp::Request(r)) => {
+            let answer = (|| {
+                let id = certs::random_id(state.idp.rng.as_ref())?;
+                let xml = saml::logout::LogoutResponseDraft {
+                    id: &id,
+                    issuer: &demo.entity_id,
+                    destination: &state.idp.slo_url,
+                    issue_instant: now,
+                    in_response_to: &r.id,
+                    status: saml::STATUS_SUCCESS,
+                    sub_status: None,
+                }
+                .to_xml();
+                Ok::<_, Box<dyn std::error::Error>>(saml::binding::encode_redirect(
+                    &state.idp.slo_url,
+                    &xml,
+                    saml::binding::MessageParam::SamlResponse,
+                    None,
+                    Some(&demo.identity.key),
+                )?)
+            })();
+            match answer {
+                Ok(url) => {
+                    let mut resp = http::see_other(url);
+                    resp.headers_mut().append(
+                        header::SET_COOKIE,
+                        set_cookie(SESSION_COOKIE, "", 0, "/demo", "Lax"),
+                    );
+                    resp
+                }
+                Err(e) => {
+                    tracing::error!(cause = %e, "demo logout answer failed");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+        Err(e) => demo_result(
+            StatusCode::BAD_REQUEST,
+            "refused",
+            &format!("The logout message was refused: {e}"),
+        ),
+    }
+}
+
+fn demo_result(status: StatusCode, id: &str, text: &str) -> Response {
+    let body = format!(
+        "<p id=\"result\" data-result=\"{}\">{}</p><p><a href=\"/demo\">Back to the demo</a></p>",
+        esc(id),
+        esc(text)
+    );
+    http::html_page(
+        status,
+        super::pages::demo_page("Demo e-service: logout", &body),
+    )
 }
 
 fn short(uri: &str) -> &str {

@@ -64,6 +64,8 @@ pub fn router(state: Arc<WebState>) -> Router {
             .route("/demo", get(demo::home))
             .route("/demo/login", get(demo::login))
             .route("/demo/acs", post(demo::acs))
+            .route("/demo/logout", get(demo::logout))
+            .route("/demo/slo", get(demo::slo))
             .route("/demo/metadata", get(demo::metadata));
     }
     r.layer(DefaultBodyLimit::max(http::MAX_BODY))
