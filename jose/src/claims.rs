@@ -1,10 +1,11 @@
 //! JWT claim sets (RFC 7519): typed reads over a strictly parsed JSON object, and the time checks every
 //! token needs. Which `iss`, `aud`, `nonce` and `acr` are right is the caller's protocol knowledge.
 
+use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
-use crate::encoding::parse_object;
+use crate::encoding::{parse_object, UniqueValue};
 use crate::error::JoseError;
 
 /// A claim set: a JSON object whose member names are unique.
@@ -14,6 +15,17 @@ pub struct Claims(Map<String, Value>);
 /// Reads a claim set from a (verified) payload.
 pub fn parse_claims(payload: &[u8]) -> Result<Claims, JoseError> {
     parse_object(payload).map(Claims)
+}
+
+/// How jsonwebtoken hands a verified claim set over: read as strictly as [`parse_claims`] reads
+/// one (a JSON object, unique member names at every depth).
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match UniqueValue::deserialize(deserializer)?.0 {
+            Value::Object(map) => Ok(Claims(map)),
+            _ => Err(D::Error::custom("a claim set must be a JSON object")),
+        }
+    }
 }
 
 impl Claims {

@@ -34,7 +34,7 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JoseError
 }
 
 /// A JSON value read with duplicate member names refused in every object it holds.
-struct UniqueValue(Value);
+pub(crate) struct UniqueValue(pub(crate) Value);
 
 impl<'de> Deserialize<'de> for UniqueValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

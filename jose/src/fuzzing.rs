@@ -7,6 +7,7 @@
 //! | function | runs | with |
 //! |---|---|---|
 //! | [`jws_compact`] | [`verify_jws`] | the set [`verification_keys`]: `rsa` (RS256/PS256), `ec` (ES256), `enc` (an encryption key, `use: enc`) |
+//! | [`jwt_compact`] | [`verify_jwt`] (the FTN adapter's path: through `jsonwebtoken::decode`) | the same set |
 //! | [`jwe_compact`] | [`decrypt_jwe_with_header`] | the one decryption key `enc`, every `alg` and `enc` this crate has |
 //! | [`jwk_set`] | [`JwkSet::from_json`], then every key's thumbprint | at most [`MAX_KEYS`] keys |
 //!
@@ -24,7 +25,7 @@ use serde_json::{json, Value};
 use crate::error::JoseError;
 use crate::jwe::{decrypt_jwe_with_header, DecryptedJwe, JweAlg, JweDecryptionKey, JweEnc};
 use crate::jwk::{public_jwk_json, JwkSet, KeyPurpose};
-use crate::jws::{verify_jws, JwsAlg, VerifiedJws};
+use crate::jws::{verify_jws, verify_jwt, JwsAlg, VerifiedJws, VerifiedJwt};
 
 /// Largest token read: what the FTN adapter allows an ID token (`MAX_JWT_BYTES`).
 pub const MAX_LEN: usize = 32 * 1024;
@@ -54,6 +55,12 @@ pub mod seed_keys {
 pub fn jws_compact(data: &[u8]) -> Result<VerifiedJws, JoseError> {
     let keys = keys()?;
     verify_jws(text(data)?, &keys.verification, &JwsAlg::ALL, MAX_LEN)
+}
+
+/// Verify `data` as a compact JWT against [`verification_keys`], every algorithm allowed.
+pub fn jwt_compact(data: &[u8]) -> Result<VerifiedJwt, JoseError> {
+    let keys = keys()?;
+    verify_jwt(text(data)?, &keys.verification, &JwsAlg::ALL, MAX_LEN)
 }
 
 /// Decrypt `data` as a compact JWE with the key `enc`, every `alg` and `enc` allowed.
@@ -150,6 +157,7 @@ mod tests {
     fn garbage_is_refused_by_every_reader() {
         for data in [&b""[..], b".", b"..", b"....", b"\xff", b"{}", b"null"] {
             assert!(jws_compact(data).is_err(), "{data:?}");
+            assert!(jwt_compact(data).is_err(), "{data:?}");
             assert!(jwe_compact(data).is_err(), "{data:?}");
         }
         assert!(jwk_set(b"{}").is_err());

@@ -8,6 +8,7 @@
 use aws_lc_rs::encoding::{AsDer as _, PublicKeyX509Der};
 use aws_lc_rs::rsa::PublicKeyComponents;
 use certs::{CertError, DigestAlgorithm, PublicKeyKind, VerifyingKey};
+use jsonwebtoken::DecodingKey;
 use serde_json::{json, Map, Value};
 
 use crate::encoding::{b64_decode, b64_encode, optional_str, parse_object};
@@ -112,6 +113,27 @@ impl Jwk {
     pub fn fits_jwe(&self, alg: JweAlg) -> bool {
         matches!(self.key.kind(), PublicKeyKind::Rsa { .. })
             && self.params_fit("enc", alg.name(), &["encrypt", "wrapKey"])
+    }
+
+    /// The key as jsonwebtoken verifies with it. Crate-private: a token reaches jsonwebtoken only
+    /// through `verify_jws` / `verify_jwt`, behind their checks.
+    pub(crate) fn decoding_key(&self) -> Result<DecodingKey, JoseError> {
+        match self.key.kind() {
+            PublicKeyKind::Rsa { .. } => {
+                let (n, e) = rsa_components(&self.key)?;
+                Ok(DecodingKey::from_rsa_raw_components(
+                    strip_leading_zeros(&n),
+                    strip_leading_zeros(&e),
+                ))
+            }
+            PublicKeyKind::EcP256 => {
+                let mut point = Vec::with_capacity(1 + 2 * P256_COORD_LEN);
+                point.push(0x04);
+                point.extend_from_slice(p256_point(&self.key)?);
+                Ok(DecodingKey::from_ec_der(&point))
+            }
+            _ => Err(JoseError::NoSuitableKey),
+        }
     }
 
     fn params_fit(&self, use_: &str, alg: &str, ops: &[&str]) -> bool {
@@ -238,25 +260,15 @@ pub fn jwk_thumbprint(key: &VerifyingKey) -> Result<String, JoseError> {
 fn public_members(key: &VerifyingKey) -> Result<Map<String, Value>, JoseError> {
     let members = match key.kind() {
         PublicKeyKind::Rsa { .. } => {
-            let public = aws_lc_rs::rsa::PublicKey::from_der(key.spki_der())
-                .map_err(|e| JoseError::Crypto(format!("RSA public key: {e}")))?;
-            let components = PublicKeyComponents::<Vec<u8>>::from(&public);
+            let (n, e) = rsa_components(key)?;
             json!({
                 "kty": "RSA",
-                "n": b64_encode(strip_leading_zeros(&components.n)),
-                "e": b64_encode(strip_leading_zeros(&components.e)),
+                "n": b64_encode(strip_leading_zeros(&n)),
+                "e": b64_encode(strip_leading_zeros(&e)),
             })
         }
         PublicKeyKind::EcP256 => {
-            let point = key
-                .spki_der()
-                .strip_prefix(&P256_SPKI_PREFIX[..])
-                .and_then(|p| p.strip_prefix(&[0x04]))
-                .filter(|p| p.len() == 2 * P256_COORD_LEN)
-                .ok_or_else(|| {
-                    JoseError::Crypto("P-256 key is not an uncompressed point".to_owned())
-                })?;
-            let (x, y) = point.split_at(P256_COORD_LEN);
+            let (x, y) = p256_point(key)?.split_at(P256_COORD_LEN);
             json!({ "kty": "EC", "crv": "P-256", "x": b64_encode(x), "y": b64_encode(y) })
         }
         other => {
@@ -269,6 +281,23 @@ fn public_members(key: &VerifyingKey) -> Result<Map<String, Value>, JoseError> {
         Value::Object(map) => Ok(map),
         _ => Err(JoseError::Json("JWK members".to_owned())),
     }
+}
+
+/// An RSA key's modulus and public exponent, big-endian.
+fn rsa_components(key: &VerifyingKey) -> Result<(Vec<u8>, Vec<u8>), JoseError> {
+    let public = aws_lc_rs::rsa::PublicKey::from_der(key.spki_der())
+        .map_err(|e| JoseError::Crypto(format!("RSA public key: {e}")))?;
+    let components = PublicKeyComponents::<Vec<u8>>::from(&public);
+    Ok((components.n, components.e))
+}
+
+/// A P-256 key's `x || y` (64 bytes), from its SubjectPublicKeyInfo.
+fn p256_point(key: &VerifyingKey) -> Result<&[u8], JoseError> {
+    key.spki_der()
+        .strip_prefix(&P256_SPKI_PREFIX[..])
+        .and_then(|p| p.strip_prefix(&[0x04]))
+        .filter(|p| p.len() == 2 * P256_COORD_LEN)
+        .ok_or_else(|| JoseError::Crypto("P-256 key is not an uncompressed point".to_owned()))
 }
 
 /// `Ok(None)`: a key we do not use, to be skipped. `Err`: a key that must never be in a public set.

@@ -1,12 +1,17 @@
 //! The JOSE subset that OpenID Connect with Finnish banks (FTN) needs, over the `certs` crypto backend:
 //!
-//! - JWS (RFC 7515) compact: verify and sign RS256, PS256, ES256. Never `none`, never HMAC.
+//! - JWS (RFC 7515) compact, RS256, PS256, ES256 (never `none`, never HMAC): the signatures are made and
+//!   checked by `jsonwebtoken` (the workspace's one JWS implementation, on aws-lc-rs); this crate puts
+//!   its own checks in front (strict header, `alg` allowlist, `crit`/`jwk`/`b64` refused, the key
+//!   chosen by `kid` from the caller's set) and hands jsonwebtoken our keys (`JwsSigner`, `Jwk`).
 //! - JWE (RFC 7516) compact: RSA-OAEP / RSA-OAEP-256 with A128CBC-HS256, A256GCM or A128GCM. Never `RSA1_5`.
 //! - JWK (RFC 7517): public RSA and P-256 keys, key choice by `kid`, our own keys published, RFC 7638 thumbprints.
 //! - JWT claim sets (RFC 7519): strict parsing, typed reads, the time checks.
 //!
-//! Why not a JOSE crate: none on crates.io does RSA-OAEP + A128CBC-HS256 on aws-lc-rs alone, and
-//! `openidconnect` brings a second crypto stack (`docs/design/ftn-oidc.md` §1). Nothing here does HTTP.
+//! Why JWE and JWK are ours: jsonwebtoken does no JWE, and no JOSE crate on crates.io does RSA-OAEP +
+//! A128CBC-HS256 on aws-lc-rs alone (`openidconnect` brings a second crypto stack,
+//! `docs/design/ftn-oidc.md` §1); jsonwebtoken's JWK set would accept symmetric and private keys.
+//! Nothing here does HTTP.
 //!
 //! Everything read is hostile: sizes are capped by the caller, base64url and JSON are strict (no padding, no
 //! duplicate members), algorithms come from the caller's allowlist before any key is looked at, and keys come
@@ -28,4 +33,6 @@ pub use jwe::{
     JweDecryptionKey, JweEnc, JweHeader,
 };
 pub use jwk::{jwk_thumbprint, public_jwk_json, Jwk, JwkSet, KeyPurpose};
-pub use jws::{sign_jws, verify_jws, JwsAlg, JwsHeader, VerifiedJws};
+pub use jws::{
+    sign_jws, verify_jws, verify_jwt, JwsAlg, JwsHeader, JwsSigner, VerifiedJws, VerifiedJwt,
+};

@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use jose::fuzzing;
-use jose::JoseError;
+use jose::{parse_claims, JoseError};
 
 mod fuzz_seeds;
 
@@ -122,6 +122,61 @@ fn the_valid_seeds_carry_what_was_signed_and_encrypted() {
         fuzzing::jws_compact(&jwe.plaintext).unwrap().payload,
         fuzz_seeds::PAYLOAD
     );
+}
+
+/// The JWT reader (`verify_jwt`, the FTN adapter's: jose's checks, then `jsonwebtoken::decode`)
+/// against the JWS reader on every `jose_jws` input: it never panics, accepts only what the JWS
+/// reader accepts and with the same claims, accepts every valid seed whose payload is a claim set,
+/// and refuses every hostile seed with the JWS reader's code.
+#[test]
+fn the_jwt_reader_agrees_with_the_jws_reader() {
+    let mut failures = Vec::new();
+    let (mut both_accepted, mut both_refused) = (0, 0);
+    for kind in ["corpus", "crashes"] {
+        for path in files_in(&fuzz_dir().join(kind).join("jose_jws")).unwrap() {
+            let data = std::fs::read(&path).unwrap();
+            let name = name_of(&path);
+            let Ok(jwt) = catch_unwind(AssertUnwindSafe(|| fuzzing::jwt_compact(&data))) else {
+                failures.push(format!("{name}: verify_jwt panicked"));
+                continue;
+            };
+            let jws = fuzzing::jws_compact(&data);
+            let claim_set = jws.as_ref().ok().map(|v| parse_claims(&v.payload));
+            match (jws, jwt) {
+                (Ok(_), Ok(jwt)) => {
+                    both_accepted += 1;
+                    if claim_set.and_then(Result::ok).as_ref() != Some(&jwt.claims) {
+                        failures.push(format!("{name}: other claims than the payload's"));
+                    }
+                }
+                (Err(e), Ok(_)) => {
+                    failures.push(format!("{name}: JWT accepted, JWS refused ({})", e.code()))
+                }
+                (Ok(_), Err(e)) => {
+                    let payload_is_claims = claim_set.is_some_and(|c| c.is_ok());
+                    if name.starts_with("valid-") && payload_is_claims {
+                        failures.push(format!("{name}: valid seed refused as JWT ({})", e.code()));
+                    }
+                }
+                (Err(jws), Err(jwt)) => {
+                    both_refused += 1;
+                    if name.starts_with("hostile-") && jws.code() != jwt.code() {
+                        failures.push(format!(
+                            "{name}: JWS refused {}, JWT {}",
+                            jws.code(),
+                            jwt.code()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if both_accepted < 5 || both_refused < 10 {
+        failures.push(format!(
+            "only {both_accepted} accepted and {both_refused} refused by both"
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Without `WRITE_JOSE_SEEDS=1`: the named seeds on disk are exactly the ones the generator makes

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use certs::{CbcHmacCipher, DecryptionKey};
 use jose::{
-    decrypt_jwe, decrypt_jwe_with_header, parse_claims, verify_jws, JoseError, JweAlg,
+    decrypt_jwe, decrypt_jwe_with_header, parse_claims, verify_jws, verify_jwt, JoseError, JweAlg,
     JweDecryptionKey, JweEnc, JwkSet, JwsAlg,
 };
 
@@ -192,6 +192,18 @@ fn rfc7515_a2_rs256_verifies_with_its_jwk() {
     assert_eq!(claims.get_str("iss"), Some("joe"));
     assert_eq!(claims.get_i64("exp"), Some(1_300_819_380));
     assert_eq!(claims.get_bool("http://example.com/is_root"), Some(true));
+    // The JWT path (jsonwebtoken::decode) reads the same claims; the 2011 exp is the caller's to judge.
+    let jwt = verify_jwt(A2_JWS, &set(A2_JWK), &[JwsAlg::RS256], MAX).unwrap();
+    assert_eq!(jwt.claims, claims);
+    assert!(matches!(
+        verify_jwt(
+            &flip_signature(A2_JWS, 7),
+            &set(A2_JWK),
+            &[JwsAlg::RS256],
+            MAX
+        ),
+        Err(JoseError::BadSignature)
+    ));
 }
 
 #[test]
@@ -227,6 +239,8 @@ fn rfc7515_a3_es256_verifies_with_its_jwk() {
     let verified = verify_jws(A3_JWS, &set(A3_JWK), &[JwsAlg::ES256], MAX).unwrap();
     assert_eq!(verified.header.alg, JwsAlg::ES256);
     assert_eq!(verified.payload, b64(PAYLOAD_B64));
+    let jwt = verify_jwt(A3_JWS, &set(A3_JWK), &[JwsAlg::ES256], MAX).unwrap();
+    assert_eq!(jwt.claims, parse_claims(&verified.payload).unwrap());
     for byte in [0, 31, 32, 63] {
         assert!(matches!(
             verify_jws(

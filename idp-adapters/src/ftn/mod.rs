@@ -19,8 +19,8 @@ mod tests;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use certs::{RandomSource, SignatureAlgorithm};
-use jose::{Claims, JwkSet, JwsAlg};
+use certs::RandomSource;
+use jose::{Claims, JwkSet, JwsSigner};
 use time::{Duration, OffsetDateTime};
 
 use crate::adapter::{
@@ -73,6 +73,11 @@ pub struct FtnBank {
     cfg: FtnBankConfig,
     adapter_id: String,
     rp: Arc<RpKeys>,
+    /// The RP signing key as jsonwebtoken takes it, under `request_object_alg`; made once here
+    /// because the conversion parses the key.
+    request_signer: JwsSigner,
+    /// The same key under `client_assertion_alg`.
+    assertion_signer: JwsSigner,
     http: Arc<dyn HttpClient>,
     rng: Arc<dyn RandomSource>,
     state: RwLock<Option<BankState>>,
@@ -95,13 +100,6 @@ impl fmt::Debug for FtnBank {
     }
 }
 
-fn key_fits(key: &certs::SigningKey, alg: JwsAlg) -> bool {
-    match alg {
-        JwsAlg::RS256 | JwsAlg::PS256 => key.algorithm() == SignatureAlgorithm::RsaSha256,
-        JwsAlg::ES256 => key.algorithm() == SignatureAlgorithm::EcdsaSha256,
-    }
-}
-
 impl FtnBank {
     /// Checks the configuration and that the RP keys fit it. Performs no I/O: call
     /// [`FtnBank::refresh`] before the first login.
@@ -115,30 +113,47 @@ impl FtnBank {
         if rp.signing_kid.is_empty() {
             problems.push("the RP signing key has no kid".to_owned());
         }
-        for (what, alg) in [
-            ("request_object_alg", cfg.request_object_alg),
-            ("client_assertion_alg", cfg.client_assertion_alg),
-        ] {
-            if !key_fits(&rp.signing, alg) {
+        // Each signer is made once here (the conversion for jsonwebtoken parses the key).
+        let mut signer = |what: &str, alg: jose::JwsAlg| {
+            if rp.signing_kid.is_empty() {
+                return None; // reported above
+            }
+            if !alg.fits(&rp.signing) {
                 problems.push(format!(
                     "bank {}: {what} {alg} does not fit the RP signing key",
                     cfg.id
                 ));
+                return None;
             }
-        }
+            JwsSigner::new(&rp.signing, &rp.signing_kid, alg)
+                .map_err(|e| {
+                    problems.push(format!(
+                        "bank {}: the RP signing key cannot sign {what} {alg}: {}",
+                        cfg.id,
+                        e.code()
+                    ))
+                })
+                .ok()
+        };
+        let request_signer = signer("request_object_alg", cfg.request_object_alg);
+        let assertion_signer = signer("client_assertion_alg", cfg.client_assertion_alg);
         if cfg.require_encrypted_id_token && rp.decryption.is_empty() {
             problems.push(format!(
                 "bank {}: encrypted ID tokens are required but no RP decryption key is loaded",
                 cfg.id
             ));
         }
-        if !problems.is_empty() {
+        let (Some(request_signer), Some(assertion_signer), true) =
+            (request_signer, assertion_signer, problems.is_empty())
+        else {
             return Err(FtnError::Config(problems));
-        }
+        };
         Ok(Self {
             adapter_id: cfg.adapter_id(),
             cfg,
             rp,
+            request_signer,
+            assertion_signer,
             http,
             rng,
             state: RwLock::new(None),
@@ -338,8 +353,13 @@ impl FtnBank {
 
         // 6. Token request (the gateway consumed the flow before calling us).
         let token_endpoint = state.endpoints.token.as_str();
-        let assertion =
-            request::client_assertion(&self.cfg, token_endpoint, &self.rp, self.rng.as_ref(), now)?;
+        let assertion = request::client_assertion(
+            &self.cfg,
+            token_endpoint,
+            &self.assertion_signer,
+            self.rng.as_ref(),
+            now,
+        )?;
         let token_request = HttpRequest {
             method: HttpMethod::Post,
             url: token_endpoint.to_owned(),
@@ -444,7 +464,7 @@ impl AuthAdapter for FtnBank {
         let request = request::authorization_request(
             &self.cfg,
             &state.endpoints.authorization,
-            &self.rp,
+            &self.request_signer,
             self.rng.as_ref(),
             ctx.language,
             ctx.requested_loa,

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use certs::{random_token, DigestAlgorithm, RandomSource};
-use jose::sign_jws;
+use jose::JwsSigner;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 use crate::adapter::{Language, UpstreamPending};
 use crate::ftn::config::FtnBankConfig;
 use crate::ftn::error::FtnError;
-use crate::ftn::RpKeys;
 use crate::loa::LevelOfAssurance;
 
 /// Lifetime of a request object.
@@ -79,15 +78,16 @@ fn token(rng: &dyn RandomSource) -> Result<String, FtnError> {
     random_token(rng).map_err(|_| FtnError::Internal("random source failed"))
 }
 
+/// Signs `claims` with jsonwebtoken (through [`JwsSigner`]), `kid` and `alg` the signer's.
 fn sign(
     header_extra: Map<String, Value>,
     claims: &Value,
-    rp: &RpKeys,
-    alg: jose::JwsAlg,
+    signer: &JwsSigner,
 ) -> Result<String, FtnError> {
     let payload = serde_json::to_vec(claims)
         .map_err(|_| FtnError::Internal("claims could not be written"))?;
-    sign_jws(header_extra, &payload, &rp.signing, &rp.signing_kid, alg)
+    signer
+        .sign(header_extra, &payload)
         .map_err(|_| FtnError::Internal("signing failed"))
 }
 
@@ -95,7 +95,7 @@ fn sign(
 pub(crate) fn authorization_request(
     cfg: &FtnBankConfig,
     authorization_endpoint: &str,
-    rp: &RpKeys,
+    signer: &JwsSigner,
     rng: &dyn RandomSource,
     language: Language,
     requested_loa: Option<LevelOfAssurance>,
@@ -135,7 +135,7 @@ pub(crate) fn authorization_request(
     }
     let mut header = Map::new();
     header.insert("typ".to_owned(), Value::from(REQUEST_OBJECT_TYP));
-    let request_object = sign(header, &claims, rp, cfg.request_object_alg)?;
+    let request_object = sign(header, &claims, signer)?;
 
     let mut url = url::Url::parse(authorization_endpoint)
         .map_err(|_| FtnError::Discovery("authorization endpoint is not a URL"))?;
@@ -163,7 +163,7 @@ pub(crate) fn authorization_request(
 pub(crate) fn client_assertion(
     cfg: &FtnBankConfig,
     token_endpoint: &str,
-    rp: &RpKeys,
+    signer: &JwsSigner,
     rng: &dyn RandomSource,
     now: OffsetDateTime,
 ) -> Result<String, FtnError> {
@@ -176,5 +176,5 @@ pub(crate) fn client_assertion(
         "iat": iat,
         "exp": iat + CLIENT_ASSERTION_TTL_SECONDS,
     });
-    sign(Map::new(), &claims, rp, cfg.client_assertion_alg)
+    sign(Map::new(), &claims, signer)
 }

@@ -1,5 +1,6 @@
-//! The FTN adapter against a fake bank: keys generated here, tokens made with `jose::sign_jws` and
-//! `jose::encrypt_jwe`, HTTP answered by a scripted [`FakeHttp`] that records every request.
+//! The FTN adapter against a fake bank: keys generated here, tokens made with `jose::sign_jws` (over
+//! jsonwebtoken) and `jose::encrypt_jwe`, HTTP answered by a scripted [`FakeHttp`] that records
+//! every request. `hostile_jwt` hands hostile ID tokens to jsonwebtoken alone and to the adapter.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,8 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use base64::Engine as _;
 use certs::{DigestAlgorithm, KeyKind, SigningKey, SystemRandomSource};
 use jose::{
-    encrypt_jwe, parse_claims, public_jwk_json, sign_jws, verify_jws, JweAlg, JweDecryptionKey,
-    JweEnc, Jwk, JwkSet, JwsAlg, KeyPurpose,
+    encrypt_jwe, public_jwk_json, sign_jws, verify_jwt, JweAlg, JweDecryptionKey, JweEnc, Jwk,
+    JwkSet, JwsAlg, KeyPurpose,
 };
 use serde_json::{json, Map, Value};
 use time::macros::{date, datetime};
@@ -20,6 +21,8 @@ use time::{Duration, OffsetDateTime};
 use super::request::{pkce_challenge, PendingFtn};
 use super::*;
 use crate::adapter::UpstreamPending;
+
+mod hostile_jwt;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -479,10 +482,10 @@ fn happy_path_maps_claims_and_sends_every_parameter() {
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["scope"], "openid profile personal_identity_code");
     assert_eq!(q.len(), 4, "{q:?}");
-    let jar = verify_jws(&q["request"], &rp_signing_jwks(), &[JwsAlg::RS256], 1 << 16).unwrap();
+    let jar = verify_jwt(&q["request"], &rp_signing_jwks(), &[JwsAlg::RS256], 1 << 16).unwrap();
     assert_eq!(jar.header.kid.as_deref(), Some(RP_SIG_KID));
     assert_eq!(jar.header.typ.as_deref(), Some("oauth-authz-req+jwt"));
-    let c = parse_claims(&jar.payload).unwrap();
+    let c = jar.claims;
     assert_eq!(c.get_str("iss"), Some(CLIENT_ID));
     assert_eq!(c.get_str("aud"), Some(ISSUER));
     assert_eq!(c.get_str("client_id"), Some(CLIENT_ID));
@@ -561,7 +564,7 @@ fn happy_path_maps_claims_and_sends_every_parameter() {
         f["client_assertion_type"],
         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     );
-    let assertion = verify_jws(
+    let assertion = verify_jwt(
         &f["client_assertion"],
         &rp_signing_jwks(),
         &[JwsAlg::RS256],
@@ -569,7 +572,7 @@ fn happy_path_maps_claims_and_sends_every_parameter() {
     )
     .unwrap();
     assert_eq!(assertion.header.kid.as_deref(), Some(RP_SIG_KID));
-    let a = parse_claims(&assertion.payload).unwrap();
+    let a = assertion.claims;
     assert_eq!(a.get_str("iss"), Some(CLIENT_ID));
     assert_eq!(a.get_str("sub"), Some(CLIENT_ID));
     assert_eq!(a.get_str("aud"), Some(TOKEN));
@@ -607,8 +610,8 @@ fn substantial_request_asks_loa2_in_finnish_and_accepts_loa2() {
     let h = harness();
     let login = start(&h, None, Language::Fi);
     let q = query(&login.url);
-    let jar = verify_jws(&q["request"], &rp_signing_jwks(), &[JwsAlg::RS256], 1 << 16).unwrap();
-    let c = parse_claims(&jar.payload).unwrap();
+    let jar = verify_jwt(&q["request"], &rp_signing_jwks(), &[JwsAlg::RS256], 1 << 16).unwrap();
+    let c = jar.claims;
     assert_eq!(c.get_str("acr_values"), Some(LOA2));
     assert_eq!(c.get_str("ui_locales"), Some("fi"));
     let mut claims = good_claims(&login);

@@ -2,7 +2,7 @@
 //! token claim checks (design §4.3 steps 6-9), userinfo, and the mapping to a `VerifiedIdentity`.
 
 use jose::{
-    decrypt_jwe_with_header, is_jwe, parse_claims, verify_jws, Claims, JoseError, JwkSet, JwsAlg,
+    decrypt_jwe_with_header, is_jwe, parse_claims, verify_jwt, Claims, JoseError, JwkSet, JwsAlg,
 };
 use serde_json::Value;
 use time::format_description::BorrowedFormatItem;
@@ -115,14 +115,16 @@ pub(crate) fn unwrap_jwe(
     Ok(inner)
 }
 
-/// Step 8: the signature, with a key from the bank's set only. `UnknownKid` is returned as such
-/// so the caller may refetch the set once.
+/// Step 8: the signature, with a key from the bank's set only, by `jose::verify_jwt`: jose's checks
+/// in front (header, `alg` allowlist, `crit`, `jwk`, key by `kid`), then `jsonwebtoken::decode`.
+/// `UnknownKid` is returned as such so the caller may refetch the set once. The claims are judged
+/// by [`check_id_token`] / [`check_userinfo`] against the `now` the gateway read.
 pub(crate) fn verify_signed(
     compact: &str,
     keys: &JwkSet,
     allowed: &[JwsAlg],
 ) -> Result<Claims, FtnError> {
-    let verified = verify_jws(compact, keys, allowed, MAX_JWT_BYTES).map_err(|e| match e {
+    let verified = verify_jwt(compact, keys, allowed, MAX_JWT_BYTES).map_err(|e| match e {
         JoseError::AlgorithmNotAllowed(_) => FtnError::JwsAlgRefused,
         JoseError::UnknownKid => FtnError::UnknownKid,
         JoseError::BadSignature => FtnError::BadSignature,
@@ -133,7 +135,7 @@ pub(crate) fn verify_signed(
         JoseError::TooLarge => FtnError::JwsRefused("too large"),
         _ => FtnError::JwsRefused("malformed"),
     })?;
-    parse_claims(&verified.payload).map_err(|_| FtnError::ClaimsInvalid("claim set"))
+    Ok(verified.claims)
 }
 
 /// The level an `acr` URI stands for; the test levels only for a test bank.
