@@ -4,6 +4,7 @@
 
 mod banks;
 mod idcard;
+mod oidc;
 mod server;
 mod store;
 
@@ -15,6 +16,8 @@ pub use banks::{
 use idcard::IDCARD_SCHEMA;
 pub use idcard::{revocation_mode, IdCardConfig, NationalIdTable, ProxyRange};
 use metadata::AttributeId;
+use oidc::OIDC_SCHEMA;
+pub use oidc::{build as build_oidc_provider, OidcClientConfig, OidcProviderConfig};
 use serde::Deserialize;
 pub use server::ServerConfig;
 use server::SERVER_SCHEMA;
@@ -34,6 +37,9 @@ pub struct Config {
     pub session: SessionConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    /// The OpenID Connect provider for session tokens (absent: off).
+    #[serde(default)]
+    pub oidc_provider: Option<OidcProviderConfig>,
     #[serde(default)]
     pub methods: MethodsConfig,
     #[serde(default)]
@@ -363,6 +369,7 @@ const SCHEMA: Kind = Kind::Table(&[
         ]),
     ),
     ("store", Kind::Table(STORE_SCHEMA)),
+    ("oidc_provider", Kind::Table(OIDC_SCHEMA)),
     (
         "methods",
         Kind::Table(&[
@@ -427,6 +434,10 @@ const REQUIRED: &[&str] = &[
     "methods.idcard.display_name.fi",
     "methods.idcard.display_name.sv",
     "methods.idcard.display_name.en",
+    "oidc_provider.signing_key",
+    "oidc_provider.clients[].client_id",
+    "oidc_provider.clients[].redirect_uris",
+    "oidc_provider.clients[].auth",
 ];
 
 /// `path` names the value for the operator (`methods.banks[1].issuer`); `spath` is the same
@@ -540,6 +551,14 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
     }
     for sp in &mut cfg.service_providers {
         fix(&mut sp.metadata_file);
+    }
+    if let Some(o) = &mut cfg.oidc_provider {
+        fix(&mut o.signing_key);
+        for c in &mut o.clients {
+            for f in [&mut c.secret_file, &mut c.jwks_file].into_iter().flatten() {
+                fix(f);
+            }
+        }
     }
     for k in cfg
         .keys
@@ -655,6 +674,9 @@ fn check_values(cfg: &Config, out: &mut Vec<ConfigProblem>) {
         ));
     }
     store::check(&cfg.store, out);
+    if let Some(o) = &cfg.oidc_provider {
+        oidc::check(o, out);
+    }
     let banks = &cfg.methods.banks;
     if !banks.is_empty() {
         for (path, file) in [

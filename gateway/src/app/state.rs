@@ -239,6 +239,19 @@ pub fn parts_from_config(
             note("keys.signing_cert", e.to_string());
         }
     }
+    let base_for_oidc = cfg.server.public_url.trim_end_matches('/').to_owned();
+    let oidc = match &cfg.oidc_provider {
+        Some(o) => {
+            let mut p = Vec::new();
+            let built = super::config::build_oidc_provider(o, &base_for_oidc, &mut p);
+            problems.extend(p);
+            built.map(|mut op| {
+                op.notifier = Some(Arc::new(crate::upstream::backchannel::HttpNotifier::new()));
+                op
+            })
+        }
+        None => None,
+    };
     let banks = banks_from_config(cfg, rt.rng.clone())
         .map_err(|p| problems.extend(p))
         .ok();
@@ -310,7 +323,7 @@ pub fn parts_from_config(
             }])
         }
     };
-    let idp = build_idp(
+    let mut idp = build_idp(
         base_url,
         entity_id,
         IdpKeys { rsa: keyset, ec },
@@ -322,6 +335,7 @@ pub fn parts_from_config(
         seal,
         rt,
     );
+    idp.oidc = oidc;
     Ok(Parts {
         idp,
         demo: None,
@@ -376,6 +390,7 @@ pub fn build_idp(
         clock: rt.clock,
         rng: rt.rng,
         pairwise_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pairwise_secret),
+        oidc: None,
         settings,
     }
 }

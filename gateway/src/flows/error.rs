@@ -22,6 +22,9 @@ pub enum FlowError {
     /// that names no request of ours.
     #[error("logout not found or expired")]
     LogoutNotFound,
+    /// An OpenID Connect request refused (the provider's own error codes).
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] super::oidc::OidcError),
     /// A service without a single logout endpoint in its metadata asked to log out (it could
     /// not be answered).
     #[error("service {0:?} has no SingleLogoutService")]
@@ -130,6 +133,7 @@ impl FlowError {
             FlowError::SessionEnded => "gateway.session_ended",
             FlowError::LogoutNotFound => "gateway.logout_not_found",
             FlowError::NoLogoutEndpoint(_) => "gateway.no_logout_endpoint",
+            FlowError::Oidc(e) => e.code(),
             FlowError::Sealed(e) => e.code(),
             FlowError::MethodUnavailable(_) => "gateway.method_unavailable",
             FlowError::BadForm(_) => "gateway.bad_form",

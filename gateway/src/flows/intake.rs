@@ -82,6 +82,7 @@ pub async fn receive_authn_request(
         persistent_name_id: false,
         force_authn: req.force_authn,
         language: lang.code().to_owned(),
+        oidc: None,
     };
     let status =
         |top: &str, second: &str| status_response(idp, &sp, &pending, top, Some(second), now);

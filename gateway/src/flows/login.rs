@@ -110,6 +110,7 @@ pub async fn method_selection(
         .snapshot()
         .get(&flow.request.sp_entity_id)
         .map(|sp| sp.display_name(l.code()).to_owned())
+        .or_else(|| super::oidc::client_name(idp, &flow.request.sp_entity_id))
         .unwrap_or_else(|| flow.request.sp_entity_id.clone());
     Ok(SelectionView {
         flow_id: flow_id.to_owned(),
@@ -250,6 +251,9 @@ pub async fn cancel(
     }
     if let Some(l) = single_field(fields, "lang")?.and_then(Language::parse) {
         request.language = l.code().to_owned();
+    }
+    if let Some(pending) = &request.oidc {
+        return Ok(super::oidc::cancelled(idp, pending)?.ending(flow_id));
     }
     let sp = idp
         .registry

@@ -58,11 +58,24 @@ struct LogoutRecord {
     expires_at: i64,
 }
 
+/// Who asked for the logout, and so who is answered at its end.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Initiator {
-    sp: String,
-    request_id: String,
-    relay_state: Option<String>,
+enum Initiator {
+    /// A SAML service's LogoutRequest: it gets a LogoutResponse.
+    Saml {
+        sp: String,
+        request_id: String,
+        relay_state: Option<String>,
+    },
+    /// An OpenID Connect client's RP-initiated logout: the browser goes back to this
+    /// (registered) URL.
+    Redirect { url: String },
+}
+
+impl Initiator {
+    fn is(&self, entity: &str) -> bool {
+        matches!(self, Initiator::Saml { sp, .. } if sp == entity)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -170,7 +183,7 @@ async fn sp_initiated(
     if sp.slo.is_empty() {
         return Err(FlowError::NoLogoutEndpoint(super::bounded(&sp.entity_id)));
     }
-    let initiator = Initiator {
+    let initiator = Initiator::Saml {
         sp: sp.entity_id.clone(),
         request_id: req.id.clone(),
         relay_state: d.relay_state.clone(),
@@ -206,7 +219,7 @@ async fn sp_initiated(
         );
     }
     tracing::info!(target: "audit", event = "logout", initiator = %sp.entity_id, participants = parts.len());
-    end_and_propagate(idp, &sid, parts, Some(initiator), lang, now).await
+    end_and_propagate(idp, &sid, &session, parts, Some(initiator), lang, now).await
 }
 
 /// The citizen's own logout at the gateway: the token the form carries, bound to the session.
@@ -233,7 +246,7 @@ pub async fn citizen_logout(
     if !valid {
         return Err(FlowError::BadForm("token"));
     }
-    let Some((sid, _)) = load_session(idp, browser, now).await? else {
+    let Some((sid, session)) = load_session(idp, browser, now).await? else {
         let mut a = Answer::step(Step::LoggedOut(LoggedOut {
             lang,
             unconfirmed: Vec::new(),
@@ -243,26 +256,49 @@ pub async fn citizen_logout(
     };
     let parts = participations(idp, &sid).await?;
     tracing::info!(target: "audit", event = "logout", initiator = "citizen", participants = parts.len());
-    end_and_propagate(idp, &sid, parts, None, lang, now).await
+    end_and_propagate(idp, &sid, &session, parts, None, lang, now).await
 }
 
-/// End the session now, then tell the participants (all but the initiator).
+/// An OpenID Connect client's logout of the session: the same propagation, then the browser
+/// goes to `back` (or, without it, the citizen's logged-out page).
+pub(super) async fn end_and_propagate_to(
+    idp: &Idp,
+    sid: &str,
+    session: &super::SsoSession,
+    parts: Vec<SpParticipation>,
+    back: Option<String>,
+    lang: Language,
+    now: OffsetDateTime,
+) -> Result<Answer, FlowError> {
+    let initiator = back.map(|url| Initiator::Redirect { url });
+    end_and_propagate(idp, sid, session, parts, initiator, lang, now).await
+}
+
+/// End the session now (its OpenID Connect tokens too), then tell the participants: OpenID
+/// Connect clients by back channel, SAML services (all but the initiator) in frames.
 async fn end_and_propagate(
     idp: &Idp,
     sid: &str,
+    session: &super::SsoSession,
     parts: Vec<SpParticipation>,
     initiator: Option<Initiator>,
     lang: Language,
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
     idp.store.delete(&session_key(idp, sid)).await?;
+    super::oidc::mark_session_ended(idp, &session.session_index).await?;
+    super::oidc::notify_clients(idp, &session.session_index, &parts, now);
+    let parts: Vec<SpParticipation> = parts
+        .into_iter()
+        .filter(|p| !super::oidc::is_client(p))
+        .collect();
     let registry = idp.registry.snapshot();
     let logout_id = certs::random_token(idp.rng.as_ref())?;
     let mut pending = Vec::new();
     let mut unreachable = Vec::new();
     let mut frame_origins = Vec::new();
     for p in parts.into_iter().take(MAX_PARTICIPANTS) {
-        if initiator.as_ref().is_some_and(|i| i.sp == p.sp_entity_id) {
+        if initiator.as_ref().is_some_and(|i| i.is(&p.sp_entity_id)) {
             continue;
         }
         let endpoint = registry
@@ -497,12 +533,14 @@ fn finish(
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
     let registry = idp.registry.snapshot();
-    match initiator.and_then(|i| registry.get(&i.sp).map(|sp| (i, sp))) {
-        Some((i, sp)) => {
+    match initiator {
+        Some(Initiator::Redirect { url }) => Ok(Answer::step(Step::Redirect(url.clone()))),
+        Some(i @ Initiator::Saml { sp, .. }) if registry.get(sp).is_some() => {
+            let sp = registry.get(sp).ok_or(FlowError::LogoutNotFound)?;
             let sub = (!unconfirmed.is_empty()).then_some(STATUS_PARTIAL_LOGOUT);
             answer_initiator(idp, &sp, i, saml::STATUS_SUCCESS, sub, lang, now)
         }
-        None => Ok(Answer::step(Step::LoggedOut(LoggedOut {
+        _ => Ok(Answer::step(Step::LoggedOut(LoggedOut {
             lang,
             unconfirmed: unconfirmed
                 .iter()
@@ -535,13 +573,21 @@ fn answer_initiator(
         .response_location
         .as_deref()
         .unwrap_or(&endpoint.location);
+    let Initiator::Saml {
+        request_id,
+        relay_state,
+        ..
+    } = initiator
+    else {
+        return Err(FlowError::LogoutNotFound);
+    };
     let id = certs::random_id(idp.rng.as_ref())?;
     let xml = LogoutResponseDraft {
         id: &id,
         issuer: &idp.entity_id,
         destination: location,
         issue_instant: now,
-        in_response_to: &initiator.request_id,
+        in_response_to: request_id,
         status,
         sub_status,
     }
@@ -554,7 +600,7 @@ fn answer_initiator(
         location,
         &xml,
         MessageParam::SamlResponse,
-        initiator.relay_state.as_deref(),
+        relay_state.as_deref(),
         lang,
     )
 }

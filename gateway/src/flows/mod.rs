@@ -11,6 +11,7 @@ mod idp_metadata;
 mod intake;
 mod login;
 mod logout;
+pub mod oidc;
 mod records;
 mod response;
 mod session;
@@ -71,6 +72,8 @@ pub struct Idp {
     pub rng: Arc<dyn RandomSource>,
     /// Keys pairwise persistent NameIDs and the audit trail's subject hashes.
     pub pairwise_key: aws_lc_rs::hmac::Key,
+    /// The OpenID Connect provider, when configured.
+    pub oidc: Option<oidc::OidcProvider>,
     pub settings: Settings,
 }
 

@@ -19,6 +19,10 @@ pub struct PendingRequest {
     #[serde(default)]
     pub force_authn: bool,
     pub language: String,
+    /// Set when an OpenID Connect client asked (`sp_entity_id` is then `oidc:<client ID>` and
+    /// `acs_url` its redirect URI): the login ends with a code, not an assertion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<super::oidc::OidcPending>,
 }
 
 impl PendingRequest {

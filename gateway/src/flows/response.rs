@@ -21,9 +21,14 @@ pub(super) async fn complete_login(
     now: OffsetDateTime,
 ) -> Result<Answer, FlowError> {
     let registry = idp.registry.snapshot();
-    let sp = registry
-        .get(&flow.request.sp_entity_id)
-        .ok_or(FlowError::FlowNotFound)?;
+    let sp = match &flow.request.oidc {
+        Some(_) => None,
+        None => Some(
+            registry
+                .get(&flow.request.sp_entity_id)
+                .ok_or(FlowError::FlowNotFound)?,
+        ),
+    };
     claim_request(idp, Some(flow.expires_at), &flow.request).await?;
     if let Some(old) = browser.session.as_deref() {
         end_session(idp, old).await?;
@@ -39,10 +44,14 @@ pub(super) async fn complete_login(
         identity,
     };
     save_session(idp, &sid, &session, now).await?;
-    tracing::info!(target: "audit", event = "login", sp = %sp.entity_id, method = session.identity.method(),
+    tracing::info!(target: "audit", event = "login", sp = %flow.request.sp_entity_id, method = session.identity.method(),
         loa = session.identity.loa().uri(), subject = %audit_subject(idp, &session.identity));
     let ttl = idp.settings.sso_session_ttl.whole_seconds();
-    let mut answer = issue_assertion(idp, &sp, &flow.request, &sid, &session, now).await?;
+    let mut answer = match (&sp, &flow.request.oidc) {
+        (Some(sp), _) => issue_assertion(idp, sp, &flow.request, &sid, &session, now).await?,
+        (None, Some(pending)) => super::oidc::complete(idp, &sid, &session, pending, now).await?,
+        (None, None) => return Err(FlowError::FlowNotFound),
+    };
     answer.set_session = Some((sid, ttl));
     Ok(answer.ending(flow_id))
 }

@@ -183,6 +183,8 @@ pub enum RecordKind {
     SingleUse,
     /// A single logout in progress (its participants' answers as members).
     Logout,
+    /// OpenID Connect authorization codes and access tokens' records.
+    Code,
 }
 
 impl RecordKind {
@@ -192,6 +194,7 @@ impl RecordKind {
             RecordKind::Replay => "replay",
             RecordKind::SingleUse => "once",
             RecordKind::Logout => "slo",
+            RecordKind::Code => "code",
         }
     }
 }

@@ -53,6 +53,10 @@ fn status_and_message(error: &FlowError, t: &Texts) -> (StatusCode, &'static str
             (StatusCode::BAD_REQUEST, t.err_expired)
         }
         FlowError::LogoutNotFound => (StatusCode::BAD_REQUEST, t.err_logout_expired),
+        FlowError::Oidc(crate::flows::oidc::OidcError::NotEnabled) => {
+            (StatusCode::NOT_FOUND, t.err_bad_request)
+        }
+        FlowError::Oidc(_) => (StatusCode::BAD_REQUEST, t.err_bad_request),
         FlowError::NoLogoutEndpoint(_) => (StatusCode::BAD_REQUEST, t.err_no_logout_endpoint),
         FlowError::Sealed(e) => sealed_refusal(e, t),
         FlowError::MethodUnavailable(_) => (StatusCode::NOT_FOUND, t.err_method),

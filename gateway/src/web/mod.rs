@@ -9,6 +9,7 @@ pub mod http;
 pub mod i18n;
 mod login;
 mod logout;
+mod oidc;
 pub mod pages;
 pub mod proxy;
 mod sso;
@@ -53,6 +54,14 @@ pub fn router(state: Arc<WebState>) -> Router {
             "/logout",
             get(logout::logout_form).post(logout::logout_submit),
         )
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oidc/op/jwks", get(oidc::jwks))
+        .route("/oidc/authorize", get(oidc::authorize))
+        .route("/oidc/token", post(oidc::token))
+        .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/oidc/introspect", post(oidc::introspect))
+        .route("/oidc/revoke", post(oidc::revoke))
+        .route("/oidc/logout", get(oidc::end_session))
         .route("/login", get(login::selection))
         .route("/login/cancel", post(login::cancel))
         .route("/login/testbank/finish", post(login::testbank_finish))

@@ -114,6 +114,7 @@ fn world_with(cap: Capacity, seal: SealKeyRing, clock: Arc<ManualClock>) -> Worl
         clock: clock.clone(),
         rng: Arc::new(SystemRandomSource),
         pairwise_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[7; 32]),
+        oidc: None,
         settings: Settings {
             clock_skew: Duration::seconds(60),
             max_request_age: Duration::seconds(300),
