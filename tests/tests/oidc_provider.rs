@@ -643,3 +643,84 @@ async fn hostile_requests_are_refused_each_for_its_reason() {
     assert_eq!(w.introspect(&at).await["active"], false, "logged out");
     let _ = &w.dir;
 }
+
+/// Run the Authlib relying party (tests/peers/oidc_rp.py) with `args`; its JSON output.
+fn authlib(args: &[&str]) -> Value {
+    let out = std::process::Command::new(tests::peers::peers_dir().join(".venv/bin/python"))
+        .arg(tests::peers::peers_dir().join("oidc_rp.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "authlib: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+/// An independent client library, Authlib, completes the code flow (PKCE, client_secret_basic)
+/// and validates the ID token itself (signature by the JWKS, iss, aud, exp, nonce).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authlib_completes_the_code_flow_and_validates_the_id_token() {
+    tokio::task::spawn_blocking(tests::peers::ensure_installed)
+        .await
+        .unwrap();
+    let w = world().await;
+    let base = w.base.clone();
+    let redirect = "http://127.0.0.1:9/cb";
+    let a = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            authlib(&[
+                "authorize",
+                "--issuer",
+                &base,
+                "--client-id",
+                "basic-client",
+                "--redirect-uri",
+                redirect,
+                "--scope",
+                "openid profile national_id",
+            ])
+        })
+        .await
+        .unwrap()
+    };
+    let b = Browser::new();
+    let first = b.get(a["url"].as_str().unwrap()).await;
+    let done = harness::through_testbank(&b, first, &[("national_id", PERSON)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let callback = done.location.clone().unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        authlib(&[
+            "token",
+            "--issuer",
+            &base,
+            "--client-id",
+            "basic-client",
+            "--client-secret",
+            SECRET,
+            "--redirect-uri",
+            redirect,
+            "--callback",
+            &callback,
+            "--state",
+            a["state"].as_str().unwrap(),
+            "--code-verifier",
+            a["code_verifier"].as_str().unwrap(),
+            "--nonce",
+            a["nonce"].as_str().unwrap(),
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["ok"], true, "{out}");
+    let claims = &out["id_token_claims"];
+    assert_eq!(claims["iss"], w.base.as_str());
+    assert_eq!(claims["aud"], "basic-client");
+    assert_eq!(claims["national_id"], PERSON);
+    assert_eq!(out["userinfo"]["sub"], claims["sub"]);
+    assert_eq!(out["kid"], w.op_jwks().await.keys()[0].kid().unwrap());
+}
