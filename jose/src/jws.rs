@@ -163,6 +163,7 @@ pub fn verify_jwt(
     allowed: &[JwsAlg],
     max_len: usize,
 ) -> Result<VerifiedJwt, JoseError> {
+    crate::provider::install();
     let checked = check_in_front(compact, keys, allowed, max_len)?;
     let mut validation = Validation::new(checked.header.alg.algorithm());
     validation.required_spec_claims.clear();
@@ -373,7 +374,10 @@ fn encoding_key(key: &SigningKey, alg: JwsAlg) -> Result<EncodingKey, JoseError>
             let pkcs1 = rsa_private_key_of_pkcs8(&pkcs8).ok_or(JoseError::Crypto(
                 "RSA key is not a PKCS#8 rsaEncryption key".to_owned(),
             ))?;
-            RsaKeyPair::from_der(pkcs1).map_err(|e| JoseError::Crypto(format!("RSA key: {e}")))?;
+            let pair = RsaKeyPair::from_der(pkcs1)
+                .map_err(|e| JoseError::Crypto(format!("RSA key: {e}")))?;
+            // Parsed once here, and kept for the signatures (see `crate::provider`).
+            crate::provider::register(pkcs1, pair);
             Ok(EncodingKey::from_rsa_der(pkcs1))
         }
         JwsAlg::ES256 => {

@@ -25,6 +25,7 @@ pub mod fuzzing;
 mod jwe;
 mod jwk;
 mod jws;
+mod provider;
 
 pub use claims::{parse_claims, Claims};
 pub use error::JoseError;
