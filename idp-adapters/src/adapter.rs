@@ -20,6 +20,9 @@ pub struct StartContext<'a> {
     pub flow_id: &'a str,
     pub language: Language,
     pub requested_loa: Option<LevelOfAssurance>,
+    /// The service asked for a fresh authentication (SAML ForceAuthn, OpenID Connect
+    /// `prompt=login` or `max_age=0`): an upstream that can be told must authenticate anew.
+    pub force_authn: bool,
     pub now: OffsetDateTime,
 }
 

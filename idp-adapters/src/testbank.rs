@@ -315,6 +315,7 @@ mod tests {
                 flow_id: FLOW,
                 language: Language::Sv,
                 requested_loa: Some(LevelOfAssurance::EidasHigh),
+                force_authn: false,
                 now: NOW,
             })
             .unwrap();

@@ -141,6 +141,7 @@ pub async fn start_method(
         flow_id,
         language: l,
         requested_loa: flow.request.requirement.as_level(),
+        force_authn: flow.request.force_authn,
         now: idp.clock.now(),
     };
     let action = adapter
@@ -222,6 +223,7 @@ pub async fn finish_test_bank(
                     flow_id: &flow_id,
                     language: l,
                     requested_loa: ctx.requested_loa,
+                    force_authn: flow.request.force_authn,
                     now,
                 })
                 .map_err(FlowError::InvalidInput)?;

@@ -408,14 +408,26 @@ impl FtnBank {
         };
 
         // 11. Mapping.
-        Ok(verify::map_identity(
+        let identity = verify::map_identity(
             &self.cfg,
             &claims,
             userinfo.as_ref(),
             facts,
             self.refuse_test_identity_codes,
             now,
-        )?)
+        )?;
+        // A fresh authentication was asked for: the bank must say when it authenticated, and
+        // not before this login started (a bank that ignored `prompt=login` answers from an
+        // older session).
+        if pending.force_authn {
+            let at = claims.get_time("auth_time").ok().flatten();
+            let started = OffsetDateTime::from_unix_timestamp(pending.started_at)
+                .map_err(|_| FtnError::Pending)?;
+            if at.is_none_or(|at| at + self.cfg.clock_skew < started) {
+                return Err(FtnError::ClaimsInvalid("auth_time").into());
+            }
+        }
+        Ok(identity)
     }
 }
 
@@ -468,6 +480,7 @@ impl AuthAdapter for FtnBank {
             self.rng.as_ref(),
             ctx.language,
             ctx.requested_loa,
+            ctx.force_authn,
             ctx.now,
         )?;
         Ok(StartAction::RedirectUpstream {

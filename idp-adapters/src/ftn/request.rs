@@ -35,6 +35,10 @@ pub(crate) struct PendingFtn {
     pub(crate) requested_loa: Option<LevelOfAssurance>,
     /// Unix seconds.
     pub(crate) started_at: i64,
+    /// A fresh authentication was asked for (`prompt=login`, `max_age=0`): the ID token's
+    /// `auth_time` must be present and not before `started_at`.
+    #[serde(default)]
+    pub(crate) force_authn: bool,
 }
 
 impl PendingFtn {
@@ -99,6 +103,7 @@ pub(crate) fn authorization_request(
     rng: &dyn RandomSource,
     language: Language,
     requested_loa: Option<LevelOfAssurance>,
+    force_authn: bool,
     now: OffsetDateTime,
 ) -> Result<AuthorizationRequest, FtnError> {
     let state = token(rng)?;
@@ -132,6 +137,11 @@ pub(crate) fn authorization_request(
         if let Some(spname) = &cfg.ftn_spname {
             object.insert("ftn_spname".to_owned(), Value::from(spname.as_str()));
         }
+        if force_authn {
+            // OpenID Connect Core 3.1.2.1: authenticate anew, whatever session the bank has.
+            object.insert("prompt".to_owned(), Value::from("login"));
+            object.insert("max_age".to_owned(), Value::from(0));
+        }
     }
     let mut header = Map::new();
     header.insert("typ".to_owned(), Value::from(REQUEST_OBJECT_TYP));
@@ -144,6 +154,13 @@ pub(crate) fn authorization_request(
         .append_pair("response_type", "code")
         .append_pair("scope", &scope)
         .append_pair("request", &request_object);
+    if force_authn {
+        // Also outside the request object, for a bank that reads the query (RFC 9101 lets the
+        // request object's value win; they are the same).
+        url.query_pairs_mut()
+            .append_pair("prompt", "login")
+            .append_pair("max_age", "0");
+    }
 
     Ok(AuthorizationRequest {
         url: url.into(),
@@ -155,6 +172,7 @@ pub(crate) fn authorization_request(
             code_verifier,
             requested_loa,
             started_at: iat,
+            force_authn,
         },
     })
 }

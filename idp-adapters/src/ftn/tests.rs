@@ -252,6 +252,7 @@ fn start(h: &Harness, requested: Option<LevelOfAssurance>, language: Language) -
         flow_id: "flow-1",
         language,
         requested_loa: requested,
+        force_authn: false,
         now: NOW,
     };
     match h.bank.start(&ctx).unwrap() {
@@ -631,6 +632,7 @@ fn start_refuses_a_level_above_max_loa() {
         flow_id: "flow-1",
         language: Language::En,
         requested_loa: Some(LevelOfAssurance::EidasHigh),
+        force_authn: false,
         now: NOW,
     };
     assert_eq!(h.bank.start(&ctx).unwrap_err().code(), "loa_not_satisfied");
@@ -1418,6 +1420,7 @@ fn start_before_refresh_fails_clearly() {
         flow_id: "flow-1",
         language: Language::Fi,
         requested_loa: None,
+        force_authn: false,
         now: NOW,
     };
     assert_eq!(h.bank.start(&ctx).unwrap_err().code(), "ftn.discovery");
@@ -1593,4 +1596,66 @@ fn plain_json_userinfo_cannot_supply_the_national_id() {
     h.http.script(USERINFO, json_response(200, &userinfo));
     let err = deliver(&h, &login, None, &encrypt(&bank_sign(&claims))).unwrap_err();
     assert_eq!(err.code(), "ftn.national_id_missing");
+}
+
+/// ForceAuthn reaches the bank: `prompt=login` and `max_age=0` in the request object (and the
+/// query), and the answer must show an authentication made after this login started.
+#[test]
+fn force_authn_asks_for_a_fresh_login_and_checks_auth_time() {
+    let h = harness();
+    let ctx = StartContext {
+        flow_id: "flow-1",
+        language: Language::Fi,
+        requested_loa: None,
+        force_authn: true,
+        now: NOW,
+    };
+    let StartAction::RedirectUpstream {
+        url,
+        state,
+        pending,
+    } = h.bank.start(&ctx).unwrap()
+    else {
+        panic!("a redirect upstream")
+    };
+    let login = Login {
+        url,
+        state,
+        pending: PendingFtn::from_upstream(&pending).unwrap(),
+        upstream: pending,
+    };
+    let q = query(&login.url);
+    assert_eq!(q.get("prompt").map(String::as_str), Some("login"));
+    assert_eq!(q.get("max_age").map(String::as_str), Some("0"));
+    let jar = verify_jwt(&q["request"], &rp_signing_jwks(), &[JwsAlg::RS256], 1 << 16).unwrap();
+    assert_eq!(jar.claims.get_str("prompt"), Some("login"));
+    assert_eq!(jar.claims.get_i64("max_age"), Some(0));
+
+    let deliver_auth_time = |auth_time: Option<i64>| {
+        let mut claims = good_claims(&login);
+        match auth_time {
+            Some(t) => claims.insert("auth_time".to_owned(), Value::from(t)),
+            None => claims.remove("auth_time"),
+        };
+        deliver(&h, &login, None, &encrypt(&bank_sign(&claims)))
+    };
+    // The bank answered from an older session (ten minutes before this login started).
+    let stale = deliver_auth_time(Some(NOW.unix_timestamp() - 600));
+    assert!(
+        matches!(&stale, Err(e) if e.code() == "ftn.claims_invalid"),
+        "{stale:?}"
+    );
+    // The bank did not say when.
+    let unknown = deliver_auth_time(None);
+    assert!(
+        matches!(&unknown, Err(e) if e.code() == "ftn.claims_invalid"),
+        "{unknown:?}"
+    );
+    // Authenticated just now.
+    let fresh = deliver_auth_time(Some(NOW.unix_timestamp())).unwrap();
+    assert_eq!(fresh.authn_instant(), NOW);
+
+    // Without ForceAuthn, neither parameter is sent.
+    let plain = start(&h, None, Language::Fi);
+    assert!(!query(&plain.url).contains_key("prompt"));
 }

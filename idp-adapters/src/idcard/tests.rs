@@ -352,6 +352,7 @@ fn start_redirects_to_the_listener_and_finish_uses_only_the_captured_chain() {
             flow_id: "f",
             language: Language::Sv,
             requested_loa: None,
+            force_authn: false,
             now: NOW,
         })
         .unwrap();
