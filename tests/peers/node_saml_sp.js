@@ -6,10 +6,37 @@
 //   node node_saml_sp.js authn    --config F --binding redirect|post [--relay-state RS]
 //                                 [--force-authn] [--is-passive] [--name-id-format persistent|transient]
 //   node node_saml_sp.js validate --config F --request-id ID --saml-response B64 [--relay-state RS]
-// Exit 0 on success; validate exits 1 with {"ok": false, "refused": true, "error": ...} on refusal;
+//   node node_saml_sp.js logout   --config F --name-id X --name-id-format persistent|transient
+//                                 --session-index S [--relay-state RS]
+//   node node_saml_sp.js slo      --config F --url URL [--request-id ID]
+// (outputs: see peer_common.py). Exit 0 on success; validate and slo exit 1 with
+// {"ok": false, "refused": true, "error": ...} on refusal;
 // usage errors exit 2; a crash (an exception node-saml does not throw to refuse: TypeError,
 // ReferenceError, a missing module, ...) prints {"ok": false, "refused": false, "error": "error: ..."}
 // and exits 3, never 1, so a broken library can never pass for a refusal.
+//
+// Single logout. Options: logoutUrl = the IdP's Redirect SingleLogoutService (idp_slo_url, or
+// from the IdP metadata), logoutCallbackUrl = slo_url (metadata), privateKey always set for
+// logout and slo so that node-saml signs its LogoutRequest and LogoutResponse (rsa-sha256).
+// - logout: SAML.getLogoutUrlAsync with a profile {nameID, nameIDFormat, sessionIndex} from the
+//   arguments (node-saml takes these from the logged-in user's profile; no cache is needed).
+//   The request ID is the one node-saml stores in its cacheProvider (as for authn).
+// - slo: SAML.validateRedirectAsync(query parameters, raw query string): it checks the Issuer
+//   (idpIssuer), NotBefore/NotOnOrAfter of a LogoutRequest, a LogoutResponse's status and its
+//   InResponseTo against the cacheProvider (the driver puts --request-id there, as validate
+//   does), and the query signature over the raw query octets with the IdP certificate(s).
+//   For a LogoutRequest the signed LogoutResponse comes from getLogoutResponseUrlAsync(profile,
+//   RelayState, {}, true) (Success, InResponseTo = the request's ID).
+// - What node-saml does not do, and the driver's answer: it verifies a Redirect signature only
+//   when there is one and has no option to require it, so the driver refuses a message without
+//   Signature or SigAlg before the library sees it ("driver:" refusal). It checks neither the
+//   Destination of a LogoutRequest or LogoutResponse (known gap, not patched by the driver),
+//   nor InResponseTo when a LogoutResponse carries none (known gap). It reads only the first
+//   SessionIndex of a LogoutRequest (session_indexes has at most one element) and reports no
+//   second-level status: sub_status is read (xmldom/xpath, node-saml's own stack) from the
+//   LogoutResponse node-saml accepted.
+// - Metadata: node-saml's generator writes the SingleLogoutService with Binding HTTP-POST; the
+//   driver, which takes logout messages over HTTP-Redirect only, sets Binding to HTTP-Redirect.
 "use strict";
 
 const CRASH_EXIT = 3;
@@ -37,6 +64,7 @@ const NAMEID_FORMATS = {
   transient: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
 };
 const BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const NS = {
   md: "urn:oasis:names:tc:SAML:2.0:metadata",
   ds: "http://www.w3.org/2000/09/xmldsig#",
@@ -45,6 +73,7 @@ const NS = {
 };
 
 class UsageError extends Error {}
+const CMDS = ["metadata", "authn", "validate", "logout", "slo"];
 class Refused extends Error {}
 
 // What node-saml throws to refuse a Response: a plain Error (signature, conditions, InResponseTo,
@@ -57,12 +86,14 @@ function isRefusal(e) {
 
 function parseArgs(argv) {
   const cmd = argv[0];
-  if (!["metadata", "authn", "validate"].includes(cmd)) throw new UsageError("command must be metadata|authn|validate");
+  if (!CMDS.includes(cmd)) throw new UsageError("command must be " + CMDS.join("|"));
   const flags = new Set(["--force-authn", "--is-passive"]);
   const valued = {
     metadata: ["--config"],
     authn: ["--config", "--binding", "--relay-state", "--name-id-format"],
     validate: ["--config", "--request-id", "--saml-response", "--relay-state"],
+    logout: ["--config", "--name-id", "--name-id-format", "--session-index", "--relay-state"],
+    slo: ["--config", "--url", "--request-id"],
   }[cmd];
   const args = { cmd };
   for (let i = 1; i < argv.length; i++) {
@@ -82,6 +113,9 @@ function parseArgs(argv) {
     throw new UsageError("--name-id-format persistent|transient");
   if (cmd === "validate" && (!args["request-id"] || !args["saml-response"]))
     throw new UsageError("--request-id and --saml-response are required");
+  if (cmd === "logout" && (!args["name-id"] || !args["session-index"] || !NAMEID_FORMATS[args["name-id-format"]]))
+    throw new UsageError("--name-id, --name-id-format persistent|transient and --session-index are required");
+  if (cmd === "slo" && !args.url) throw new UsageError("--url is required");
   return args;
 }
 
@@ -98,12 +132,20 @@ function idpFromMetadata(file) {
   const sso = sel("md:IDPSSODescriptor/md:SingleSignOnService", ed).find(
     (n) => n.getAttribute("Binding") === BINDING_REDIRECT,
   );
+  const slo = sel("md:IDPSSODescriptor/md:SingleLogoutService", ed).find(
+    (n) => n.getAttribute("Binding") === BINDING_REDIRECT,
+  );
   const certs = sel(
     "md:IDPSSODescriptor/md:KeyDescriptor[not(@use) or @use='signing']/ds:KeyInfo/ds:X509Data/ds:X509Certificate",
     ed,
   ).map((n) => n.textContent.replace(/\s+/g, ""));
   if (!sso || certs.length === 0) throw new Error("IdP metadata lacks a Redirect SSO endpoint or a signing certificate");
-  return { entityId: ed.getAttribute("entityID"), ssoUrl: sso.getAttribute("Location"), certs };
+  return {
+    entityId: ed.getAttribute("entityID"),
+    ssoUrl: sso.getAttribute("Location"),
+    sloUrl: slo ? slo.getAttribute("Location") : null,
+    certs,
+  };
 }
 
 function loadConfig(file) {
@@ -112,7 +154,12 @@ function loadConfig(file) {
     if (!(k in cfg)) throw new Error(`config ${file} lacks ${k}`);
   }
   if (cfg.idp_entity_id && cfg.idp_sso_url && cfg.idp_cert_pem_file) {
-    cfg.idp = { entityId: cfg.idp_entity_id, ssoUrl: cfg.idp_sso_url, certs: [readText(cfg.idp_cert_pem_file)] };
+    cfg.idp = {
+      entityId: cfg.idp_entity_id,
+      ssoUrl: cfg.idp_sso_url,
+      sloUrl: cfg.idp_slo_url || null,
+      certs: [readText(cfg.idp_cert_pem_file)],
+    };
   } else if (cfg.idp_metadata_file) {
     cfg.idp = idpFromMetadata(cfg.idp_metadata_file);
   } else {
@@ -164,6 +211,8 @@ function samlOptions(cfg, extra) {
     identifierFormat: null,
     ...extra,
   };
+  if (cfg.idp.sloUrl) opts.logoutUrl = cfg.idp.sloUrl;
+  if (cfg.slo_url) opts.logoutCallbackUrl = cfg.slo_url;
   if (cfg.authn_requests_signed) {
     opts.privateKey = cfg.spKey;
     opts.publicCert = cfg.spCert;
@@ -183,6 +232,9 @@ function cmdMetadata(cfg) {
   const doc = new xmldom.DOMParser().parseFromString(xml, "text/xml");
   const spsso = doc.getElementsByTagNameNS(NS.md, "SPSSODescriptor")[0];
   spsso.setAttribute("AuthnRequestsSigned", cfg.authn_requests_signed ? "true" : "false");
+  for (const slo of Array.from(spsso.getElementsByTagNameNS(NS.md, "SingleLogoutService"))) {
+    slo.setAttribute("Binding", BINDING_REDIRECT);
+  }
   return new xmldom.XMLSerializer().serializeToString(doc) + "\n";
 }
 
@@ -267,6 +319,97 @@ async function cmdValidate(cfg, args) {
   };
 }
 
+function sloSaml(cfg, cache) {
+  if (!cfg.slo_url) throw new UsageError("config lacks slo_url (needed for single logout)");
+  if (!cfg.idp.sloUrl) throw new UsageError("the IdP has no HTTP-Redirect SingleLogoutService (idp_slo_url or its metadata)");
+  return new SAML(
+    samlOptions(cfg, { cacheProvider: cache, privateKey: cfg.spKey, publicCert: cfg.spCert }),
+  );
+}
+
+async function cmdLogout(cfg, args) {
+  const cache = new RecordingCache();
+  const saml = sloSaml(cfg, cache);
+  const profile = {
+    issuer: cfg.idp.entityId,
+    nameID: args["name-id"],
+    nameIDFormat: NAMEID_FORMATS[args["name-id-format"]],
+    sessionIndex: args["session-index"],
+  };
+  const url = await saml.getLogoutUrlAsync(profile, args["relay-state"], {});
+  if (cache.saved.length !== 1) throw new Error("node-saml stored " + cache.saved.length + " request ids");
+  return { request_id: cache.saved[0], binding: "redirect", url, signed: true };
+}
+
+// The query of a URL at slo_url, as received, and its parameters (each at most once).
+function sloQuery(cfg, url) {
+  const u = new URL(url);
+  const s = new URL(cfg.slo_url);
+  if (u.protocol !== s.protocol || u.host !== s.host || u.pathname !== s.pathname)
+    throw new Refused(`driver: ${url} is not at this SP's slo_url ${cfg.slo_url}`);
+  const query = u.search.startsWith("?") ? u.search.slice(1) : u.search;
+  const params = {};
+  for (const [k, v] of u.searchParams) {
+    if (k in params) throw new Refused(`driver: query parameter ${k} given more than once`);
+    params[k] = v;
+  }
+  return { query, params };
+}
+
+function logoutStatusCodes(b64) {
+  // After node-saml accepted the message: its StatusCode values, outermost first.
+  const zlib = require("zlib");
+  const xml = zlib.inflateRawSync(Buffer.from(b64, "base64")).toString("utf8");
+  const doc = new xmldom.DOMParser().parseFromString(xml, "text/xml");
+  const sel = xpath.useNamespaces(NS);
+  return sel("/samlp:LogoutResponse/samlp:Status//samlp:StatusCode/@Value", doc).map((a) => a.value);
+}
+
+async function cmdSlo(cfg, args) {
+  if (!cfg.slo_url) throw new UsageError("config lacks slo_url (needed for single logout)");
+  const { query, params } = sloQuery(cfg, args.url);
+  const isResponse = "SAMLResponse" in params;
+  if (!isResponse && !("SAMLRequest" in params)) throw new Refused("driver: neither SAMLRequest nor SAMLResponse in the query");
+  if (isResponse && !args["request-id"]) throw new UsageError("a LogoutResponse needs --request-id");
+  if (!params.Signature || !params.SigAlg)
+    throw new Refused("driver: the logout message has no query signature (SigAlg, Signature); node-saml would not require one");
+  const cache = new RecordingCache();
+  if (isResponse) await cache.saveAsync(args["request-id"], new Date().toISOString());
+  const saml = sloSaml(cfg, cache);
+  let result;
+  try {
+    result = await saml.validateRedirectAsync(params, query);
+  } catch (e) {
+    if (!isRefusal(e)) throw e;
+    let msg = "node-saml: " + (e && e.message ? e.message : String(e));
+    if (isResponse) {
+      let codes = [];
+      try {
+        codes = logoutStatusCodes(params.SAMLResponse);
+      } catch (_) {
+        codes = [];
+      }
+      if (codes.length && codes[0] !== STATUS_SUCCESS) msg += ` [status: ${codes.join(" / ")}]`;
+    }
+    throw new Refused(msg);
+  }
+  if (isResponse) {
+    if (!result || !result.loggedOut) throw new Refused("node-saml: LogoutResponse not accepted (loggedOut false)");
+    const codes = logoutStatusCodes(params.SAMLResponse);
+    return { ok: true, kind: "response", status: codes[0] ?? null, sub_status: codes[1] ?? null };
+  }
+  const profile = result && result.profile;
+  if (!profile) throw new Refused("node-saml: no profile from the LogoutRequest");
+  const responseUrl = await saml.getLogoutResponseUrlAsync(profile, params.RelayState, {}, true);
+  return {
+    ok: true,
+    kind: "request",
+    name_id: profile.nameID ?? null,
+    session_indexes: profile.sessionIndex ? [profile.sessionIndex] : [],
+    response_url: responseUrl,
+  };
+}
+
 function emit(obj, code) {
   process.stdout.write(JSON.stringify(obj) + "\n", () => process.exit(code));
 }
@@ -285,11 +428,18 @@ async function main() {
       process.stdout.write(cmdMetadata(cfg), () => process.exit(0));
     } else if (args.cmd === "authn") {
       emit(await cmdAuthn(cfg, args), 0);
+    } else if (args.cmd === "logout") {
+      emit(await cmdLogout(cfg, args), 0);
+    } else if (args.cmd === "slo") {
+      emit(await cmdSlo(cfg, args), 0);
     } else {
       emit(await cmdValidate(cfg, args), 0);
     }
   } catch (e) {
-    if (e instanceof Refused) {
+    if (e instanceof UsageError) {
+      process.stderr.write("usage: " + e.message + "\n");
+      process.exit(2);
+    } else if (e instanceof Refused) {
       emit({ ok: false, refused: true, error: e.message }, 1);
     } else {
       process.stderr.write((e && e.stack) || String(e));

@@ -20,7 +20,11 @@ the drivers' paths are real. It makes a throwaway IdP and SP key/certificate, an
     "error: <exception>"; an error (the driver exits 3: an exception the library does not raise
     to refuse) is always a failure, never a refusal;
   - crashes: with the library's validate entry point patched to raise a TypeError, and with the
-    library's module missing, the driver must exit 3 with "error: ...", not 1.
+    library's module missing, the driver must exit 3 with "error: ...", not 1;
+  - single logout (selfcheck_slo.py): metadata declares SingleLogoutService HTTP-Redirect at
+    slo_url; `slo` on LogoutRequests and LogoutResponses made by another library acting as the
+    IdP, `logout` verified by that library, hostile variants (Signature removed, SigAlg or
+    Signature changed, foreign key, ...) refused.
 Exit 0 when everything holds; prints one line per check with -v, a summary always.
 """
 
@@ -44,6 +48,8 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 import xmlsec
 
+import selfcheck_slo
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = os.path.join(HERE, ".venv", "bin", "python")
 DRIVERS = {
@@ -58,6 +64,7 @@ NS = {
     "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
 }
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
@@ -187,17 +194,20 @@ def make_keypair(cn, d, stem):
             "der_b64": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()}
 
 
-def idp_metadata(entity_id, sso_url, idp):
+def idp_metadata(entity_id, sso_url, slo_url, idp):
     return (
         '<md:EntityDescriptor xmlns:md="%(md)s" xmlns:ds="%(ds)s" entityID="%(e)s">'
         '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" '
         'WantAuthnRequestsSigned="true">'
         '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%(c)s'
         '</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
+        '<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="%(l)s"/>'
+        '<md:SingleLogoutService Binding="%(p)s" Location="%(l)s"/>'
         '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="%(s)s"/>'
         '<md:SingleSignOnService Binding="%(p)s" Location="%(s)s"/>'
         "</md:IDPSSODescriptor></md:EntityDescriptor>"
-    ) % {"md": NS["md"], "ds": NS["ds"], "e": entity_id, "c": idp["der_b64"], "s": sso_url, "p": POST_BINDING}
+    ) % {"md": NS["md"], "ds": NS["ds"], "e": entity_id, "c": idp["der_b64"], "s": sso_url, "p": POST_BINDING,
+         "l": slo_url}
 
 
 def run_driver(name, *args, env=None, prefix=()):
@@ -532,6 +542,21 @@ def check_crashes_are_errors(name, d, cfg_file, request_id, xml):
               % (name, label, code, out))
 
 
+def check_slo(name, cfg_file, cfg_md_file, cfg, idp, sp, foreign):
+    """Single logout against an IdP played by another library: see selfcheck_slo.py."""
+    code, md, err = run_driver(name, "metadata", "--config", cfg_file)
+    if not check(code == 0, "%s metadata for the SLO checks %s" % (name, err.strip()[-300:])):
+        return
+    slos = etree.fromstring(md.encode()).findall("md:SPSSODescriptor/md:SingleLogoutService", NS)
+    check([(s.get("Binding"), s.get("Location")) for s in slos] == [(REDIRECT_BINDING, cfg["slo_url"])],
+          "%s metadata: one SingleLogoutService, HTTP-Redirect at slo_url" % name)
+    selfcheck_slo.run(name, {
+        "check": check, "driver_json": driver_json, "answer": answer, "notes": notes,
+        "cfg_file": cfg_file, "cfg_md_file": cfg_md_file, "cfg": cfg,
+        "idp": idp, "sp": sp, "foreign": foreign, "sp_metadata": md,
+    })
+
+
 def selected_drivers():
     names = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--driver"]
     unknown = [n for n in names if n not in DRIVERS]
@@ -549,14 +574,16 @@ def main():
         base_idp, base_sp = "http://127.0.0.1:18080", "http://127.0.0.1:18081"
         md_file = os.path.join(d, "idp-metadata.xml")
         with open(md_file, "w") as f:
-            f.write(idp_metadata(base_idp + "/saml/idp", base_idp + "/saml/idp/sso", idp))
+            f.write(idp_metadata(base_idp + "/saml/idp", base_idp + "/saml/idp/sso", base_idp + "/saml/idp/slo", idp))
 
         def config(signed, via_metadata=False):
             c = {
                 "entity_id": base_sp + "/sp",
                 "acs_url": base_sp + "/sp/acs",
+                "slo_url": base_sp + "/sp/slo",
                 "idp_entity_id": base_idp + "/saml/idp",
                 "idp_sso_url": base_idp + "/saml/idp/sso",
+                "idp_slo_url": base_idp + "/saml/idp/slo",
                 "idp_cert_pem_file": idp["cert_file"],
                 "idp_metadata_file": md_file,
                 "sp_key_file": sp["key_file"],
@@ -564,7 +591,7 @@ def main():
                 "authn_requests_signed": signed,
             }
             if via_metadata:
-                for k in ("idp_entity_id", "idp_sso_url", "idp_cert_pem_file"):
+                for k in ("idp_entity_id", "idp_sso_url", "idp_cert_pem_file", "idp_slo_url"):
                     c[k] = None
             p = os.path.join(d, "cfg-%s-%s.json" % (signed, via_metadata))
             with open(p, "w") as f:
@@ -640,6 +667,7 @@ def main():
                     check(code_name in out["error"].lower(),
                           "%s reports the status code for %s: %s" % (name, variant, out["error"]))
             check_crashes_are_errors(name, d, cfg_s_file, rid, good)
+            check_slo(name, cfg_s_file, cfg_md_file, cfg, idp, sp, foreign)
 
     print("== notes")
     for n in notes:

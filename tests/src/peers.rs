@@ -104,11 +104,20 @@ pub struct PeerConfig {
     /// encryption key, and the gateway encrypts to it).
     #[serde(default)]
     pub want_assertions_encrypted: bool,
+    /// The SP's own SingleLogoutService (HTTP-Redirect), e.g. `https://python3-saml.example/slo`:
+    /// declared in its metadata; [`PeerSp::logout`] and [`PeerSp::slo`] need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_url: Option<String>,
+    /// The IdP's SingleLogoutService (HTTP-Redirect), e.g. `{base}/saml/idp/slo`, for the
+    /// configured-fields path; with `idp_metadata_file` the drivers read it from the metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_slo_url: Option<String>,
 }
 
 impl PeerConfig {
     /// An SP at `entity_id` with its ACS at `acs_url`, trusting the gateway at `base` (its IdP
-    /// entity ID and SSO endpoint) and `idp_cert`; unsigned requests, plain assertions.
+    /// entity ID, SSO and SLO endpoints) and `idp_cert`; unsigned requests, plain assertions, no
+    /// SingleLogoutService of its own (set `slo_url` for single logout).
     pub fn for_gateway(
         entity_id: String,
         acs_url: String,
@@ -127,6 +136,8 @@ impl PeerConfig {
             sp_cert_file: sp_cert.to_path_buf(),
             authn_requests_signed: false,
             want_assertions_encrypted: false,
+            slo_url: None,
+            idp_slo_url: Some(format!("{base}/saml/idp/slo")),
         }
     }
 }
@@ -244,9 +255,62 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// What to put into an SP-initiated LogoutRequest (HTTP-Redirect, always signed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogoutOptions {
+    /// The NameID value exactly as the SP's assertion carried it.
+    pub name_id: String,
+    /// Its Format.
+    pub name_id_format: NameIdFormat,
+    /// The SessionIndex of the assertion's AuthnStatement.
+    pub session_index: String,
+    /// RelayState to send along, if any (node-saml: avoid a space and `! ' ( ) ~ *`).
+    pub relay_state: Option<String>,
+}
+
+/// An SP-initiated LogoutRequest as the peer would send it through the browser.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct LogoutRequestOut {
+    /// The request's ID (what the LogoutResponse's InResponseTo must be).
+    pub request_id: String,
+    /// Always [`Binding::Redirect`].
+    pub binding: Binding,
+    /// The IdP's SLO URL with SAMLRequest, RelayState, SigAlg, Signature exactly as the library
+    /// encoded them.
+    pub url: String,
+    /// Always true: the drivers sign their logout messages.
+    pub signed: bool,
+}
+
+/// What a peer made of a logout message the IdP sent the browser to at its `slo_url`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SloOutcome {
+    /// An IdP-initiated LogoutRequest the library accepted (signature, IdP certificate,
+    /// Destination as far as the library checks it), and its answer.
+    Request {
+        /// The NameID of the request.
+        name_id: String,
+        /// Its SessionIndex values (node-saml reads only the first).
+        session_indexes: Vec<String>,
+        /// The full HTTP-Redirect URL of the signed LogoutResponse to the IdP's SLO URL.
+        response_url: String,
+    },
+    /// The LogoutResponse to this SP's LogoutRequest, accepted (signature, InResponseTo).
+    Response {
+        /// The top-level StatusCode (always Success: any other is a refusal naming it).
+        status: String,
+        /// The second-level StatusCode, e.g. `urn:oasis:names:tc:SAML:2.0:status:PartialLogout`.
+        sub_status: Option<String>,
+    },
+}
+
 /// A driver failure outside `validate`'s accept/refuse answer.
 #[derive(Debug)]
 pub enum PeerError {
+    /// The library (or a check the driver makes where its library makes none, an error
+    /// starting "driver:") refused the message: exit 1 with `"refused": true`.
+    Refused(Refused),
     /// The driver could not be started, or timed out.
     Io(io::Error),
     /// The driver exited non-zero.
@@ -275,6 +339,7 @@ impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerError::Io(e) => write!(f, "peer driver I/O: {e}"),
+            PeerError::Refused(r) => write!(f, "{r}"),
             PeerError::Failed {
                 peer,
                 status,
@@ -298,6 +363,16 @@ impl fmt::Display for PeerError {
 }
 
 impl std::error::Error for PeerError {}
+
+impl PeerError {
+    /// The refusal, when this is one (never for a crash or unusable output).
+    pub fn refused(&self) -> Option<&Refused> {
+        match self {
+            PeerError::Refused(r) => Some(r),
+            PeerError::Io(_) | PeerError::Failed { .. } | PeerError::BadOutput { .. } => None,
+        }
+    }
+}
 
 impl From<io::Error> for PeerError {
     fn from(e: io::Error) -> Self {
@@ -329,6 +404,8 @@ struct AuthnJson {
 #[derive(Deserialize)]
 struct RefusedJson {
     ok: bool,
+    #[serde(default)]
+    refused: bool,
     error: String,
 }
 
@@ -559,6 +636,115 @@ impl PeerSp {
                 self.kind, out.status, out.stdout, out.stderr
             ),
         }
+    }
+
+    /// An SP-initiated LogoutRequest, built and signed by the library for HTTP-Redirect to the
+    /// IdP's SLO URL (`idp_slo_url` or the IdP metadata's). Needs `slo_url` in the config.
+    pub fn logout(&self, opts: &LogoutOptions) -> Result<LogoutRequestOut, PeerError> {
+        let mut args = vec![
+            "logout",
+            "--config",
+            self.config_arg(),
+            "--name-id",
+            opts.name_id.as_str(),
+            "--name-id-format",
+            opts.name_id_format.arg(),
+            "--session-index",
+            opts.session_index.as_str(),
+        ];
+        if let Some(rs) = &opts.relay_state {
+            args.extend(["--relay-state", rs.as_str()]);
+        }
+        let out = self.run(&args)?;
+        if !out.status.success() {
+            return Err(self.failed(out));
+        }
+        let parsed: LogoutRequestOut =
+            serde_json::from_str(out.stdout.trim()).map_err(|e| PeerError::BadOutput {
+                peer: self.kind,
+                reason: e.to_string(),
+                stdout: out.stdout.clone(),
+            })?;
+        if parsed.binding != Binding::Redirect || !parsed.signed || parsed.request_id.is_empty() {
+            return Err(PeerError::BadOutput {
+                peer: self.kind,
+                reason: "not a signed Redirect request with an ID".into(),
+                stdout: out.stdout,
+            });
+        }
+        Ok(parsed)
+    }
+
+    /// The browser arrived at this SP's `slo_url` with `url` (the full URL, query as the IdP
+    /// sent it). A LogoutRequest is validated by the library and answered with a signed
+    /// LogoutResponse ([`SloOutcome::Request`]); a LogoutResponse is validated against
+    /// `request_id` (its InResponseTo; required for a response) and the IdP's key
+    /// ([`SloOutcome::Response`]). The query signature is required either way. A refusal is
+    /// `Err(PeerError::Refused)`; a crash or a broken contract is another `PeerError`.
+    pub fn slo(&self, url: &str, request_id: Option<&str>) -> Result<SloOutcome, PeerError> {
+        let mut args = vec!["slo", "--config", self.config_arg(), "--url", url];
+        if let Some(id) = request_id {
+            args.extend(["--request-id", id]);
+        }
+        let out = self.run(&args)?;
+        match out.status.code() {
+            Some(0) => {
+                #[derive(Deserialize)]
+                struct SloJson {
+                    ok: bool,
+                    #[serde(flatten)]
+                    outcome: SloOutcome,
+                }
+                match serde_json::from_str::<SloJson>(out.stdout.trim()) {
+                    Ok(SloJson { ok: true, outcome }) => Ok(outcome),
+                    Ok(SloJson { ok: false, .. }) => Err(PeerError::BadOutput {
+                        peer: self.kind,
+                        reason: "exit 0 without ok".into(),
+                        stdout: out.stdout,
+                    }),
+                    Err(e) => Err(PeerError::BadOutput {
+                        peer: self.kind,
+                        reason: e.to_string(),
+                        stdout: out.stdout,
+                    }),
+                }
+            }
+            Some(1) => match serde_json::from_str::<RefusedJson>(out.stdout.trim()) {
+                Ok(r) if !r.ok && r.refused && !r.error.is_empty() => {
+                    Err(PeerError::Refused(Refused {
+                        peer: self.kind,
+                        error: r.error,
+                    }))
+                }
+                _ => Err(PeerError::BadOutput {
+                    peer: self.kind,
+                    reason: "exit 1 without a refusal JSON".into(),
+                    stdout: out.stdout,
+                }),
+            },
+            _ => Err(self.failed(out)),
+        }
+    }
+
+    /// [`PeerSp::logout`] off the async runtime; panics if the peer cannot build the request.
+    pub async fn logout_off_runtime(&self, opts: LogoutOptions) -> LogoutRequestOut {
+        let sp = self.clone();
+        tokio::task::spawn_blocking(move || sp.logout(&opts))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`PeerSp::slo`] off the async runtime.
+    pub async fn slo_off_runtime(
+        &self,
+        url: &str,
+        request_id: Option<&str>,
+    ) -> Result<SloOutcome, PeerError> {
+        let (sp, url, id) = (self.clone(), url.to_owned(), request_id.map(str::to_owned));
+        tokio::task::spawn_blocking(move || sp.slo(&url, id.as_deref()))
+            .await
+            .unwrap()
     }
 
     fn failed(&self, out: RunOutput) -> PeerError {
