@@ -3,8 +3,10 @@
 
 pub mod citizen;
 pub mod client;
+pub mod cpu;
 pub mod login;
 pub mod pages;
+pub mod redis_memory;
 pub mod report;
 pub mod rss;
 pub mod run;

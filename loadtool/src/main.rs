@@ -1,12 +1,14 @@
-//! `gateway-load sso-hits|anonymous --base http://127.0.0.1:PORT ...`: see the README's "Load tool".
+//! `gateway-load logins|sso-hits|anonymous --base http://127.0.0.1:PORT ...`: see the README's
+//! "Load tool".
 //!
 //! Exit codes: 0 every answer as expected; 1 some answers were not, or a step of the citizen
 //! (`--citizen-every`) failed; 2 bad arguments or a target that is not loopback; 3 the login (or
-//! the first connection) failed.
+//! the first connection, to the gateway or to `--redis`) failed.
 
 use clap::{Args, Parser, Subcommand};
 use loadtool::client::Connection;
 use loadtool::login::{log_in, new_authn_request, LoginError};
+use loadtool::redis_memory::RedisProbe;
 use loadtool::report::{summarize, text};
 use loadtool::run::{run, LoadPlan, Mode};
 use loadtool::target::LoopbackTarget;
@@ -16,7 +18,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(
     name = "gateway-load",
-    about = "Load a gateway on loopback (127.0.0.0/8, ::1) and report rate, latency and RSS"
+    about = "Load a gateway on loopback (127.0.0.0/8, ::1) and report rate, latency, CPU, RSS and Redis memory"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,6 +27,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Whole logins, each in a fresh browser: demo SP, selection page, test bank, and the signed
+    /// Response accepted at the demo SP's ACS. Each leaves an SSO session in the gateway.
+    Logins(LoadArgs),
     /// Log in once through the demo SP and the test bank, then make SSO hits with that session.
     SsoHits(LoadArgs),
     /// Fresh AuthnRequests with no cookie (each answered by a redirect to /login).
@@ -56,9 +61,21 @@ struct LoadArgs {
     /// Stop after this many hits in all, whatever the time.
     #[arg(long, default_value_t = 100_000_000)]
     max_hits: u64,
-    /// The gateway's process id: sample its RSS (VmRSS) every second.
+    /// The gateway's process id: sample its RSS (VmRSS) every second, and read its CPU time
+    /// (/proc/PID/stat) at every round's ends.
     #[arg(long)]
     pid: Option<u32>,
+    /// Hits (logins) a second in all, spread evenly over the connections; without it, each
+    /// connection goes as fast as it is answered.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// The gateway's Redis (redis://host:port[/db]): used_memory and DBSIZE at every round's ends,
+    /// and MEMORY USAGE of up to 100 SSO sessions after the load.
+    #[arg(long)]
+    redis: Option<String>,
+    /// The gateway's key prefix in that Redis.
+    #[arg(long, default_value = "gw:")]
+    redis_prefix: String,
     /// Each connection from its own loopback source address (127.0.0.2 up), a new one every
     /// 1500 hits, so the per-client rate limit of `gateway dev` is not met. IPv4 targets only.
     #[arg(long)]
@@ -76,6 +93,7 @@ const MIN_CITIZEN_EVERY: Duration = Duration::from_millis(100);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (mode, args, citizen_every) = match cli.command {
+        Command::Logins(a) => (Mode::Logins, a, None),
         Command::SsoHits(a) => (Mode::SsoHits, a, None),
         Command::Anonymous(a) => (Mode::Anonymous, a.load, a.citizen_every),
     };
@@ -108,6 +126,13 @@ async fn main_async(mode: Mode, args: LoadArgs, citizen_every: Option<Duration>)
         );
         return ExitCode::from(2);
     }
+    if args
+        .rate
+        .is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1e6))
+    {
+        eprintln!("gateway-load: --rate must be above 0 (and at most 1000000)");
+        return ExitCode::from(2);
+    }
     let target = match LoopbackTarget::resolve(&args.base).await {
         Ok(t) => t,
         Err(e) => {
@@ -120,7 +145,21 @@ async fn main_async(mode: Mode, args: LoadArgs, citizen_every: Option<Duration>)
             eprintln!("gateway-load: --pid {pid}: {e}");
             return ExitCode::from(2);
         }
+        if let Err(e) = loadtool::cpu::read_cpu_ms(pid) {
+            eprintln!("gateway-load: --pid {pid}: {e}");
+            return ExitCode::from(2);
+        }
     }
+    let redis = match &args.redis {
+        Some(url) => match RedisProbe::connect(url, &args.redis_prefix).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("gateway-load: --redis: {e}");
+                return ExitCode::from(3);
+            }
+        },
+        None => None,
+    };
     let session = match mode {
         Mode::SsoHits => match log_in(&target).await {
             Ok(s) => Some(s),
@@ -129,7 +168,7 @@ async fn main_async(mode: Mode, args: LoadArgs, citizen_every: Option<Duration>)
                 return ExitCode::from(3);
             }
         },
-        Mode::Anonymous => match demo_sp_answers(&target).await {
+        Mode::Anonymous | Mode::Logins => match demo_sp_answers(&target).await {
             Ok(()) => None,
             Err(e) => {
                 eprintln!("gateway-load: {e}");
@@ -144,10 +183,11 @@ async fn main_async(mode: Mode, args: LoadArgs, citizen_every: Option<Duration>)
         rounds: args.rounds,
         max_hits: args.max_hits,
         pid: args.pid,
+        rate: args.rate,
         spread_sources: args.spread_sources,
         citizen_every,
     };
-    let measured = run(&target, &plan, session).await;
+    let measured = run(&target, &plan, session, redis).await;
     let summary = summarize(&target.origin, &plan, &measured);
     if args.json {
         match serde_json::to_string_pretty(&summary) {

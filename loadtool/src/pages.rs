@@ -9,6 +9,8 @@ pub struct Autopost {
     pub field: String,
     /// The base64 message (not decoded: the tool counts answers, it does not verify them).
     pub value: String,
+    /// The hidden `RelayState`, when there is one.
+    pub relay_state: Option<String>,
 }
 
 /// The auto-post form in `html`, if it is one: `<form id="saml" ... action="...">` holding a
@@ -32,6 +34,7 @@ pub fn autopost(html: &str) -> Option<Autopost> {
                 action: unescape(&action),
                 field: field.to_owned(),
                 value: unescape(&value),
+                relay_state: hidden_value(form, "RelayState").map(|v| unescape(&v)),
             });
         }
     }
@@ -107,6 +110,13 @@ impl CookieStore {
     }
 }
 
+/// The value of the `<input ... name="NAME" ...>` in `form`.
+fn hidden_value(form: &str, name: &str) -> Option<String> {
+    let at = form.find(&format!("name=\"{name}\""))?;
+    let input = &form[form[..at].rfind('<')?..];
+    attr(&input[..input.find('>')?], "value")
+}
+
 fn attr(tag: &str, name: &str) -> Option<String> {
     let marker = format!(" {name}=\"");
     let start = tag.find(&marker)? + marker.len();
@@ -140,6 +150,7 @@ mod tests {
                 action: "http://127.0.0.1:8080/demo/acs?a=1&b=2".into(),
                 field: "SAMLResponse".into(),
                 value: "PHNhbWxwOlJlc3BvbnNl+/=".into(),
+                relay_state: Some("demo-\"x".into()),
             })
         );
     }

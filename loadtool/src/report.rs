@@ -1,11 +1,13 @@
 //! The summary of a run: per round (hits, rate, latency, RSS at its start and end, RSS growth per
-//! hit), and overall (first and last round's rate, the RSS plateau, whether every answer was
-//! the expected one), and what the citizen beside the load met. Printed as text, or as JSON with
-//! `--json`.
+//! hit, the gateway's CPU per hit, Redis bytes per hit), and overall (first and last round's
+//! rate, latency over the whole run, the RSS plateau, CPU, what Redis holds per session, whether
+//! every answer was the expected one), and what the citizen beside the load met. Printed as
+//! text, or as JSON with `--json`. In logins mode a hit is a whole login.
 
 use crate::citizen::{CitizenLog, Step};
+use crate::redis_memory::{RedisSample, SessionBytes};
 use crate::rss::nearest;
-use crate::run::{LoadPlan, Measured, Mode};
+use crate::run::{Boundary, LoadPlan, Measured, Mode};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,6 +17,8 @@ pub struct Summary {
     pub mode: Mode,
     pub base: String,
     pub connections: usize,
+    /// `--rate`: the total rate asked for (hits a second), if any.
+    pub rate_limit: Option<f64>,
     pub round_seconds: f64,
     pub elapsed_seconds: f64,
     pub rounds: Vec<RoundSummary>,
@@ -26,7 +30,20 @@ pub struct Summary {
     pub all_expected: bool,
     pub first_round_rate: f64,
     pub last_round_rate: f64,
+    /// Latency percentiles over every round.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
     pub plateau: Option<Plateau>,
+    /// With `--pid`: the gateway's CPU time (user + system) from the first reading to the last.
+    pub cpu_ms: Option<f64>,
+    /// `cpu_ms / hits` (all hits, expected or not).
+    pub cpu_ms_per_hit: Option<f64>,
+    /// `cpu_ms` over the wall time between those readings: how many cores the gateway kept busy.
+    pub gateway_cores: Option<f64>,
+    /// With `--redis`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSummary>,
     /// With `--citizen-every`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub citizen: Option<CitizenSummary>,
@@ -37,6 +54,23 @@ impl Summary {
     pub fn all_ok(&self) -> bool {
         self.all_expected && self.citizen.as_ref().is_none_or(|c| c.all_ok)
     }
+}
+
+/// What the gateway's Redis held before and after the load.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct RedisSummary {
+    pub before: Option<RedisSample>,
+    pub after: Option<RedisSample>,
+    pub used_memory_added: Option<i64>,
+    pub keys_added: Option<i64>,
+    /// `used_memory_added / expected`: in logins mode what one login leaves (its session, its
+    /// services hash, its replay entry and single-use markers); in sso-hits mode what one hit
+    /// leaves (its replay entry).
+    pub bytes_per_hit: Option<f64>,
+    /// `MEMORY USAGE` of a sample of SSO sessions with their `:m` hashes, after the load.
+    pub sessions: Option<SessionBytes>,
+    /// The first Redis error met (its readings are then missing).
+    pub error: Option<String>,
 }
 
 /// What the citizen beside the load met.
@@ -73,6 +107,15 @@ pub struct RoundSummary {
     pub rss_peak: Option<u64>,
     /// (RSS at the end - RSS at the start) / hits; negative when memory went back.
     pub rss_growth_per_hit: Option<f64>,
+    /// The gateway's CPU time over the round, milliseconds (`--pid`).
+    pub cpu_ms: Option<f64>,
+    pub cpu_ms_per_hit: Option<f64>,
+    pub gateway_cores: Option<f64>,
+    /// Redis at the round's start and end (`--redis`).
+    pub redis_start: Option<RedisSample>,
+    pub redis_end: Option<RedisSample>,
+    /// (used_memory at the end - at the start) / expected hits.
+    pub redis_bytes_per_hit: Option<f64>,
 }
 
 /// RSS at the ends of the last rounds (up to three).
@@ -109,6 +152,13 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
             .chain(rss_start)
             .chain(rss_end)
             .max();
+        let (b_start, b_end) = (
+            nearest_boundary(&m.boundaries, from),
+            nearest_boundary(&m.boundaries, to),
+        );
+        let cpu = cpu_between(b_start, b_end);
+        let redis_start = b_start.and_then(|b| b.redis);
+        let redis_end = b_end.and_then(|b| b.redis);
         rounds.push(RoundSummary {
             round: i + 1,
             hits,
@@ -129,10 +179,26 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
                 (Some(a), Some(b)) if hits > 0 => Some((b as f64 - a as f64) / hits as f64),
                 _ => None,
             },
+            cpu_ms: cpu.map(|c| c.ms),
+            cpu_ms_per_hit: cpu.and_then(|c| per(c.ms, hits)),
+            gateway_cores: cpu.and_then(|c| c.cores()),
+            redis_start,
+            redis_end,
+            redis_bytes_per_hit: redis_growth(redis_start, redis_end)
+                .and_then(|(bytes, _)| per(bytes as f64, tally.expected)),
         });
     }
     let hits = rounds.iter().map(|r| r.hits).sum();
     let expected = rounds.iter().map(|r| r.expected).sum();
+    let mut all_latencies: Vec<u32> = m
+        .rounds
+        .iter()
+        .take(rounds.len())
+        .flat_map(|t| t.latencies_us.iter().copied())
+        .collect();
+    all_latencies.sort_unstable();
+    let cpu = cpu_between(m.boundaries.first(), m.boundaries.last());
+    let redis = redis_summary(m, expected);
     let server_errors = unexpected
         .iter()
         .filter(|(k, _)| k.starts_with('5'))
@@ -152,6 +218,14 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
         mode: plan.mode,
         base: base.to_owned(),
         connections: plan.connections,
+        rate_limit: plan.rate,
+        p50_ms: percentile_ms(&all_latencies, 50.0),
+        p95_ms: percentile_ms(&all_latencies, 95.0),
+        p99_ms: percentile_ms(&all_latencies, 99.0),
+        cpu_ms: cpu.map(|c| c.ms),
+        cpu_ms_per_hit: cpu.and_then(|c| per(c.ms, hits)),
+        gateway_cores: cpu.and_then(|c| c.cores()),
+        redis,
         round_seconds: round_len,
         elapsed_seconds: m.elapsed,
         first_round_rate: rounds.first().map_or(0.0, |r| r.rate),
@@ -168,6 +242,64 @@ pub fn summarize(base: &str, plan: &LoadPlan, m: &Measured) -> Summary {
             _ => None,
         },
     }
+}
+
+/// CPU milliseconds between two readings, and the wall time between them.
+#[derive(Clone, Copy)]
+struct CpuSpan {
+    ms: f64,
+    wall_seconds: f64,
+}
+
+impl CpuSpan {
+    fn cores(self) -> Option<f64> {
+        (self.wall_seconds > 0.0).then(|| self.ms / (self.wall_seconds * 1000.0))
+    }
+}
+
+fn cpu_between(a: Option<&Boundary>, b: Option<&Boundary>) -> Option<CpuSpan> {
+    let (a, b) = (a?, b?);
+    Some(CpuSpan {
+        ms: b.cpu_ms? - a.cpu_ms?,
+        wall_seconds: b.at - a.at,
+    })
+}
+
+fn nearest_boundary(all: &[Boundary], at: f64) -> Option<&Boundary> {
+    all.iter()
+        .min_by(|a, b| (a.at - at).abs().total_cmp(&(b.at - at).abs()))
+}
+
+/// (used_memory added, keys added) from one reading to another.
+fn redis_growth(a: Option<RedisSample>, b: Option<RedisSample>) -> Option<(i64, i64)> {
+    let (a, b) = (a?, b?);
+    let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    Some((
+        signed(b.used_memory) - signed(a.used_memory),
+        signed(b.keys) - signed(a.keys),
+    ))
+}
+
+fn per(total: f64, count: u64) -> Option<f64> {
+    (count > 0).then(|| total / count as f64)
+}
+
+fn redis_summary(m: &Measured, expected: u64) -> Option<RedisSummary> {
+    let before = m.boundaries.first().and_then(|b| b.redis);
+    let after = m.boundaries.last().and_then(|b| b.redis);
+    if before.is_none() && after.is_none() && m.sessions.is_none() && m.redis_error.is_none() {
+        return None;
+    }
+    let growth = redis_growth(before, after);
+    Some(RedisSummary {
+        before,
+        after,
+        used_memory_added: growth.map(|g| g.0),
+        keys_added: growth.map(|g| g.1),
+        bytes_per_hit: growth.and_then(|(bytes, _)| per(bytes as f64, expected)),
+        sessions: m.sessions,
+        error: m.redis_error.clone(),
+    })
 }
 
 pub fn citizen_summary(every_seconds: f64, log: &CitizenLog) -> CitizenSummary {
@@ -216,21 +348,25 @@ pub fn text(s: &Summary) -> String {
     let mut out = String::new();
     let mode = match s.mode {
         Mode::SsoHits => "sso-hits",
+        Mode::Logins => "logins",
         Mode::Anonymous => "anonymous",
     };
+    let paced = s
+        .rate_limit
+        .map_or(String::new(), |r| format!(" paced to {r:.0}/s"));
     let _ = writeln!(
         out,
-        "{mode} against {} with {} connections, rounds of {:.0} s, {:.1} s in all",
+        "{mode} against {} with {} connections{paced}, rounds of {:.0} s, {:.1} s in all",
         s.base, s.connections, s.round_seconds, s.elapsed_seconds
     );
     let _ = writeln!(
         out,
-        "round      hits    rate/s   p50 ms   p95 ms   p99 ms  RSS start  RSS end  RSS peak   B/hit  unexpected"
+        "round      hits    rate/s   p50 ms   p95 ms   p99 ms  RSS start  RSS end  RSS peak   B/hit  CPU ms/hit  cores  Redis B/hit  unexpected"
     );
     for r in &s.rounds {
         let _ = writeln!(
             out,
-            "{:>5} {:>9} {:>9.0} {:>8} {:>8} {:>8} {:>10} {:>8} {:>9} {:>7} {}",
+            "{:>5} {:>9} {:>9.0} {:>8} {:>8} {:>8} {:>10} {:>8} {:>9} {:>7} {:>11} {:>6} {:>12} {}",
             r.round,
             r.hits,
             r.rate,
@@ -242,6 +378,10 @@ pub fn text(s: &Summary) -> String {
             mib(r.rss_peak),
             r.rss_growth_per_hit
                 .map_or("-".into(), |b| format!("{b:.0}")),
+            ms(r.cpu_ms_per_hit),
+            r.gateway_cores.map_or("-".into(), |c| format!("{c:.2}")),
+            r.redis_bytes_per_hit
+                .map_or("-".into(), |b| format!("{b:.0}")),
             kinds(&r.unexpected),
         );
     }
@@ -250,6 +390,24 @@ pub fn text(s: &Summary) -> String {
         "hits {}, expected {}, rate first round {:.0}/s, last round {:.0}/s",
         s.hits, s.expected, s.first_round_rate, s.last_round_rate
     );
+    let _ = writeln!(
+        out,
+        "latency over the run: p50 {} ms, p95 {} ms, p99 {} ms",
+        ms(s.p50_ms),
+        ms(s.p95_ms),
+        ms(s.p99_ms)
+    );
+    if let Some(cpu) = s.cpu_ms {
+        let _ = writeln!(
+            out,
+            "gateway CPU {cpu:.0} ms ({} cores busy), {} ms per hit",
+            s.gateway_cores.map_or("-".into(), |c| format!("{c:.2}")),
+            ms(s.cpu_ms_per_hit)
+        );
+    }
+    if let Some(r) = &s.redis {
+        redis_text(&mut out, r);
+    }
     if let Some(p) = &s.plateau {
         let _ = writeln!(
             out,
@@ -277,6 +435,35 @@ pub fn text(s: &Summary) -> String {
         citizen_text(&mut out, c);
     }
     out
+}
+
+fn redis_text(out: &mut String, r: &RedisSummary) {
+    let memory = |s: Option<RedisSample>| s.map_or("-".into(), |s| s.used_memory.to_string());
+    let keys = |s: Option<RedisSample>| s.map_or("-".into(), |s| s.keys.to_string());
+    let _ = writeln!(
+        out,
+        "Redis used_memory {} -> {} B, keys {} -> {}, {} B per expected hit",
+        memory(r.before),
+        memory(r.after),
+        keys(r.before),
+        keys(r.after),
+        r.bytes_per_hit.map_or("-".into(), |b| format!("{b:.0}"))
+    );
+    match &r.sessions {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "Redis MEMORY USAGE of {} SSO sessions ({} with a services hash): {:.0} B per session",
+                s.sessions, s.with_services, s.bytes_per_session
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Redis: no SSO session found to measure");
+        }
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "REDIS ERROR: {e}");
+    }
 }
 
 fn citizen_text(out: &mut String, c: &CitizenSummary) {
@@ -328,6 +515,7 @@ fn kinds(m: &BTreeMap<String, u64>) -> String {
 mod tests {
     use super::*;
     use crate::citizen::StepResult;
+    use crate::redis_memory::{RedisSample, SessionBytes};
     use crate::run::{LoadPlan, Measured, Mode, RoundTally};
     use std::time::Duration;
 
@@ -347,6 +535,7 @@ mod tests {
             rounds: 1,
             max_hits: 1000,
             pid: None,
+            rate: None,
             spread_sources: false,
             citizen_every: Some(Duration::from_secs(5)),
         };
@@ -359,6 +548,9 @@ mod tests {
             elapsed: 10.0,
             rss: Vec::new(),
             citizen,
+            boundaries: Vec::new(),
+            sessions: None,
+            redis_error: None,
         };
         summarize("http://127.0.0.1:1", &plan, &measured)
     }
@@ -462,6 +654,7 @@ mod tests {
             rounds: 2,
             max_hits: 1000,
             pid: Some(1),
+            rate: None,
             spread_sources: false,
             citizen_every: None,
         };
@@ -485,6 +678,9 @@ mod tests {
                 at(20.0, 22),
             ],
             citizen: None,
+            boundaries: Vec::new(),
+            sessions: None,
+            redis_error: None,
         };
         let s = summarize("http://127.0.0.1:1", &plan, &measured);
         assert_eq!(s.rounds[0].rss_peak, Some(40 << 20));
@@ -493,6 +689,86 @@ mod tests {
             s.rounds[0].rss_growth_per_hit,
             Some((10u64 << 20) as f64 / 100.0)
         );
+    }
+
+    #[test]
+    fn cpu_and_redis_are_read_between_each_rounds_ends() {
+        let plan = LoadPlan {
+            mode: Mode::Logins,
+            connections: 1,
+            round: Duration::from_secs(10),
+            rounds: 2,
+            max_hits: 1000,
+            pid: Some(1),
+            rate: Some(20.0),
+            spread_sources: false,
+            citizen_every: None,
+        };
+        let tally = |expected: u64| RoundTally {
+            expected,
+            unexpected: BTreeMap::new(),
+            latencies_us: vec![2000; expected as usize],
+        };
+        let at = |at: f64, cpu_ms: f64, used_memory: u64, keys: u64| Boundary {
+            at,
+            cpu_ms: Some(cpu_ms),
+            redis: Some(RedisSample { used_memory, keys }),
+        };
+        let measured = Measured {
+            rounds: vec![tally(200), tally(100)],
+            elapsed: 20.0,
+            rss: Vec::new(),
+            citizen: None,
+            // A reading a little late at the boundary, and the last one at the end.
+            boundaries: vec![
+                at(0.0, 1000.0, 1_000_000, 10),
+                at(10.02, 2000.0, 1_300_000, 610),
+                at(20.0, 2500.0, 1_350_000, 910),
+            ],
+            sessions: Some(SessionBytes {
+                sessions: 100,
+                with_services: 100,
+                total_bytes: 51_200,
+                bytes_per_session: 512.0,
+            }),
+            redis_error: None,
+        };
+        let s = summarize("http://127.0.0.1:1", &plan, &measured);
+        let (r1, r2) = (&s.rounds[0], &s.rounds[1]);
+        assert_eq!(r1.cpu_ms, Some(1000.0));
+        assert_eq!(r1.cpu_ms_per_hit, Some(5.0));
+        assert!((r1.gateway_cores.unwrap() - 1000.0 / 10_020.0).abs() < 1e-9);
+        assert_eq!(r1.redis_bytes_per_hit, Some(1500.0));
+        assert_eq!(r2.cpu_ms_per_hit, Some(5.0));
+        assert_eq!(r2.redis_bytes_per_hit, Some(500.0));
+        assert_eq!(s.cpu_ms, Some(1500.0));
+        assert_eq!(s.cpu_ms_per_hit, Some(5.0));
+        assert!((s.gateway_cores.unwrap() - 0.075).abs() < 1e-9);
+        let r = s.redis.as_ref().unwrap();
+        assert_eq!(
+            (r.used_memory_added, r.keys_added),
+            (Some(350_000), Some(900))
+        );
+        assert!((r.bytes_per_hit.unwrap() - 350_000.0 / 300.0).abs() < 1e-9);
+        assert_eq!(s.p99_ms, Some(2.0));
+        let t = text(&s);
+        assert!(
+            t.starts_with("logins against http://127.0.0.1:1 with 1 connections paced to 20/s"),
+            "{t}"
+        );
+        assert!(
+            t.contains("gateway CPU 1500 ms (") && t.contains("cores busy), 5.00 ms per hit"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "MEMORY USAGE of 100 SSO sessions (100 with a services hash): 512 B per session"
+            ),
+            "{t}"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["redis"]["sessions"]["bytes_per_session"], 512.0);
+        assert_eq!(json["rounds"][0]["redis_end"]["keys"], 610);
     }
 
     #[test]

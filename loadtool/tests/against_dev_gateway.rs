@@ -22,6 +22,7 @@ fn plan(mode: Mode) -> LoadPlan {
         rounds: 2,
         max_hits: 1_000_000,
         pid: Some(std::process::id()),
+        rate: None,
         spread_sources: true,
         citizen_every: None,
     }
@@ -58,7 +59,7 @@ async fn sso_hits_and_anonymous_requests_are_answered_as_expected() {
     let summary = summarize(
         &target.origin,
         &sso,
-        &run(&target, &sso, Some(session)).await,
+        &run(&target, &sso, Some(session), None).await,
     );
     assert!(summary.hits > 0, "{summary:?}");
     assert!(summary.all_expected, "{summary:?}");
@@ -76,7 +77,7 @@ async fn sso_hits_and_anonymous_requests_are_answered_as_expected() {
     let summary = summarize(
         &target.origin,
         &anonymous,
-        &run(&target, &anonymous, None).await,
+        &run(&target, &anonymous, None, None).await,
     );
     assert!(summary.hits > 0, "{summary:?}");
     assert!(summary.all_expected, "{summary:?}");
@@ -99,10 +100,11 @@ async fn a_citizen_beside_an_anonymous_flood_logs_in_and_makes_its_sso_hits() {
         rounds: 2,
         max_hits: 1_000_000,
         pid: None,
+        rate: None,
         spread_sources: false,
         citizen_every: Some(Duration::from_millis(200)),
     };
-    let measured = run(&target, &plan, None).await;
+    let measured = run(&target, &plan, None, None).await;
     let summary = summarize(&target.origin, &plan, &measured);
     let c = summary.citizen.as_ref().unwrap();
     assert!(summary.all_ok(), "{summary:?}");
