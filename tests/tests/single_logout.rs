@@ -392,3 +392,154 @@ async fn the_demo_service_logs_out_through_the_gateway() {
         result.body
     );
 }
+
+/// Single logout with independent implementations: python3-saml asks, node-saml is told and
+/// answers, a third service never answers. Each library checks what the gateway sent it
+/// (signatures over the query, Destination, InResponseTo), and python3-saml reads the
+/// PartialLogout the silent service caused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_services_log_out_together_and_a_silent_one_makes_it_partial() {
+    use tests::peers::{
+        self, AuthnOptions, Binding, LogoutOptions, NameIdFormat, PeerConfig, PeerKind, PeerSp,
+        SloOutcome,
+    };
+    tokio::task::spawn_blocking(peers::ensure_installed)
+        .await
+        .unwrap();
+    let listener = LoopbackListener::bind().await;
+    let base = listener.base.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, idp_cert) = harness::dev_idp_key_before_start(dir.path());
+    let (sp_key, sp_cert) = harness::peer_sp_key_files(dir.path());
+    let mut peer_sps = Vec::new();
+    let mut files = Vec::new();
+    for kind in [PeerKind::Python3Saml, PeerKind::NodeSaml] {
+        let name = kind.name();
+        let cfg = PeerConfig {
+            slo_url: Some(format!("https://{name}.peer.example/slo")),
+            ..PeerConfig::for_gateway(
+                format!("https://{name}.peer.example/sp"),
+                format!("http://127.0.0.1:9/{name}/acs"),
+                &base,
+                &idp_cert,
+                (&sp_key, &sp_cert),
+            )
+        };
+        let sp = PeerSp::new(kind, &dir.path().join(name), &cfg).unwrap();
+        let sp2 = sp.clone();
+        let md = tokio::task::spawn_blocking(move || sp2.metadata())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(md.contains("SingleLogoutService"), "{name}: {md}");
+        let f = dir.path().join(format!("{name}.xml"));
+        std::fs::write(&f, md).unwrap();
+        files.push(f);
+        peer_sps.push(sp);
+    }
+    let silent = TestSp::new("silent", "https://silent.sp.example", false).with_slo();
+    files.push(silent.write_metadata(dir.path()));
+    let gw = harness::start_in(dir, files, Some(listener)).await;
+    let (p3, node) = (&peer_sps[0], &peer_sps[1]);
+
+    // One browser uses all three: python3-saml through the test bank, the others by SSO.
+    let b = Browser::new();
+    let opts = AuthnOptions {
+        binding: Binding::Redirect,
+        name_id_format: Some(NameIdFormat::Transient),
+        ..Default::default()
+    };
+    let req = p3.authn_off_runtime(opts.clone()).await;
+    let first = b.get(&req.url).await;
+    let autopost = harness::through_testbank(&b, first, &[("national_id", PERSON)]).await;
+    let p3_given = p3
+        .validate_autopost(&req.request_id, &autopost)
+        .await
+        .unwrap();
+    let req = node.authn_off_runtime(opts).await;
+    let hit = b.get(&req.url).await;
+    assert_eq!(hit.status, 200, "{}", hit.body);
+    let node_given = node.validate_autopost(&req.request_id, &hit).await.unwrap();
+    let sso = gw.sso_url();
+    let (xml, _) = silent.request_xml(&sso, &RequestOptions::default());
+    assert_eq!(
+        b.get(&silent.redirect_url(&sso, &xml, None, false))
+            .await
+            .status,
+        200
+    );
+
+    // python3-saml logs out (its library builds and signs the LogoutRequest).
+    let out = p3
+        .logout_off_runtime(LogoutOptions {
+            name_id: p3_given.name_id.clone().unwrap(),
+            name_id_format: NameIdFormat::Transient,
+            session_index: p3_given.session_index.clone().unwrap(),
+            relay_state: Some("back-to-p3".into()),
+        })
+        .await;
+    assert!(out.signed);
+    let page = b.get(&out.url).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let frames = frames(&page);
+    assert_eq!(frames.len(), 2, "node-saml and the silent service are told");
+    let mut node_told = false;
+    let mut silent_told = false;
+    for src in frames {
+        let frame = b
+            .get(&format!("{}{}", gw.base(), src.replace("&amp;", "&")))
+            .await;
+        let to = frame.location.clone().unwrap();
+        if to.starts_with("https://node-saml.peer.example/slo") {
+            // node-saml checks the gateway's LogoutRequest and answers it.
+            let node2 = node.clone();
+            let outcome = tokio::task::spawn_blocking(move || node2.slo(&to, None))
+                .await
+                .unwrap()
+                .unwrap();
+            let SloOutcome::Request {
+                name_id,
+                response_url,
+                ..
+            } = outcome
+            else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(
+                Some(name_id),
+                node_given.name_id,
+                "the NameID node-saml was given"
+            );
+            let back = b.get(&response_url).await;
+            assert_eq!(back.status, 200, "{}", back.body);
+            node_told = true;
+        } else {
+            let FromIdp::Request(_) = silent
+                .read_from_idp(&to, &gw.entity_id(), &gw.idp_certs())
+                .unwrap()
+            else {
+                panic!()
+            };
+            silent_told = true;
+        }
+    }
+    assert!(node_told && silent_told);
+    let done = b.submit(&page, Some("slo-done"), &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let to = done.location.unwrap();
+    assert!(to.contains("RelayState=back-to-p3"), "{to}");
+    // python3-saml reads the LogoutResponse: signed, for its request, Success with PartialLogout.
+    let p3b = p3.clone();
+    let rid = out.request_id.clone();
+    let outcome = tokio::task::spawn_blocking(move || p3b.slo(&to, Some(&rid)))
+        .await
+        .unwrap()
+        .unwrap();
+    match outcome {
+        SloOutcome::Response { status, sub_status } => {
+            assert_eq!(status, saml::STATUS_SUCCESS);
+            assert_eq!(sub_status.as_deref(), Some(STATUS_PARTIAL_LOGOUT));
+        }
+        other => panic!("{other:?}"),
+    }
+}
