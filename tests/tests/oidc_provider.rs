@@ -28,6 +28,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with("").await
+}
+
+/// The world, with `extra` TOML appended to its config (a `[store]` table, say).
+async fn world_with(extra: &str) -> World {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -108,6 +113,7 @@ auth = "private_key_jwt"
 jwks_file = "rp.jwks"
 scopes = ["openid", "profile"]
 backchannel_logout_uri = "{bc_uri}"
+{extra}
 "#,
         md = md.display()
     );
@@ -723,4 +729,69 @@ async fn authlib_completes_the_code_flow_and_validates_the_id_token() {
     assert_eq!(claims["national_id"], PERSON);
     assert_eq!(out["userinfo"]["sub"], claims["sub"]);
     assert_eq!(out["kid"], w.op_jwks().await.keys()[0].kid().unwrap());
+}
+
+/// The clients' endpoints answer 503 JSON (`temporarily_unavailable`) while the shared store is
+/// down, never a page and never an answer that skipped a check; they work again when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apis_answer_503_json_while_redis_is_down() {
+    let mut redis = tests::redis::TestRedis::start();
+    let key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(key.path(), [5u8; 32]).unwrap();
+    let w = world_with(&format!(
+        "[store]\nkind = \"redis\"\nurl = \"{}\"\nseal_keys = [{{ name = \"s1\", file = \"{}\" }}]\n",
+        redis.url(),
+        key.path().display()
+    ))
+    .await;
+    let b = Browser::new();
+    let redirect = "http://127.0.0.1:9/cb";
+    let auth = w.authorize_url("basic-client", redirect, "openid", "");
+    let code = w.login(&b, &auth).await;
+    let (status, tokens) = w
+        .token_basic(&code_fields(&code, redirect, &auth.verifier), SECRET)
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(w.userinfo(&at).await.0, 200);
+
+    redis.stop();
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{}/oidc/introspect", w.base))
+        .basic_auth("basic-client", Some(SECRET))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    // Introspection cannot read the token's record: the token is not reported active.
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["active"], false, "{body}");
+    let auth = w.authorize_url("basic-client", redirect, "openid", "");
+    let code2 = random();
+    let (status, e) = w
+        .token_basic(&code_fields(&code2, redirect, &auth.verifier), SECRET)
+        .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{e}"
+    );
+
+    redis.restart();
+    let mut back = false;
+    for _ in 0..50 {
+        let (status, _) = w
+            .token_basic(&code_fields(&random(), redirect, &auth.verifier), SECRET)
+            .await;
+        if status == 400 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        back,
+        "the token endpoint answers again (invalid_grant for an unknown code)"
+    );
 }
