@@ -347,14 +347,14 @@ pub struct AuthnRequestDraft<'a> {
 impl AuthnRequestDraft<'_> {
     pub fn to_xml(&self) -> String {
         let mut w = xml::XmlWriter::new();
-        w.start("samlp:AuthnRequest")
-            .attr("xmlns:samlp", NS_SAMLP)
-            .attr("xmlns:saml", NS_SAML)
-            .attr("ID", self.id)
-            .attr("Version", "2.0")
-            .attr("IssueInstant", &time_fmt::format(self.issue_instant))
-            .attr("Destination", self.destination)
-            .attr_opt("AssertionConsumerServiceURL", self.acs_url)
+        crate::response::message_start(
+            &mut w,
+            "samlp:AuthnRequest",
+            self.id,
+            self.issue_instant,
+            self.destination,
+        );
+        w.attr_opt("AssertionConsumerServiceURL", self.acs_url)
             .attr_opt(
                 "AssertionConsumerServiceIndex",
                 self.acs_index.map(|i| i.to_string()).as_deref(),

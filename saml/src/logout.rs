@@ -14,6 +14,7 @@ use crate::authn_request::{
 };
 use crate::binding::RedirectSignature;
 use crate::error::SamlError;
+use crate::response::{message_start, write_status};
 use crate::time_fmt;
 use crate::xml::{self, NS_SAML, NS_SAMLP};
 use time::OffsetDateTime;
@@ -225,17 +226,17 @@ pub struct LogoutRequestDraft<'a> {
 impl LogoutRequestDraft<'_> {
     pub fn to_xml(&self) -> String {
         let mut w = xml::XmlWriter::new();
-        w.start("samlp:LogoutRequest")
-            .attr("xmlns:samlp", NS_SAMLP)
-            .attr("xmlns:saml", NS_SAML)
-            .attr("ID", self.id)
-            .attr("Version", "2.0")
-            .attr("IssueInstant", &time_fmt::format(self.issue_instant))
-            .attr("Destination", self.destination)
-            .attr_opt(
-                "NotOnOrAfter",
-                self.not_on_or_after.map(time_fmt::format).as_deref(),
-            );
+        message_start(
+            &mut w,
+            "samlp:LogoutRequest",
+            self.id,
+            self.issue_instant,
+            self.destination,
+        );
+        w.attr_opt(
+            "NotOnOrAfter",
+            self.not_on_or_after.map(time_fmt::format).as_deref(),
+        );
         w.leaf("saml:Issuer", self.issuer);
         w.start("saml:NameID")
             .attr_opt("NameQualifier", self.name_qualifier)
@@ -265,22 +266,16 @@ pub struct LogoutResponseDraft<'a> {
 impl LogoutResponseDraft<'_> {
     pub fn to_xml(&self) -> String {
         let mut w = xml::XmlWriter::new();
-        w.start("samlp:LogoutResponse")
-            .attr("xmlns:samlp", NS_SAMLP)
-            .attr("xmlns:saml", NS_SAML)
-            .attr("ID", self.id)
-            .attr("Version", "2.0")
-            .attr("IssueInstant", &time_fmt::format(self.issue_instant))
-            .attr("Destination", self.destination)
-            .attr("InResponseTo", self.in_response_to);
+        message_start(
+            &mut w,
+            "samlp:LogoutResponse",
+            self.id,
+            self.issue_instant,
+            self.destination,
+        );
+        w.attr("InResponseTo", self.in_response_to);
         w.leaf("saml:Issuer", self.issuer);
-        w.start("samlp:Status")
-            .start("samlp:StatusCode")
-            .attr("Value", self.status);
-        if let Some(sub) = self.sub_status {
-            w.start("samlp:StatusCode").attr("Value", sub).end();
-        }
-        w.end().end();
+        write_status(&mut w, self.status, self.sub_status, None);
         w.finish()
     }
 }

@@ -123,7 +123,12 @@ pub fn build_status(d: &StatusDraft<'_>, signer: Signer<'_>) -> Result<String, S
     dsig::sign_enveloped(&w.finish(), signer.key, signer.cert)
 }
 
-fn write_status(w: &mut XmlWriter, top: &str, second: Option<&str>, message: Option<&str>) {
+pub(crate) fn write_status(
+    w: &mut XmlWriter,
+    top: &str,
+    second: Option<&str>,
+    message: Option<&str>,
+) {
     w.start("samlp:Status")
         .start("samlp:StatusCode")
         .attr("Value", top);
@@ -145,15 +150,27 @@ fn response_start(
     in_response_to: Option<&str>,
     issuer: &str,
 ) {
-    w.start("samlp:Response")
+    message_start(w, "samlp:Response", id, now, destination);
+    w.attr_opt("InResponseTo", in_response_to);
+    w.leaf("saml:Issuer", issuer);
+}
+
+/// The start tag every protocol message of ours has: the namespaces, ID, Version, IssueInstant
+/// and Destination (the caller adds its own attributes, then the Issuer).
+pub(crate) fn message_start(
+    w: &mut XmlWriter,
+    root: &str,
+    id: &str,
+    issue_instant: OffsetDateTime,
+    destination: &str,
+) {
+    w.start(root)
         .attr("xmlns:samlp", NS_SAMLP)
         .attr("xmlns:saml", NS_SAML)
         .attr("ID", id)
         .attr("Version", "2.0")
-        .attr("IssueInstant", &ts(now))
-        .attr("Destination", destination)
-        .attr_opt("InResponseTo", in_response_to);
-    w.leaf("saml:Issuer", issuer);
+        .attr("IssueInstant", &ts(issue_instant))
+        .attr("Destination", destination);
 }
 
 fn assertion_xml(d: &AssertionDraft<'_>) -> String {

@@ -150,6 +150,27 @@ impl RequesterTrust for SloTrust {
     }
 }
 
+/// A logout message from a registered service, decoded from its binding and taken in with
+/// `intake` (signature from that service's metadata required): the service, the message, and
+/// its RelayState.
+fn from_participant<R>(
+    idp: &Idp,
+    incoming: &IncomingRequest<'_>,
+    param: MessageParam,
+    now: OffsetDateTime,
+    intake: impl FnOnce(
+        &super::intake::Decoded,
+        &dyn Fn(&str) -> Option<SloTrust>,
+        &IntakePolicy<'_>,
+    ) -> Result<(SloTrust, R), saml::authn_request::IntakeError>,
+) -> Result<(Arc<ServiceProvider>, R, Option<String>), FlowError> {
+    let d = decode(incoming, param, &BindingLimits::default())?;
+    let registry = idp.registry.snapshot();
+    let lookup = |issuer: &str| registry.get(issuer).map(SloTrust);
+    let (trust, message) = intake(&d, &lookup, &policy(idp, now))?;
+    Ok((trust.0, message, d.relay_state))
+}
+
 fn policy(idp: &Idp, now: OffsetDateTime) -> IntakePolicy<'_> {
     IntakePolicy {
         sso_url: &idp.slo_url,
@@ -166,27 +187,22 @@ async fn sp_initiated(
     lang: Language,
 ) -> Result<Answer, FlowError> {
     let now = idp.clock.now();
-    let d = decode(
+    let (sp, req, relay_state) = from_participant(
+        idp,
         incoming,
         MessageParam::SamlRequest,
-        &BindingLimits::default(),
+        now,
+        |d, lookup, policy| {
+            intake_logout_request(&d.xml, d.binding, d.redirect_sig.as_ref(), lookup, policy)
+        },
     )?;
-    let registry = idp.registry.snapshot();
-    let (trust, req) = intake_logout_request(
-        &d.xml,
-        d.binding,
-        d.redirect_sig.as_ref(),
-        |issuer| registry.get(issuer).map(SloTrust),
-        &policy(idp, now),
-    )?;
-    let sp = trust.0;
     if sp.slo.is_empty() {
         return Err(FlowError::NoLogoutEndpoint(super::bounded(&sp.entity_id)));
     }
     let initiator = Initiator::Saml {
         sp: sp.entity_id.clone(),
         request_id: req.id.clone(),
-        relay_state: d.relay_state.clone(),
+        relay_state,
     };
     let Some((sid, session)) = load_session(idp, browser, now).await? else {
         tracing::info!(target: "audit", event = "logout_request", sp = %sp.entity_id, outcome = "no_session");
@@ -453,20 +469,15 @@ async fn participant_answered(
     lang: Language,
 ) -> Result<Answer, FlowError> {
     let now = idp.clock.now();
-    let d = decode(
+    let (sp, resp, _) = from_participant(
+        idp,
         incoming,
         MessageParam::SamlResponse,
-        &BindingLimits::default(),
+        now,
+        |d, lookup, policy| {
+            intake_logout_response(&d.xml, d.binding, d.redirect_sig.as_ref(), lookup, policy)
+        },
     )?;
-    let registry = idp.registry.snapshot();
-    let (trust, resp) = intake_logout_response(
-        &d.xml,
-        d.binding,
-        d.redirect_sig.as_ref(),
-        |issuer| registry.get(issuer).map(SloTrust),
-        &policy(idp, now),
-    )?;
-    let sp = trust.0;
     // `_slo.<logout ID>.<n>`: the logout, and which of its participants.
     let mut parts = resp.in_response_to.splitn(3, '.');
     let (Some("_slo"), Some(logout_id), Some(n)) = (parts.next(), parts.next(), parts.next())

@@ -202,19 +202,25 @@ impl ClientRequest {
     }
 }
 
+/// A client endpoint's answer: its JSON, or its error as JSON.
+fn json_result(result: Result<Value, FlowError>) -> Response {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => json_error(e),
+    }
+}
+
 pub async fn token(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = match ClientRequest::read(&state, &headers, body, "/oidc/token") {
-        Ok(r) => oidc::token(&state.idp, &r.as_token_request()).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => json_error(e),
-    }
+    json_result(
+        match ClientRequest::read(&state, &headers, body, "/oidc/token") {
+            Ok(r) => oidc::token(&state.idp, &r.as_token_request()).await,
+            Err(e) => Err(e),
+        },
+    )
 }
 
 pub async fn introspect(
@@ -222,14 +228,12 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = match ClientRequest::read(&state, &headers, body, "/oidc/introspect") {
-        Ok(r) => oidc::introspect(&state.idp, &r.as_token_request()).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => json_error(e),
-    }
+    json_result(
+        match ClientRequest::read(&state, &headers, body, "/oidc/introspect") {
+            Ok(r) => oidc::introspect(&state.idp, &r.as_token_request()).await,
+            Err(e) => Err(e),
+        },
+    )
 }
 
 pub async fn revoke(
@@ -237,14 +241,14 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = match ClientRequest::read(&state, &headers, body, "/oidc/revoke") {
-        Ok(r) => oidc::revoke(&state.idp, &r.as_token_request()).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => json_response(StatusCode::OK, &json!({})),
-        Err(e) => json_error(e),
-    }
+    json_result(
+        match ClientRequest::read(&state, &headers, body, "/oidc/revoke") {
+            Ok(r) => oidc::revoke(&state.idp, &r.as_token_request())
+                .await
+                .map(|()| json!({})),
+            Err(e) => Err(e),
+        },
+    )
 }
 
 pub async fn userinfo(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
@@ -253,8 +257,5 @@ pub async fn userinfo(State(state): State<Arc<WebState>>, headers: HeaderMap) ->
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match oidc::userinfo(&state.idp, bearer).await {
-        Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => json_error(e),
-    }
+    json_result(oidc::userinfo(&state.idp, bearer).await)
 }

@@ -478,10 +478,7 @@ impl AuthAdapter for FtnBank {
             &state.endpoints.authorization,
             &self.request_signer,
             self.rng.as_ref(),
-            ctx.language,
-            ctx.requested_loa,
-            ctx.force_authn,
-            ctx.now,
+            ctx,
         )?;
         Ok(StartAction::RedirectUpstream {
             url: request.url,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use crate::adapter::{Language, UpstreamPending};
+use crate::adapter::UpstreamPending;
 use crate::ftn::config::FtnBankConfig;
 use crate::ftn::error::FtnError;
 use crate::loa::LevelOfAssurance;
@@ -101,11 +101,10 @@ pub(crate) fn authorization_request(
     authorization_endpoint: &str,
     signer: &JwsSigner,
     rng: &dyn RandomSource,
-    language: Language,
-    requested_loa: Option<LevelOfAssurance>,
-    force_authn: bool,
-    now: OffsetDateTime,
+    ctx: &crate::StartContext<'_>,
 ) -> Result<AuthorizationRequest, FtnError> {
+    let (language, requested_loa, force_authn, now) =
+        (ctx.language, ctx.requested_loa, ctx.force_authn, ctx.now);
     let state = token(rng)?;
     let nonce = token(rng)?;
     let code_verifier = token(rng)?;
