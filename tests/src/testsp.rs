@@ -14,8 +14,10 @@ pub struct TestSp {
     pub authn_requests_signed: bool,
     /// alg:SigningMethod entries to publish in metadata (the SP's preference for our signatures).
     pub signing_methods: Vec<String>,
-    /// A SingleLogoutService (HTTP-Redirect) to publish in metadata.
+    /// A SingleLogoutService to publish in metadata (HTTP-Redirect, or HTTP-POST when
+    /// `slo_post`).
     pub slo_url: Option<String>,
+    pub slo_post: bool,
 }
 
 pub use saml::logout::FromIdp;
@@ -51,7 +53,14 @@ impl TestSp {
             authn_requests_signed: signed,
             signing_methods: Vec::new(),
             slo_url: None,
+            slo_post: false,
         }
+    }
+
+    /// The same SP with a single logout endpoint for HTTP-POST at `<port_base>/<name>/slo`.
+    pub fn with_slo_post(mut self) -> TestSp {
+        self.slo_post = true;
+        self.with_slo()
     }
 
     /// The same SP with a single logout endpoint at `<port_base>/<name>/slo`.
@@ -88,7 +97,14 @@ impl TestSp {
         let slo = self
             .slo_url
             .as_ref()
-            .map(|u| format!(r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{u}"/>"#))
+            .map(|u| {
+                let binding = if self.slo_post {
+                    saml::BINDING_POST
+                } else {
+                    saml::BINDING_REDIRECT
+                };
+                format!(r#"<md:SingleLogoutService Binding="{binding}" Location="{u}"/>"#)
+            })
             .unwrap_or_default();
         format!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}">{ext}<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{signed}" WantAssertionsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{slo}{acs}</md:SPSSODescriptor></md:EntityDescriptor>"#,
@@ -248,6 +264,32 @@ impl TestSp {
             Some(&self.identity.key),
         )
         .unwrap()
+    }
+
+    /// A signed (enveloped) LogoutResponse for the HTTP-POST binding, as form fields.
+    pub fn logout_response_post_fields(
+        &self,
+        idp_slo: &str,
+        in_response_to: &str,
+        status: &str,
+    ) -> Vec<(String, String)> {
+        let id = certs::random_id(&certs::SystemRandomSource).unwrap();
+        let xml = saml::logout::LogoutResponseDraft {
+            id: &id,
+            issuer: &self.entity_id,
+            destination: idp_slo,
+            issue_instant: time::OffsetDateTime::now_utc(),
+            in_response_to,
+            status,
+            sub_status: None,
+        }
+        .to_xml();
+        let signed =
+            saml::dsig::sign_enveloped(&xml, &self.identity.key, &self.identity.cert).unwrap();
+        vec![(
+            "SAMLResponse".to_owned(),
+            saml::binding::encode_post(&signed),
+        )]
     }
 
     /// Read a Redirect-binding logout message the IdP sent to this SP's endpoint (`url` as the

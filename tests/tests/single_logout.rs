@@ -543,3 +543,141 @@ async fn independent_services_log_out_together_and_a_silent_one_makes_it_partial
         other => panic!("{other:?}"),
     }
 }
+
+/// The HTTP-POST binding: the gateway's enveloped-signed LogoutRequest (to a service told) and
+/// LogoutResponse (to the service that asked) are verified by xmlsec1, an independent
+/// implementation, and by the services' own checks; a service's POST answer is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_binding_logout_messages_verify_with_xmlsec1() {
+    use saml::authn_request::{IntakePolicy, RequestBinding, RequesterTrust};
+    tokio::task::spawn_blocking(tests::peers::ensure_installed)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = LoopbackListener::bind().await;
+    let p = TestSp::new("p", "https://p.sp.example", false).with_slo_post();
+    let q = TestSp::new("q", "https://q.sp.example", false).with_slo_post();
+    let files = vec![p.write_metadata(dir.path()), q.write_metadata(dir.path())];
+    let gw = harness::start(files, Some(listener)).await;
+    let w = World {
+        gw,
+        sps: vec![p, q],
+        _dir: dir,
+    };
+    let (b, given) = w.logged_in_everywhere().await;
+    let (p, q) = (&w.sps[0], &w.sps[1]);
+    let cert = w.gw.idp_cert_pem_file();
+    struct Idp(Vec<certs::Certificate>);
+    impl RequesterTrust for Idp {
+        fn signing_certificates(&self) -> &[certs::Certificate] {
+            &self.0
+        }
+        fn requires_signed_requests(&self) -> bool {
+            true
+        }
+    }
+    fn policy(slo: &str) -> IntakePolicy<'_> {
+        IntakePolicy {
+            sso_url: slo,
+            now: time::OffsetDateTime::now_utc(),
+            max_clock_skew: time::Duration::seconds(30),
+            max_age: time::Duration::minutes(5),
+        }
+    }
+    let (p_slo, q_slo) = (p.slo_url.clone().unwrap(), q.slo_url.clone().unwrap());
+    let entity = w.gw.entity_id();
+
+    let (url, request_id) = p.logout_request_url(&w.slo(), &given[0].name_id, None, None);
+    let page = b.get(&url).await;
+    let frames = frames(&page);
+    assert_eq!(frames.len(), 1);
+    let frame = b
+        .get(&format!(
+            "{}{}",
+            w.gw.base(),
+            frames[0].replace("&amp;", "&")
+        ))
+        .await;
+    assert_eq!(
+        frame.status, 200,
+        "an auto-post for an HTTP-POST endpoint: {}",
+        frame.body
+    );
+    let form = frame.form(Some("saml")).unwrap();
+    assert_eq!(form.action, q_slo);
+    let b64 = form
+        .fields
+        .iter()
+        .find(|(k, _)| k == "SAMLRequest")
+        .unwrap()
+        .1
+        .clone();
+    let xml = saml::binding::decode_post(&b64, &Default::default()).unwrap();
+    let x = xml.clone();
+    let c = cert.clone();
+    tokio::task::spawn_blocking(move || {
+        tests::peers::xmlsec1_verify(&x, &c, "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest")
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("xmlsec1 refused our LogoutRequest: {e}"));
+    let (_, req) = saml::logout::intake_logout_request(
+        &xml,
+        RequestBinding::Post,
+        None,
+        |i: &str| (i == entity).then(|| Idp(w.gw.idp_certs())),
+        &policy(&q_slo),
+    )
+    .unwrap();
+    assert_eq!(req.name_id, given[1].name_id);
+    // q answers by POST.
+    let answer = b
+        .post_form(
+            &w.slo(),
+            &q.logout_response_post_fields(&w.slo(), &req.id, saml::STATUS_SUCCESS),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    let done = b.submit(&page, Some("slo-done"), &[]).await;
+    assert_eq!(
+        done.status, 200,
+        "an auto-post to p's HTTP-POST endpoint: {}",
+        done.body
+    );
+    let form = done.form(Some("saml")).unwrap();
+    assert_eq!(form.action, p_slo);
+    let b64 = form
+        .fields
+        .iter()
+        .find(|(k, _)| k == "SAMLResponse")
+        .unwrap()
+        .1
+        .clone();
+    let xml = saml::binding::decode_post(&b64, &Default::default()).unwrap();
+    let x = xml.clone();
+    tokio::task::spawn_blocking(move || {
+        tests::peers::xmlsec1_verify(
+            &x,
+            &cert,
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("xmlsec1 refused our LogoutResponse: {e}"));
+    let (_, resp) = saml::logout::intake_logout_response(
+        &xml,
+        RequestBinding::Post,
+        None,
+        |i: &str| (i == entity).then(|| Idp(w.gw.idp_certs())),
+        &policy(&p_slo),
+    )
+    .unwrap();
+    assert_eq!(resp.in_response_to, request_id);
+    assert_eq!(
+        (resp.status.as_str(), resp.sub_status),
+        (saml::STATUS_SUCCESS, None),
+        "q's POST answer counted"
+    );
+}
