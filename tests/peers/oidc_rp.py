@@ -2,7 +2,8 @@
 """An OpenID Connect relying party driven by Authlib (authlib.integrations.requests_client),
 against the gateway's OpenID Connect provider: discovery, the authorization request with PKCE
 (S256) and a nonce, the code exchange (client_secret_basic), the ID token validated by Authlib
-(signature against the provider's JWKS, iss, aud, exp, iat, nonce), and userinfo.
+(signature against the provider's JWKS, iss, aud, exp, iat, nonce), the access token's signature
+and claims the same way, and userinfo.
 
 Usage (run with tests/peers/.venv/bin/python):
   oidc_rp.py authorize --issuer URL --client-id ID --redirect-uri URI --scope "openid profile"
@@ -96,11 +97,29 @@ def token():
         claims_params={"nonce": arg("--nonce"), "client_id": client_id},
     )
     claims.validate()
+    # The access token is a JWT too (RFC 9068): Authlib checks its signature with the same JWKS,
+    # and its issuer, audience and expiry.
+    at_claims = jwt.decode(
+        tokens["access_token"],
+        keys,
+        claims_options={
+            "iss": {"essential": True, "value": conf["issuer"]},
+            "aud": {"essential": True, "value": client_id},
+            "exp": {"essential": True},
+        },
+    )
+    at_claims.validate()
     header = json.loads(
         __import__("base64").urlsafe_b64decode(tokens["id_token"].split(".")[0] + "==")
     )
     userinfo = client.get(conf["userinfo_endpoint"]).json()
-    return {"ok": True, "id_token_claims": dict(claims), "userinfo": userinfo, "kid": header.get("kid")}
+    return {
+        "ok": True,
+        "id_token_claims": dict(claims),
+        "access_token_claims": dict(at_claims),
+        "userinfo": userinfo,
+        "kid": header.get("kid"),
+    }
 
 
 def main():

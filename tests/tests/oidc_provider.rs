@@ -728,6 +728,8 @@ async fn authlib_completes_the_code_flow_and_validates_the_id_token() {
     assert_eq!(claims["aud"], "basic-client");
     assert_eq!(claims["national_id"], PERSON);
     assert_eq!(out["userinfo"]["sub"], claims["sub"]);
+    assert_eq!(out["access_token_claims"]["sub"], claims["sub"]);
+    assert_eq!(out["access_token_claims"]["sid"], claims["sid"]);
     assert_eq!(out["kid"], w.op_jwks().await.keys()[0].kid().unwrap());
 }
 
