@@ -43,6 +43,11 @@ pub struct Setup {
     /// The gateway's clock (the system clock when `None`): a test moves it to show what
     /// happens later without waiting.
     pub clock: Option<Arc<ManualClock>>,
+    /// `server.data_dir`, outside the world's own directory so that a gateway started again
+    /// over it (a restart) finds what the last one kept there.
+    pub data_dir: Option<PathBuf>,
+    /// A `[store]` section (say, Redis with a key prefix of the test's own).
+    pub store_toml: Option<String>,
 }
 
 impl Setup {
@@ -58,6 +63,8 @@ impl Setup {
             ocsp_url: None,
             python_sp: true,
             clock: None,
+            data_dir: None,
+            store_toml: None,
         }
     }
 }
@@ -148,6 +155,7 @@ pub async fn world(setup: Setup) -> World {
 [server]
 listen = "{addr}"
 public_url = "{base}"
+{data_dir}
 [keys]
 signing_key = "idp.key"
 signing_cert = "idp.crt"
@@ -186,6 +194,10 @@ test_environment = true
             "national_id_map_file = \"satu.csv\""
         },
         proxies = list(&setup.trusted_proxies),
+        data_dir = match &setup.data_dir {
+            Some(d) => format!("data_dir = {}", toml_string(&d.display().to_string())),
+            None => String::new(),
+        },
     );
     let mut toml = toml;
     if setup.mapping_table {
@@ -200,6 +212,9 @@ test_environment = true
         )
         .unwrap();
         toml.push_str("[methods.idcard.national_id_table]\nsqlite_file = \"gateway.sqlite\"\n");
+    }
+    if let Some(store) = &setup.store_toml {
+        toml.push_str(store);
     }
     let rt = gateway::state::Runtime {
         clock: match &setup.clock {
@@ -229,6 +244,10 @@ test_environment = true
         idp_cert: idp.cert,
         tls,
     }
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// A python3-saml SP and a crafted SP in its name (for requests its driver cannot make).

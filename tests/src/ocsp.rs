@@ -134,3 +134,71 @@ pub fn write_ca_files(pki: &IdCardTestPki, dir: &Path, now: OffsetDateTime) {
     );
     std::fs::write(dir.join("index.txt"), index).unwrap();
 }
+
+/// An HTTP hop in front of a responder that counts the OCSP requests reaching it (a test shows
+/// with it that a cached response spared the CA a request). Stops when dropped.
+pub struct CountingHop {
+    pub url: String,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingHop {
+    /// Forward every POST to `target` (the responder's URL), body and content type unchanged.
+    pub async fn start(target: String) -> CountingHop {
+        use axum::http::{header, StatusCode};
+        use std::sync::atomic::Ordering;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = reqwest::Client::new();
+        let counted = count.clone();
+        let forward = move |body: axum::body::Bytes| {
+            let (client, target, counted) = (client.clone(), target.clone(), counted.clone());
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = client
+                    .post(&target)
+                    .header(header::CONTENT_TYPE, "application/ocsp-request")
+                    .body(body.to_vec())
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) => {
+                        let status = StatusCode::from_u16(r.status().as_u16())
+                            .unwrap_or(StatusCode::BAD_GATEWAY);
+                        let ct = r
+                            .headers()
+                            .get(header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("application/octet-stream")
+                            .to_owned();
+                        let body = r.bytes().await.unwrap_or_default();
+                        (status, [(header::CONTENT_TYPE, ct)], body.to_vec())
+                    }
+                    Err(_) => (
+                        StatusCode::BAD_GATEWAY,
+                        [(header::CONTENT_TYPE, "text/plain".to_owned())],
+                        Vec::new(),
+                    ),
+                }
+            }
+        };
+        let app = axum::Router::new().route("/", axum::routing::post(forward));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        CountingHop { url, count, task }
+    }
+
+    /// OCSP requests forwarded so far.
+    pub fn requests(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingHop {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

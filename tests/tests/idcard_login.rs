@@ -634,12 +634,21 @@ async fn ocsp_from_an_openssl_responder_decides_revocation() {
         .await;
     assert_refused(&page, 403, "idcard.ocsp_revoked", "revoked by OCSP");
 
-    // The responder goes away: fail closed.
+    // The responder goes away: a certificate without a cached "good" fails closed ("revoked"
+    // is never cached)...
     drop(responder);
     let b = Browser::new();
     let selection = w.start_crafted(&b).await;
-    let page = w.login_with(&b, &selection, Some(&pki().cards.valid)).await;
+    let page = w
+        .login_with(&b, &selection, Some(&pki().cards.revoked))
+        .await;
     assert_refused(&page, 503, "idcard.ocsp_unavailable", "responder down");
+    // ...while the valid card's verified "good" is used again (verified again) until its
+    // nextUpdate (tests/tests/idcard_revocation_state.rs counts the requests).
+    let b = Browser::new();
+    let selection = w.start_crafted(&b).await;
+    let page = w.login_with(&b, &selection, Some(&pki().cards.valid)).await;
+    assert!(page.has_saml_response(), "cached good: {}", page.body);
     w.gw.stop().await;
 }
 

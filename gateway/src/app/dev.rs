@@ -278,7 +278,9 @@ fn add_dev_idcard(
     let Some(c) = &cfg.methods.idcard else {
         return Err("--idcard-listen: no [methods.idcard]".into());
     };
-    let handle = idcard_from_config(c, false, gw.idp.rng.clone(), now).map_err(report)?;
+    let revocation = crate::stores::revocation::for_gateway(None, Some(data_dir));
+    let handle =
+        idcard_from_config(c, false, gw.idp.rng.clone(), now, revocation).map_err(report)?;
     gw.idp.adapters.push(handle.adapter.clone());
     gw.idcard = Some(handle);
     Ok(())

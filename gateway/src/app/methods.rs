@@ -5,6 +5,7 @@
 use super::config::{
     bank_settings, revocation_mode, Config, ConfigProblem, IdCardConfig, ProxyRange,
 };
+use crate::stores::revocation::{self, OcspCache, RevocationState};
 use crate::upstream::banks::{BankHandle, Banks};
 use crate::upstream::http_client::ReqwestHttp;
 use crate::upstream::idcard::{install_file, server_tls, signed_content_client, IdCardHandle};
@@ -231,14 +232,29 @@ pub fn load_rp_keys(
     result.map_err(|e| vec![problem("keys.oidc_encryption_key", e)])
 }
 
+/// Where the ID card's revocation state lives: the shared store with `[store] kind = "redis"`
+/// (`shared`: the connected stores), else an SQLite file in `server.data_dir`, else memory.
+pub fn idcard_revocation_state(
+    cfg: &Config,
+    shared: Option<&crate::stores::Stores>,
+) -> Arc<dyn RevocationState> {
+    let shared = match (cfg.store.kind, shared) {
+        (super::config::StoreKind::Redis, Some(s)) => Some((s.sessions.clone(), s.layout.clone())),
+        _ => None,
+    };
+    revocation::for_gateway(shared, cfg.server.data_dir.as_deref())
+}
+
 /// Build the handle from `[methods.idcard]`: CA files, mapping file, TLS key; every problem
 /// with its path. CRL files are read here too (a bad one is logged, not fatal: logins then fail
-/// closed until a good CRL arrives).
+/// closed until a good CRL arrives). `revocation_state` keeps the newest CRLs and the OCSP cache
+/// across restarts ([`idcard_revocation_state`]).
 pub fn idcard_from_config(
     c: &IdCardConfig,
     refuse_test_identity_codes: bool,
     rng: Arc<dyn certs::RandomSource>,
     now: time::OffsetDateTime,
+    revocation_state: Arc<dyn RevocationState>,
 ) -> Result<IdCardHandle, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
     let mut note = |path: String, message: String| problems.push(ConfigProblem { path, message });
@@ -324,7 +340,8 @@ pub fn idcard_from_config(
                     Arc::new(http),
                     rng,
                 )
-            });
+            })
+            .map(|checker| checker.with_cache(Arc::new(OcspCache::new(revocation_state.clone()))));
         match checker {
             Ok(checker) => card = card.with_ocsp(checker),
             Err(e) => {
@@ -349,6 +366,8 @@ pub fn idcard_from_config(
         crl_files: c.crl_files.clone(),
         crl_urls: c.crl_urls.clone(),
         crl_refresh_max: time::Duration::seconds(c.crl_refresh_max_seconds.into()),
+        revocation: revocation_state,
+        recorded: Default::default(),
     };
     for file in &handle.crl_files {
         if let Err(e) = install_file(&handle, file, now) {

@@ -261,6 +261,7 @@ pub fn parts_from_config(
             cfg.methods.refuse_test_identity_codes,
             rt.rng.clone(),
             now,
+            super::methods::idcard_revocation_state(cfg, stores.as_ref()),
         )
         .map(Some)
         .map_err(|p| problems.extend(p))

@@ -8,6 +8,7 @@ mod contract;
 mod markers;
 mod memory;
 pub mod redis;
+pub mod revocation;
 pub mod sealed;
 
 pub use markers::{MemoryMarkers, BUCKET_SECONDS};
@@ -185,6 +186,8 @@ pub enum RecordKind {
     Logout,
     /// OpenID Connect authorization codes and access tokens' records.
     Code,
+    /// Revocation state kept across restarts: the newest CRL per issuer, cached OCSP responses.
+    Revocation,
 }
 
 impl RecordKind {
@@ -195,6 +198,7 @@ impl RecordKind {
             RecordKind::SingleUse => "once",
             RecordKind::Logout => "slo",
             RecordKind::Code => "code",
+            RecordKind::Revocation => "rev",
         }
     }
 }

@@ -7,8 +7,15 @@
 //! (once, for a few minutes) and sends the browser back to `<gateway>/login/idcard/callback`,
 //! where the ordinary upstream callback checks the browser binding, consumes the flow and hands
 //! the captured chain to the adapter, which validates it.
+//!
+//! CRLs outlive a restart in the revocation state ([`crate::stores::revocation`]): each CRL
+//! installed newer than the one recorded for its issuer is recorded, and the first refresh takes
+//! the recorded ones back (verified again) before it fetches anything, so a replayed older CRL
+//! is refused after a restart as it is before.
 
 use crate::flows::{self, FlowError, Idp, UpstreamFailure};
+use crate::stores::revocation::{RecordedCrl, RevocationState, MALFORMED_RECORD};
+use crate::stores::StoreError;
 use crate::web::edge::{EdgeSettings, PeerCertificates};
 use crate::web::http;
 use crate::web::proxy::ProxyRange;
@@ -20,7 +27,8 @@ use axum::{Extension, Router};
 use base64::Engine as _;
 use certs::Clock;
 use idp_adapters::idcard::{
-    CardError, ChainValidator, IdCard, MAX_CERT_BYTES, MAX_CHAIN_LEN, MAX_CRL_BYTES, NO_CERTIFICATE,
+    CardError, ChainValidator, IdCard, Restored, VerifiedCrl, MAX_CERT_BYTES, MAX_CHAIN_LEN,
+    MAX_CRL_BYTES, NO_CERTIFICATE,
 };
 use idp_adapters::AdapterError;
 use pki_types::pem::PemObject;
@@ -48,6 +56,37 @@ pub struct IdCardHandle {
     pub crl_files: Vec<PathBuf>,
     pub crl_urls: Vec<String>,
     pub crl_refresh_max: time::Duration,
+    /// Where the newest CRL per issuer (and the OCSP cache) outlive a restart.
+    pub revocation: Arc<dyn RevocationState>,
+    /// What this process knows of the revocation state's CRLs.
+    pub recorded: RecordedCrls,
+}
+
+/// Per issuer (name DER), the thisUpdate of the CRL the revocation state holds as far as this
+/// process knows; and whether the recorded CRLs were taken back yet (retried at every refresh
+/// until the state answered for every CA).
+#[derive(Default)]
+pub struct RecordedCrls {
+    this_update: std::sync::Mutex<std::collections::HashMap<Vec<u8>, time::OffsetDateTime>>,
+    restored: std::sync::atomic::AtomicBool,
+}
+
+impl RecordedCrls {
+    fn known(&self, issuer: &[u8]) -> Option<time::OffsetDateTime> {
+        self.lock().get(issuer).copied()
+    }
+
+    fn note(&self, issuer: &[u8], this_update: time::OffsetDateTime) {
+        let mut map = self.lock();
+        let entry = map.entry(issuer.to_vec()).or_insert(this_update);
+        *entry = (*entry).max(this_update);
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, time::OffsetDateTime>> {
+        self.this_update.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The listener's TLS: its server certificate, and a client certificate requested (not
@@ -382,7 +421,7 @@ pub fn install_file(
     now: time::OffsetDateTime,
 ) -> Result<(), String> {
     let bytes = read_capped(file)?;
-    install(&handle.adapter, &bytes, &file.display().to_string(), now)
+    install(&handle.adapter, &bytes, &file.display().to_string(), now).map(|_| ())
 }
 
 fn read_capped(file: &PathBuf) -> Result<Vec<u8>, String> {
@@ -395,27 +434,30 @@ fn read_capped(file: &PathBuf) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Install a fetched CRL; the CRL now in use for its issuer when it was this one (new or
+/// unchanged), `None` when it was older than what is held.
 fn install(
     adapter: &IdCard,
     bytes: &[u8],
     source: &str,
     now: time::OffsetDateTime,
-) -> Result<(), String> {
+) -> Result<Option<VerifiedCrl>, String> {
     match adapter.install_crl(bytes, now) {
         Ok((crl, idp_adapters::idcard::Installed::Unchanged)) => {
             tracing::debug!(source, issuer = crl.issuer_name(), "CRL unchanged");
-            Ok(())
+            Ok(Some(crl))
         }
         Ok((crl, _)) => {
             tracing::info!(source, issuer = crl.issuer_name(), this_update = %crl.this_update(),
                 next_update = %crl.next_update(), revoked = crl.revoked_count(), "CRL installed");
-            Ok(())
+            Ok(Some(crl))
         }
         Err(e @ idp_adapters::idcard::CrlError::Older { .. }) => {
             // Not a failure of the source's availability, but worth seeing: a replayed old CRL
-            // could un-revoke a card if it were installed.
+            // could un-revoke a card if it were installed. (The same after a restart: the
+            // recorded CRL was taken back first.)
             tracing::warn!(source, reason = %e, "an older CRL than the installed one was offered and ignored");
-            Ok(())
+            Ok(None)
         }
         Err(e) => Err(e.to_string()),
     }
@@ -427,16 +469,31 @@ async fn install_off_runtime(
     bytes: Vec<u8>,
     source: String,
     now: time::OffsetDateTime,
-) -> Result<(), String> {
+) -> Result<Option<VerifiedCrl>, String> {
     tokio::task::spawn_blocking(move || install(&adapter, &bytes, &source, now))
         .await
         .map_err(|e| e.to_string())?
 }
 
-/// Fetch every CRL source once; the sources that failed, as "source: reason".
+/// Fetch every CRL source once; the sources that failed, as "source: reason". The first time
+/// (and until the revocation state answered), the recorded CRLs are taken back first.
 pub async fn refresh_crls(handle: &IdCardHandle, clock: &dyn Clock) -> Vec<String> {
     let mut failed = Vec::new();
     let now = clock.now();
+    // Until the recorded CRLs are back, the sources' newest is installed as it is without a
+    // record (never no CRL at all), and the next refresh (in a minute) tries again.
+    let restored = &handle.recorded.restored;
+    if !restored.load(std::sync::atomic::Ordering::SeqCst) {
+        if restore_recorded_crls(handle, now).await {
+            restored.store(true, std::sync::atomic::Ordering::SeqCst);
+        } else {
+            failed.push(format!(
+                "recorded CRLs ({}): cannot be read",
+                handle.revocation.location()
+            ));
+        }
+    }
+    let mut installed = Vec::new();
     for file in &handle.crl_files {
         let name = file.display().to_string();
         let file = file.clone();
@@ -447,8 +504,9 @@ pub async fn refresh_crls(handle: &IdCardHandle, clock: &dyn Clock) -> Vec<Strin
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-        if let Err(e) = result {
-            failed.push(format!("{name}: {e}"));
+        match result {
+            Ok(crl) => installed.extend(crl),
+            Err(e) => failed.push(format!("{name}: {e}")),
         }
     }
     if !handle.crl_urls.is_empty() {
@@ -462,8 +520,9 @@ pub async fn refresh_crls(handle: &IdCardHandle, clock: &dyn Clock) -> Vec<Strin
                         }
                         Err(e) => Err(e),
                     };
-                    if let Err(e) = result {
-                        failed.push(format!("{url}: {e}"));
+                    match result {
+                        Ok(crl) => installed.extend(crl),
+                        Err(e) => failed.push(format!("{url}: {e}")),
                     }
                 }
             }
@@ -473,7 +532,119 @@ pub async fn refresh_crls(handle: &IdCardHandle, clock: &dyn Clock) -> Vec<Strin
     for f in &failed {
         tracing::warn!(problem = %f, "CRL refresh failed; the installed CRL stays until its nextUpdate, then logins fail closed");
     }
+    for crl in installed {
+        record_crl(handle, &crl, now).await;
+    }
     failed
+}
+
+/// Take back the CRL recorded for every configured CA (its name is the issuer a CRL names),
+/// verifying each again; `false` when the revocation state could not be read for some CA (the
+/// next refresh tries again). A record that is unreadable or does not verify is ignored with a
+/// warning: the CRL sources decide then, as without a record.
+pub async fn restore_recorded_crls(handle: &IdCardHandle, now: time::OffsetDateTime) -> bool {
+    let mut answered = true;
+    for issuer in ca_subjects(handle.adapter.validator().ca_certs()) {
+        let recorded = match handle.revocation.crl(&issuer, now).await {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            // There, but not ours or not whole: refused and forgotten like one that does not
+            // verify (below), not retried.
+            Err(e @ StoreError::Tampered { .. }) => {
+                forget_refused(handle, &issuer, &e.to_string(), &mut answered).await;
+                continue;
+            }
+            Err(StoreError::Unavailable(why)) if why.starts_with(MALFORMED_RECORD) => {
+                forget_refused(handle, &issuer, &why, &mut answered).await;
+                continue;
+            }
+            Err(e) => {
+                answered = false;
+                tracing::warn!(code = e.code(), error = %e, "the recorded CRL cannot be read; CRLs are fetched as without it, and it is read again at the next refresh");
+                continue;
+            }
+        };
+        let adapter = handle.adapter.clone();
+        let started = std::time::Instant::now();
+        let (bytes, claimed) = (recorded.der, recorded.this_update);
+        let result = tokio::task::spawn_blocking(move || adapter.restore_crl(&bytes, now)).await;
+        let took_ms = started.elapsed().as_millis();
+        let refused = match result {
+            Ok(Ok((crl, restored))) if crl.issuer() == issuer.as_slice() => {
+                handle.recorded.note(&issuer, crl.this_update());
+                tracing::info!(issuer = crl.issuer_name(), this_update = %crl.this_update(),
+                    next_update = %crl.next_update(), installed = matches!(restored, Restored::Installed(_)),
+                    took_ms, from = %handle.revocation.location(), "recorded CRL verified and taken back");
+                // Its record must not claim another thisUpdate than the CRL's own (a claimed
+                // later one would keep every genuine newer CRL from being recorded).
+                (crl.this_update() != claimed).then_some("its recorded thisUpdate is not its own")
+            }
+            Ok(Ok(_)) => Some("it names another issuer than the CA it is recorded for"),
+            Ok(Err(_)) => Some("it does not verify"),
+            Err(e) => {
+                answered = false;
+                tracing::warn!(error = %e, "a recorded CRL could not be checked");
+                None
+            }
+        };
+        if let Some(reason) = refused {
+            forget_refused(handle, &issuer, reason, &mut answered).await;
+        }
+    }
+    answered
+}
+
+/// A recorded CRL that is unreadable or does not verify: said, and removed so that the next
+/// genuine one is recorded.
+async fn forget_refused(handle: &IdCardHandle, issuer: &[u8], reason: &str, answered: &mut bool) {
+    tracing::warn!(target: "audit", event = "recorded_crl_refused", reason,
+        from = %handle.revocation.location(), "a recorded CRL was refused and is forgotten: the CRL sources decide, as without a record");
+    if let Err(e) = handle.revocation.forget_crl(issuer).await {
+        *answered = false;
+        tracing::warn!(code = e.code(), error = %e, "the refused CRL record could not be removed");
+    }
+}
+
+/// Record `crl` when it is newer than what the revocation state holds for its issuer, as far as
+/// this process knows. A failure is a warning: the CRL stays installed in memory.
+async fn record_crl(handle: &IdCardHandle, crl: &VerifiedCrl, now: time::OffsetDateTime) {
+    if handle
+        .recorded
+        .known(crl.issuer())
+        .is_some_and(|held| held >= crl.this_update())
+    {
+        return;
+    }
+    let record = RecordedCrl {
+        this_update: crl.this_update(),
+        der: crl.der().to_vec(),
+    };
+    match handle
+        .revocation
+        .record_crl(crl.issuer(), &record, crl.next_update(), now)
+        .await
+    {
+        Ok(_) => handle.recorded.note(crl.issuer(), crl.this_update()),
+        Err(e) => {
+            tracing::warn!(code = e.code(), error = %e, issuer = crl.issuer_name(),
+                "the installed CRL could not be recorded; it is in use, and recording is tried again at the next refresh");
+        }
+    }
+}
+
+/// The distinct subject names (DER) of the configured CA certificates.
+fn ca_subjects(cas: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    use x509_parser::prelude::FromDer;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for der in cas {
+        if let Ok((_, c)) = x509_parser::certificate::X509Certificate::from_der(der) {
+            let subject = c.subject().as_raw().to_vec();
+            if !out.contains(&subject) {
+                out.push(subject);
+            }
+        }
+    }
+    out
 }
 
 /// Refresh the CRLs before their nextUpdate, at least every `crl_refresh_max_seconds`, and a
@@ -543,6 +714,202 @@ async fn fetch(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::stores::revocation::MemoryRevocation;
+    use crate::stores::StoreFuture;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A revocation state that can be down (every call fails) and can be written behind its
+    /// back (a tampered record).
+    #[derive(Default)]
+    struct FlakyState {
+        inner: MemoryRevocation,
+        down: AtomicBool,
+    }
+
+    impl FlakyState {
+        fn gate(&self) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(StoreError::Unavailable("down for the test".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl RevocationState for FlakyState {
+        fn location(&self) -> String {
+            "test".into()
+        }
+        fn crl<'a>(
+            &'a self,
+            issuer: &'a [u8],
+            now: time::OffsetDateTime,
+        ) -> StoreFuture<'a, Option<RecordedCrl>> {
+            Box::pin(async move {
+                self.gate()?;
+                self.inner.crl(issuer, now).await
+            })
+        }
+        fn record_crl<'a>(
+            &'a self,
+            issuer: &'a [u8],
+            crl: &'a RecordedCrl,
+            next_update: time::OffsetDateTime,
+            now: time::OffsetDateTime,
+        ) -> StoreFuture<'a, bool> {
+            Box::pin(async move {
+                self.gate()?;
+                self.inner.record_crl(issuer, crl, next_update, now).await
+            })
+        }
+        fn forget_crl<'a>(&'a self, issuer: &'a [u8]) -> StoreFuture<'a, ()> {
+            Box::pin(async move {
+                self.gate()?;
+                self.inner.forget_crl(issuer).await
+            })
+        }
+        fn ocsp<'a>(
+            &'a self,
+            cert: &'a str,
+            now: time::OffsetDateTime,
+        ) -> StoreFuture<'a, Option<Vec<u8>>> {
+            Box::pin(async move {
+                self.gate()?;
+                self.inner.ocsp(cert, now).await
+            })
+        }
+        fn record_ocsp<'a>(
+            &'a self,
+            cert: &'a str,
+            der: &'a [u8],
+            next_update: time::OffsetDateTime,
+            now: time::OffsetDateTime,
+        ) -> StoreFuture<'a, ()> {
+            Box::pin(async move {
+                self.gate()?;
+                self.inner.record_ocsp(cert, der, next_update, now).await
+            })
+        }
+    }
+
+    /// A gateway's ID-card handle over `state`, its CRL file `crl` (the root's is installed).
+    fn handle(
+        pki: &certs::test_pki::IdCardTestPki,
+        dir: &std::path::Path,
+        crl: &[u8],
+        state: Arc<dyn RevocationState>,
+    ) -> IdCardHandle {
+        let validator = ChainValidator::new(
+            std::slice::from_ref(&pki.root.cert_der),
+            std::slice::from_ref(&pki.intermediate.cert_der),
+            idp_adapters::idcard::Revocation::Chain,
+        )
+        .unwrap();
+        let adapter = IdCard::new(
+            idp_adapters::idcard::IdCardSettings {
+                require_national_id: false,
+                ..idp_adapters::idcard::IdCardSettings::new("https://idcard.test")
+            },
+            validator,
+            None,
+            Arc::new(certs::SystemRandomSource),
+        );
+        std::fs::write(dir.join("root.crl"), &pki.root_crl).unwrap();
+        std::fs::write(dir.join("intermediate.crl"), crl).unwrap();
+        IdCardHandle {
+            adapter: Arc::new(adapter),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            forwarded_header: None,
+            trusted_proxies: Vec::new(),
+            crl_files: vec![dir.join("root.crl"), dir.join("intermediate.crl")],
+            crl_urls: Vec::new(),
+            crl_refresh_max: time::Duration::hours(1),
+            revocation: state,
+            recorded: RecordedCrls::default(),
+        }
+    }
+
+    async fn valid_card_refused(h: &IdCardHandle, pki: &certs::test_pki::IdCardTestPki) -> bool {
+        h.adapter
+            .verify_presented(&pki.cards.valid.chain, time::OffsetDateTime::now_utc())
+            .await
+            .is_err_and(|e| e == CardError::Revoked)
+    }
+
+    #[tokio::test]
+    async fn a_restart_takes_the_recorded_crl_back_and_retries_while_the_state_is_down() {
+        let now = time::OffsetDateTime::now_utc();
+        let pki = certs::test_pki::IdCardTestPki::generate(now).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(FlakyState::default());
+        let clock = certs::SystemClock;
+
+        // Before the restart: the newer CRL (revoking the valid card) is installed and recorded.
+        let before = handle(
+            &pki,
+            dir.path(),
+            &pki.later_crl_revoking_valid,
+            state.clone(),
+        );
+        assert!(refresh_crls(&before, &clock).await.is_empty());
+        assert!(valid_card_refused(&before, &pki).await);
+
+        // Restarted with the state down and the older CRL served: the older one is what there
+        // is (installed, as without a record), and the refresh says what failed.
+        state.down.store(true, Ordering::SeqCst);
+        let after = handle(&pki, dir.path(), &pki.intermediate_crl, state.clone());
+        let failed = refresh_crls(&after, &clock).await;
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].contains("recorded CRLs"), "{failed:?}");
+        assert!(!valid_card_refused(&after, &pki).await);
+
+        // The state answers again: the next refresh takes the recorded CRL back first, and the
+        // older one served is refused from then on.
+        state.down.store(false, Ordering::SeqCst);
+        assert!(refresh_crls(&after, &clock).await.is_empty());
+        assert!(valid_card_refused(&after, &pki).await);
+        assert!(refresh_crls(&after, &clock).await.is_empty());
+        assert!(valid_card_refused(&after, &pki).await);
+    }
+
+    #[tokio::test]
+    async fn a_tampered_or_foreign_recorded_crl_is_ignored_and_replaced() {
+        let now = time::OffsetDateTime::now_utc();
+        let pki = certs::test_pki::IdCardTestPki::generate(now).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (_, intermediate) =
+            x509_parser::parse_x509_certificate(&pki.intermediate.cert_der).unwrap();
+        let issuer = intermediate.subject().as_raw().to_vec();
+        for forged in [
+            b"garbage".to_vec(),
+            pki.wrong_key_crl.clone(),
+            // A genuine CRL of another CA, recorded under the intermediate's name.
+            pki.root_crl.clone(),
+            // The genuine older CRL, its record claiming a thisUpdate a year ahead.
+            pki.intermediate_crl.clone(),
+        ] {
+            let state = Arc::new(FlakyState::default());
+            let far = now + time::Duration::days(365);
+            let record = RecordedCrl {
+                this_update: far,
+                der: forged,
+            };
+            state.record_crl(&issuer, &record, far, now).await.unwrap();
+            let h = handle(
+                &pki,
+                dir.path(),
+                &pki.later_crl_revoking_valid,
+                state.clone(),
+            );
+            assert!(refresh_crls(&h, &certs::SystemClock).await.is_empty());
+            assert!(valid_card_refused(&h, &pki).await);
+            assert_eq!(h.adapter.crls().len(), 2);
+            // Forgotten and replaced by the CRL installed from the source.
+            let held = state.crl(&issuer, now).await.unwrap().unwrap();
+            assert_eq!(held.der, pki.later_crl_revoking_valid);
+        }
+    }
 
     #[test]
     fn forwarded_header_forms() {

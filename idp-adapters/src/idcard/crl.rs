@@ -49,6 +49,15 @@ impl VerifiedCrl {
     /// name). A CRL that is stale or not yet valid at `now` is refused, as are delta and
     /// indirect CRLs (webpki does not process them, so accepting one would fail every login).
     pub fn verify(bytes: &[u8], cas: &[Vec<u8>], now: OffsetDateTime) -> Result<Self, CrlError> {
+        let crl = Self::verify_signed(bytes, cas)?;
+        crl.check_current(now)?;
+        Ok(crl)
+    }
+
+    /// Everything [`VerifiedCrl::verify`] checks except the time: for a CRL recorded earlier,
+    /// whose thisUpdate still counts as the newest seen for its issuer after its nextUpdate
+    /// passed. Such a CRL is never installed unless [`VerifiedCrl::check_current`] passes too.
+    pub fn verify_signed(bytes: &[u8], cas: &[Vec<u8>]) -> Result<Self, CrlError> {
         if bytes.len() > MAX_CRL_BYTES {
             return Err(CrlError::TooLarge {
                 len: bytes.len(),
@@ -96,16 +105,6 @@ impl VerifiedCrl {
                 issuer: issuer_name,
             });
         }
-        if this_update > now + Duration::minutes(5) {
-            return Err(CrlError::NotYetValid {
-                this_update: this_update.to_string(),
-            });
-        }
-        if next_update <= now {
-            return Err(CrlError::Stale {
-                next_update: next_update.to_string(),
-            });
-        }
         Ok(Self {
             revoked_count: crl.iter_revoked_certificates().count(),
             parsed: Arc::new(webpki::CertRevocationList::Owned(parsed)),
@@ -117,8 +116,28 @@ impl VerifiedCrl {
         })
     }
 
+    /// Refused when stale at `now`, or not yet valid (beyond five minutes of clock skew).
+    pub fn check_current(&self, now: OffsetDateTime) -> Result<(), CrlError> {
+        if self.this_update > now + Duration::minutes(5) {
+            return Err(CrlError::NotYetValid {
+                this_update: self.this_update.to_string(),
+            });
+        }
+        if self.next_update <= now {
+            return Err(CrlError::Stale {
+                next_update: self.next_update.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The issuer's name, DER (the subject of the CA that signed it).
+    pub fn issuer(&self) -> &[u8] {
+        &self.issuer
     }
 
     /// The CRL as webpki uses it.
@@ -153,10 +172,13 @@ impl VerifiedCrl {
     }
 }
 
-/// The installed CRLs, one per issuer name.
+/// The installed CRLs, one per issuer name, and per issuer the newest thisUpdate seen in a
+/// verified CRL that is no longer installed (one recorded before a restart whose nextUpdate has
+/// passed): no CRL older than either is installed.
 #[derive(Clone, Debug, Default)]
 pub struct CrlSet {
     crls: Vec<VerifiedCrl>,
+    floors: Vec<(Vec<u8>, OffsetDateTime)>,
 }
 
 /// What [`CrlSet::install`] did.
@@ -174,6 +196,15 @@ impl CrlSet {
     /// Install a verified CRL unless it is older than the one held for its issuer (a replayed
     /// old CRL could un-revoke a certificate).
     pub fn install(&mut self, crl: VerifiedCrl) -> Result<Installed, CrlError> {
+        if self
+            .floors
+            .iter()
+            .any(|(issuer, floor)| *issuer == crl.issuer && crl.this_update < *floor)
+        {
+            return Err(CrlError::Older {
+                this_update: crl.this_update.to_string(),
+            });
+        }
         match self.crls.iter_mut().find(|c| c.issuer == crl.issuer) {
             None => {
                 self.crls.push(crl);
@@ -187,6 +218,14 @@ impl CrlSet {
                 *current = crl;
                 Ok(Installed::Replaced)
             }
+        }
+    }
+
+    /// Remember `crl`'s thisUpdate as the oldest acceptable for its issuer (never lowering it).
+    pub fn raise_floor(&mut self, crl: &VerifiedCrl) {
+        match self.floors.iter_mut().find(|(i, _)| *i == crl.issuer) {
+            Some((_, floor)) => *floor = (*floor).max(crl.this_update),
+            None => self.floors.push((crl.issuer.clone(), crl.this_update)),
         }
     }
 

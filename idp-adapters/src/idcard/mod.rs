@@ -14,6 +14,7 @@ mod crl;
 mod error;
 mod mapping;
 mod ocsp;
+mod ocsp_cache;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +32,7 @@ pub use ocsp::{
     MAX_OCSP_RESPONSE_BYTES, OCSP_CLOCK_SKEW, OCSP_NONCE_LEN, OCSP_REQUEST_TYPE,
     OCSP_RESPONSE_TYPE,
 };
+pub use ocsp_cache::{CacheFuture, OcspResponseCache};
 
 use crate::adapter::{
     AdapterError, AdapterFuture, AuthAdapter, CallbackInput, FinishContext, Language, StartAction,
@@ -82,6 +84,15 @@ impl IdCardSettings {
             refuse_test_identity_codes: false,
         }
     }
+}
+
+/// What [`IdCard::restore_crl`] did with a recorded CRL that verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restored {
+    /// Installed (or the same as the installed one).
+    Installed(Installed),
+    /// Stale now, or older than the installed one: only its thisUpdate is kept, as the floor.
+    FloorOnly,
 }
 
 /// The ID-card adapter. CRLs are replaced while it serves ([`IdCard::install_crl`]).
@@ -148,6 +159,30 @@ impl IdCard {
         let installed = next.install(crl.clone())?;
         *guard = Arc::new(next);
         Ok((crl, installed))
+    }
+
+    /// Take back a CRL recorded before a restart (from the gateway's revocation state, bytes
+    /// that are verified here again like a fetched CRL, never trusted as stored). Its thisUpdate
+    /// becomes the oldest acceptable for its issuer, even when it is stale now; it is installed
+    /// when it is current and not older than the one installed.
+    pub fn restore_crl(
+        &self,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(VerifiedCrl, Restored), CrlError> {
+        let crl = VerifiedCrl::verify_signed(bytes, self.validator.ca_certs())?;
+        let mut guard = self.crls.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = CrlSet::clone(&guard);
+        next.raise_floor(&crl);
+        let restored = match crl.check_current(now) {
+            Err(_) => Restored::FloorOnly,
+            Ok(()) => match next.install(crl.clone()) {
+                Ok(installed) => Restored::Installed(installed),
+                Err(_) => Restored::FloorOnly,
+            },
+        };
+        *guard = Arc::new(next);
+        Ok((crl, restored))
     }
 
     /// The CRLs in use now.

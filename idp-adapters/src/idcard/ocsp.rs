@@ -14,6 +14,10 @@
 //! The request identifies the certificate with a SHA-256 CertID (OpenSSL's responder and the
 //! common CA products answer those). This module does no I/O: the request goes through the
 //! injected [`HttpClient`], which enforces timeouts, no redirects and a body cap.
+//!
+//! With a cache ([`OcspChecker::with_cache`], see [`super::ocsp_cache`] for what it may hold and
+//! when), a "good" is kept until its nextUpdate and verified again, as a fresh response, whenever
+//! it is used.
 
 mod der;
 
@@ -33,6 +37,7 @@ use der::*;
 
 use super::chain::MAX_CERT_BYTES;
 use super::error::CardError;
+use super::ocsp_cache::OcspResponseCache;
 use crate::ftn::{HttpClient, HttpError, HttpMethod, HttpRequest};
 
 /// Largest OCSP response read. A response for one certificate is a few hundred bytes, a few KiB
@@ -109,6 +114,8 @@ pub struct OcspGood {
     pub next_update: Option<OffsetDateTime>,
     pub signer: OcspSigner,
     pub nonce_echoed: bool,
+    /// Read from the cache (verified again now) rather than asked for.
+    pub from_cache: bool,
 }
 
 /// Checks a citizen certificate with its CA's OCSP responder. Built once from the config.
@@ -116,6 +123,7 @@ pub struct OcspChecker {
     settings: OcspSettings,
     http: Arc<dyn HttpClient>,
     rng: Arc<dyn RandomSource>,
+    cache: Option<Arc<dyn OcspResponseCache>>,
 }
 
 /// One OCSP request for (leaf, issuer): its DER and what a response to it must match.
@@ -152,11 +160,27 @@ impl OcspChecker {
             settings,
             http,
             rng,
+            cache: None,
         })
+    }
+
+    /// Keep verified "good" responses in `cache` until their nextUpdate, and use them again
+    /// (verified again at each use). Ignored with [`NonceMode::Required`].
+    pub fn with_cache(mut self, cache: Arc<dyn OcspResponseCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn settings(&self) -> &OcspSettings {
         &self.settings
+    }
+
+    /// The cache, when the nonce mode lets one serve (see [`super::ocsp_cache`]).
+    fn usable_cache(&self) -> Option<&dyn OcspResponseCache> {
+        match self.settings.nonce {
+            NonceMode::Required => None,
+            NonceMode::Off | NonceMode::IfEchoed => self.cache.as_deref(),
+        }
     }
 
     /// Ask whether `leaf_der`, issued by `issuer_der` (both already validated as a chain), is
@@ -167,6 +191,20 @@ impl OcspChecker {
         issuer_der: &[u8],
         now: OffsetDateTime,
     ) -> Result<OcspGood, CardError> {
+        let cache = self.usable_cache();
+        let mut cert_key = None;
+        if let Some(cache) = cache {
+            // Built without a nonce: a cached response was made for an earlier request.
+            let unasked = OcspRequest::new(leaf_der, issuer_der, None)?;
+            let key = unasked.cache_key();
+            if let Some(der) = cache.load(&key, now).await {
+                match self.verify_cached(&unasked, &der, now) {
+                    Ok(good) => return Ok(good),
+                    Err(reason) => cache.refused(&key, reason),
+                }
+            }
+            cert_key = Some(key);
+        }
         let url = self.responder_for(leaf_der)?;
         let nonce = match self.settings.nonce {
             NonceMode::Off => None,
@@ -211,12 +249,49 @@ impl OcspChecker {
                 "the OCSP response has the wrong content type",
             ));
         }
-        request.verify_response(
+        let good = request.verify_response(
             &response.body,
             now,
             self.settings.nonce,
             self.settings.max_age_without_next_update,
-        )
+        )?;
+        if let (Some(cache), Some(key), Some(next_update)) = (cache, cert_key, good.next_update) {
+            if next_update > now {
+                cache.store(&key, response.body, next_update, now).await;
+            }
+        }
+        Ok(good)
+    }
+
+    /// A cached response, verified as a fresh one would be (signature, responder, our
+    /// certificate, current at `now`), and only with a nextUpdate: the cache never holds one
+    /// without, so such an entry was not written by us.
+    fn verify_cached(
+        &self,
+        unasked: &OcspRequest,
+        der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<OcspGood, &'static str> {
+        let good = unasked
+            .verify_response(
+                der,
+                now,
+                NonceMode::IfEchoed,
+                self.settings.max_age_without_next_update,
+            )
+            .map_err(|e| match e {
+                CardError::OcspUnavailable(reason) => reason,
+                CardError::OcspRevoked => "the cached OCSP response says revoked",
+                _ => "the cached OCSP response does not verify",
+            })?;
+        if good.next_update.is_none() {
+            return Err("the cached OCSP response has no nextUpdate");
+        }
+        Ok(OcspGood {
+            nonce_echoed: false,
+            from_cache: true,
+            ..good
+        })
     }
 
     /// The configured URL, else (with `use_aia`) the certificate's first http(s) OCSP URL.
@@ -296,6 +371,11 @@ impl OcspRequest {
     /// The DER to POST.
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The certificate's name in a cache: the hex SHA-256 of its CertID.
+    pub fn cache_key(&self) -> String {
+        hex_lower(&sha256(&self.cert_id.to_der()))
     }
 
     /// Parse `body` strictly, verify its signature, find the status of our certificate and check
@@ -421,6 +501,7 @@ impl OcspRequest {
                 next_update: single.next_update,
                 signer,
                 nonce_echoed: echoed,
+                from_cache: false,
             }),
             CertStatus::Revoked => Err(CardError::OcspRevoked),
             CertStatus::Unknown => Err(unavailable(
@@ -545,6 +626,10 @@ fn parse_cert(der: &[u8]) -> Option<X509Certificate<'_>> {
 
 fn is_http_url(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {

@@ -1108,3 +1108,283 @@ fn a_card_a_root_issued_is_checked_against_the_root() {
     assert_eq!(holder.issuer_der, f.root.der);
     assert_eq!(holder.given_name, "Jaana");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The cache of "good" responses
+
+/// A cache as the gateway's revocation state keeps it: entries leave at their nextUpdate, unless
+/// `keep_expired` (a store whose clock runs behind); `down` answers nothing and keeps nothing.
+#[derive(Default)]
+struct TestCache {
+    entries: Mutex<std::collections::HashMap<String, (Vec<u8>, OffsetDateTime)>>,
+    refused: Mutex<Vec<&'static str>>,
+    keep_expired: bool,
+    down: bool,
+}
+
+impl crate::idcard::OcspResponseCache for TestCache {
+    fn load<'a>(
+        &'a self,
+        cert: &'a str,
+        now: OffsetDateTime,
+    ) -> crate::idcard::CacheFuture<'a, Option<Vec<u8>>> {
+        let found = if self.down {
+            None
+        } else {
+            self.entries
+                .lock()
+                .unwrap()
+                .get(cert)
+                .filter(|(_, until)| self.keep_expired || *until > now)
+                .map(|(der, _)| der.clone())
+        };
+        Box::pin(std::future::ready(found))
+    }
+
+    fn store<'a>(
+        &'a self,
+        cert: &'a str,
+        der: Vec<u8>,
+        next_update: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> crate::idcard::CacheFuture<'a, ()> {
+        assert!(next_update > now, "never stored past its nextUpdate");
+        if !self.down {
+            self.entries
+                .lock()
+                .unwrap()
+                .insert(cert.to_owned(), (der, next_update));
+        }
+        Box::pin(std::future::ready(()))
+    }
+
+    fn refused(&self, _cert: &str, reason: &'static str) {
+        self.refused.lock().unwrap().push(reason);
+    }
+}
+
+impl TestCache {
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
+}
+
+/// A responder whose times follow `shift` seconds after the default spec's (a CA answering later).
+fn shifting_responder(shift: Arc<std::sync::atomic::AtomicI64>) -> Answer {
+    responder(move |spec, _| {
+        let by = Duration::seconds(shift.load(std::sync::atomic::Ordering::SeqCst));
+        spec.produced_at += by;
+        spec.single().this_update += by;
+        spec.single().next_update = spec.single().next_update.map(|n| n + by);
+    })
+}
+
+fn cached_checker(
+    settings: OcspSettings,
+    answer: Answer,
+    cache: &Arc<TestCache>,
+) -> (OcspChecker, Arc<FakeHttp>) {
+    let (checker, http) = checker_with(settings, answer);
+    (checker.with_cache(cache.clone()), http)
+}
+
+fn asked(http: &FakeHttp) -> usize {
+    http.seen.lock().unwrap().len()
+}
+
+#[test]
+fn a_cached_good_answers_without_asking_until_its_next_update() {
+    let shift = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let cache = Arc::new(TestCache::default());
+    let (checker, http) = cached_checker(
+        OcspSettings::responder(URL),
+        shifting_responder(shift.clone()),
+        &cache,
+    );
+    let check_at = |at| block_on(checker.check(leaf(valid()), &fx().intermediate.der, at));
+    let first = check_at(NOW).unwrap();
+    assert!(!first.from_cache);
+    assert_eq!((asked(&http), cache.len()), (1, 1));
+
+    // Within its nextUpdate (NOW + 23 h): verified again from the cache, nothing asked.
+    let again = check_at(NOW + Duration::hours(22)).unwrap();
+    assert!(again.from_cache && !again.nonce_echoed);
+    assert_eq!(again.this_update, first.this_update);
+    assert_eq!(asked(&http), 1);
+
+    // Past it the entry has left the cache: a fresh request, whose answer is cached in turn.
+    shift.store(
+        Duration::hours(24).whole_seconds(),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let later = check_at(NOW + Duration::hours(24)).unwrap();
+    assert!(!later.from_cache);
+    assert_eq!(asked(&http), 2);
+    assert!(check_at(NOW + Duration::hours(25)).unwrap().from_cache);
+    assert_eq!(asked(&http), 2);
+    assert!(cache.refused.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_cached_response_past_its_next_update_is_not_used_even_when_the_store_returns_it() {
+    let shift = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let cache = Arc::new(TestCache {
+        keep_expired: true,
+        ..TestCache::default()
+    });
+    let (checker, http) = cached_checker(
+        OcspSettings::responder(URL),
+        shifting_responder(shift.clone()),
+        &cache,
+    );
+    block_on(checker.check(leaf(valid()), &fx().intermediate.der, NOW)).unwrap();
+    shift.store(
+        Duration::hours(24).whole_seconds(),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let later = block_on(checker.check(
+        leaf(valid()),
+        &fx().intermediate.der,
+        NOW + Duration::hours(24),
+    ))
+    .unwrap();
+    assert!(!later.from_cache);
+    assert_eq!(asked(&http), 2);
+    assert_eq!(
+        *cache.refused.lock().unwrap(),
+        vec!["the OCSP response is stale (nextUpdate passed)"]
+    );
+}
+
+#[test]
+fn revoked_unknown_errors_and_responses_without_next_update_are_never_cached() {
+    let cache = Arc::new(TestCache::default());
+    let settings = OcspSettings::responder(URL);
+    let run = |answer: Answer| {
+        let (checker, _) = cached_checker(settings.clone(), answer, &cache);
+        block_on(checker.check(leaf(valid()), &fx().intermediate.der, NOW))
+    };
+    assert_eq!(
+        run(responder(|spec, _| spec.single().status = Status::Revoked)),
+        Err(CardError::OcspRevoked)
+    );
+    assert!(run(responder(|spec, _| spec.single().status = Status::Unknown)).is_err());
+    assert!(run(responder(|spec, _| spec.corrupt_signature = true)).is_err());
+    assert!(run(Box::new(|_| Err(HttpError::Timeout))).is_err());
+    let without_next = run(responder(|spec, _| {
+        spec.single().next_update = None;
+        spec.single().this_update = NOW - Duration::minutes(1);
+    }))
+    .unwrap();
+    assert!(without_next.next_update.is_none());
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn a_required_nonce_never_reads_or_writes_the_cache() {
+    let cache = Arc::new(TestCache::default());
+    // Filled by a checker that may use it...
+    let (checker, _) = cached_checker(OcspSettings::responder(URL), responder(|_, _| {}), &cache);
+    block_on(checker.check(leaf(valid()), &fx().intermediate.der, NOW)).unwrap();
+    assert_eq!(cache.len(), 1);
+    let before = cache.entries.lock().unwrap().clone();
+    // ...and ignored by one that requires its nonce echoed.
+    let mut required = OcspSettings::responder(URL);
+    required.nonce = NonceMode::Required;
+    let (checker, http) = cached_checker(required, responder(|_, _| {}), &cache);
+    for _ in 0..2 {
+        let good = block_on(checker.check(leaf(valid()), &fx().intermediate.der, NOW)).unwrap();
+        assert!(good.nonce_echoed && !good.from_cache);
+    }
+    assert_eq!(asked(&http), 2);
+    assert_eq!(*cache.entries.lock().unwrap(), before);
+}
+
+#[test]
+fn a_tampered_cache_entry_is_refused_reported_and_replaced() {
+    let f = fx();
+    let key = OcspRequest::new(leaf(valid()), &f.intermediate.der, None)
+        .unwrap()
+        .cache_key();
+    let valid_asked = || {
+        let req = OcspRequest::new(leaf(valid()), &f.intermediate.der, None).unwrap();
+        read_request(req.der())
+    };
+    let revoked_asked = || {
+        let req = OcspRequest::new(leaf(&f.pki.cards.revoked), &f.intermediate.der, None).unwrap();
+        read_request(req.der())
+    };
+    let mut bad_signature = Spec::for_request(&valid_asked());
+    bad_signature.corrupt_signature = true;
+    let mut rogue = Spec::for_request(&valid_asked());
+    rogue.signer = &f.rogue;
+    let mut says_revoked = Spec::for_request(&valid_asked());
+    says_revoked.single().status = Status::Revoked;
+    let mut without_next = Spec::for_request(&valid_asked());
+    without_next.single().next_update = None;
+    without_next.single().this_update = NOW - Duration::minutes(1);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"not DER at all".to_vec(), "OCSP"),
+        (bad_signature.encode(), "does not verify"),
+        (rogue.encode(), "does not verify"),
+        // A genuine "good" for another certificate, moved under this one's key.
+        (
+            Spec::for_request(&revoked_asked()).encode(),
+            "no status for this certificate",
+        ),
+        (says_revoked.encode(), "says revoked"),
+        (without_next.encode(), "no nextUpdate"),
+    ];
+    for (stored, reason) in cases {
+        let cache = Arc::new(TestCache::default());
+        cache
+            .entries
+            .lock()
+            .unwrap()
+            .insert(key.clone(), (stored, NOW + Duration::hours(1)));
+        let (checker, http) =
+            cached_checker(OcspSettings::responder(URL), responder(|_, _| {}), &cache);
+        let good = block_on(checker.check(leaf(valid()), &f.intermediate.der, NOW)).unwrap();
+        assert!(!good.from_cache, "{reason}");
+        assert_eq!(asked(&http), 1, "{reason}");
+        let refused = cache.refused.lock().unwrap().clone();
+        assert!(
+            refused.len() == 1 && refused[0].contains(reason),
+            "{refused:?}, not {reason:?}"
+        );
+        // The fresh answer replaced it and serves the next login.
+        assert!(
+            block_on(checker.check(leaf(valid()), &f.intermediate.der, NOW))
+                .unwrap()
+                .from_cache
+        );
+    }
+}
+
+#[test]
+fn a_cache_that_is_down_means_asking_every_time() {
+    let cache = Arc::new(TestCache {
+        down: true,
+        ..TestCache::default()
+    });
+    let (checker, http) =
+        cached_checker(OcspSettings::responder(URL), responder(|_, _| {}), &cache);
+    for _ in 0..3 {
+        assert!(
+            !block_on(checker.check(leaf(valid()), &fx().intermediate.der, NOW))
+                .unwrap()
+                .from_cache
+        );
+    }
+    assert_eq!(asked(&http), 3);
+    // And a revoked card is still refused with the cache down.
+    let (checker, _) = cached_checker(
+        OcspSettings::responder(URL),
+        responder(|spec, _| spec.single().status = Status::Revoked),
+        &cache,
+    );
+    assert_eq!(
+        block_on(checker.check(leaf(valid()), &fx().intermediate.der, NOW)),
+        Err(CardError::OcspRevoked)
+    );
+}

@@ -258,6 +258,64 @@ fn crls_are_verified_before_install_and_never_rolled_back() {
 }
 
 #[test]
+fn a_restored_crl_is_verified_again_and_stays_the_floor_after_it_goes_stale() {
+    let p = pki();
+    // A restart: a new adapter takes back the CRL recorded before it.
+    let card = adapter_with(Revocation::Chain, &[&p.root_crl]);
+    let (crl, restored) = card.restore_crl(&p.later_crl_revoking_valid, NOW).unwrap();
+    assert_eq!(restored, crate::idcard::Restored::Installed(Installed::New));
+    let (_, intermediate) = x509_parser::parse_x509_certificate(&p.intermediate.cert_der).unwrap();
+    assert_eq!(crl.issuer(), intermediate.subject().as_raw());
+    assert_eq!(code_of(&card, &p.cards.valid), "idcard.revoked");
+    assert!(matches!(
+        card.install_crl(&p.intermediate_crl, NOW),
+        Err(CrlError::Older { .. })
+    ));
+    // Stored bytes are checked like fetched ones: a forged or garbled record is refused.
+    assert!(matches!(
+        card.restore_crl(&p.wrong_key_crl, NOW),
+        Err(CrlError::BadSignature { .. })
+    ));
+    assert!(matches!(
+        card.restore_crl(b"garbage", NOW),
+        Err(CrlError::Malformed(_))
+    ));
+
+    // Recorded a week ago and stale now: not installed (logins fail closed as with no CRL),
+    // but nothing older than it is accepted either.
+    let fresh = adapter_with(Revocation::Chain, &[&p.root_crl]);
+    let week_later = NOW + Duration::days(7) + Duration::hours(1);
+    let (_, restored) = fresh
+        .restore_crl(&p.later_crl_revoking_valid, week_later)
+        .unwrap();
+    assert_eq!(restored, crate::idcard::Restored::FloorOnly);
+    let older_but_current = p
+        .intermediate_crl(
+            NOW - Duration::hours(2),
+            week_later + Duration::days(1),
+            9,
+            &[],
+        )
+        .unwrap();
+    assert!(matches!(
+        fresh.install_crl(&older_but_current, week_later),
+        Err(CrlError::Older { .. })
+    ));
+    let newer = p
+        .intermediate_crl(
+            week_later,
+            week_later + Duration::days(1),
+            13,
+            &[&p.cards.valid],
+        )
+        .unwrap();
+    assert_eq!(
+        fresh.install_crl(&newer, week_later).unwrap().1,
+        Installed::New
+    );
+}
+
+#[test]
 fn crl_in_pem_is_accepted_and_other_pem_blocks_are_not() {
     let p = pki();
     let card = adapter_with(Revocation::Chain, &[&p.root_crl]);
