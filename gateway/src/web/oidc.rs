@@ -210,17 +210,48 @@ fn json_result(result: Result<Value, FlowError>) -> Response {
     }
 }
 
+/// The three endpoints a client authenticates at.
+#[derive(Clone, Copy)]
+enum ClientEndpoint {
+    Token,
+    Introspect,
+    Revoke,
+}
+
+impl ClientEndpoint {
+    fn path(self) -> &'static str {
+        match self {
+            ClientEndpoint::Token => "/oidc/token",
+            ClientEndpoint::Introspect => "/oidc/introspect",
+            ClientEndpoint::Revoke => "/oidc/revoke",
+        }
+    }
+}
+
+async fn client_endpoint(
+    state: &WebState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    which: ClientEndpoint,
+) -> Response {
+    let request = match ClientRequest::read(state, headers, body, which.path()) {
+        Ok(r) => r,
+        Err(e) => return json_error(e),
+    };
+    let req = request.as_token_request();
+    json_result(match which {
+        ClientEndpoint::Token => oidc::token(&state.idp, &req).await,
+        ClientEndpoint::Introspect => oidc::introspect(&state.idp, &req).await,
+        ClientEndpoint::Revoke => oidc::revoke(&state.idp, &req).await.map(|()| json!({})),
+    })
+}
+
 pub async fn token(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    json_result(
-        match ClientRequest::read(&state, &headers, body, "/oidc/token") {
-            Ok(r) => oidc::token(&state.idp, &r.as_token_request()).await,
-            Err(e) => Err(e),
-        },
-    )
+    client_endpoint(&state, &headers, body, ClientEndpoint::Token).await
 }
 
 pub async fn introspect(
@@ -228,12 +259,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    json_result(
-        match ClientRequest::read(&state, &headers, body, "/oidc/introspect") {
-            Ok(r) => oidc::introspect(&state.idp, &r.as_token_request()).await,
-            Err(e) => Err(e),
-        },
-    )
+    client_endpoint(&state, &headers, body, ClientEndpoint::Introspect).await
 }
 
 pub async fn revoke(
@@ -241,14 +267,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    json_result(
-        match ClientRequest::read(&state, &headers, body, "/oidc/revoke") {
-            Ok(r) => oidc::revoke(&state.idp, &r.as_token_request())
-                .await
-                .map(|()| json!({})),
-            Err(e) => Err(e),
-        },
-    )
+    client_endpoint(&state, &headers, body, ClientEndpoint::Revoke).await
 }
 
 pub async fn userinfo(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
