@@ -181,7 +181,15 @@ fn cpu_time_is_read_from_a_real_process_whose_name_has_spaces_and_parentheses() 
         .unwrap();
     let child = KillOnDrop(child);
     let pid = child.0.id();
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    // Between fork and exec the child still has this thread's name: wait for the exec.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let comm = loop {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        if comm.trim_end() == name || Instant::now() >= deadline {
+            break comm;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(comm.trim_end(), name);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(stat.contains("(a b) (c)"), "{stat}");
