@@ -233,26 +233,35 @@ fn released_attributes(id: &VerifiedIdentity) -> Vec<(AttributeId, String)> {
         v.push((AttributeId::ElectronicId, satu.to_owned()));
     }
     if let Some(d) = id.birth_date() {
-        v.push((
-            AttributeId::BirthDate,
-            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
-        ));
+        v.push((AttributeId::BirthDate, iso_date(d)));
     }
     v
 }
 
 /// Stable, pairwise per SP, and not reversible to the national id without the secret.
 fn pairwise_name_id(idp: &Idp, sp_entity_id: &str, id: &VerifiedIdentity) -> String {
+    pairwise_id(idp, "nameid", sp_entity_id, id)
+}
+
+/// A pairwise identifier for `party` (an SP's NameID, an OpenID Connect client's `sub`): the
+/// gateway's keyed hash, under `label`, of the party and the citizen, so stable per party,
+/// unlinkable across parties, and not reversible to the national id without the secret.
+pub(super) fn pairwise_id(idp: &Idp, label: &str, party: &str, id: &VerifiedIdentity) -> String {
     let subject = id
         .national_id()
         .map(|n| n.expose().to_owned())
         .unwrap_or_else(|| format!("{}\0{}", id.upstream_issuer(), id.upstream_subject()));
     let tag = aws_lc_rs::hmac::sign(
         &idp.pairwise_key,
-        format!("nameid\0{sp_entity_id}\0{subject}").as_bytes(),
+        format!("{label}\0{party}\0{subject}").as_bytes(),
     );
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+}
+
+/// A date as `YYYY-MM-DD` (the SAML dateOfBirth attribute, the OpenID Connect `birthdate`).
+pub(super) fn iso_date(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// The audit trail's handle for a citizen: a keyed hash, never the national id.

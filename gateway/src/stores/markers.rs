@@ -98,10 +98,7 @@ impl MemoryMarkers {
 
     fn with<T>(&self, f: impl FnOnce(&mut Buckets, i64) -> T) -> T {
         let now = self.clock.now().unix_timestamp();
-        let mut g = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = super::lock(&self.inner);
         g.expire(now);
         f(&mut g, now)
     }

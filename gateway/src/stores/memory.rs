@@ -76,10 +76,7 @@ impl MemoryStore {
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner, i64) -> T) -> T {
         let now = self.now_millis();
-        let mut g = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = super::lock(&self.inner);
         g.expire(now);
         f(&mut g, now)
     }

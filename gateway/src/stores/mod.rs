@@ -94,6 +94,12 @@ pub trait MarkerStore: Send + Sync {
     fn sweep(&self) {}
 }
 
+/// A mutex's guard, also after a panic elsewhere poisoned it (the stores' data stays usable:
+/// every update is made whole under the lock).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// How often the gateway sweeps its in-memory stores.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
 

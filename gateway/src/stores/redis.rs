@@ -23,7 +23,7 @@
 //!   one `HSET`, so two SSO hits at once for two service providers are both kept.
 
 use super::sealed::{self, SealKeyRing, SealPurpose};
-use super::{KeyLayout, MarkerStore, RecordKind, SessionStore, StoreError, StoreFuture};
+use super::{lock, KeyLayout, MarkerStore, RecordKind, SessionStore, StoreError, StoreFuture};
 use certs::{Clock, RandomSource};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelServerType};
@@ -335,13 +335,6 @@ impl Redis {
 
 fn evicting_message(policy: &str) -> String {
     format!("Redis maxmemory-policy is {policy:?}: it may evict keys, and an evicted replay entry would silently turn replay protection off. Set `maxmemory-policy noeviction` (CONFIG SET maxmemory-policy noeviction, and in redis.conf)")
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// What went wrong, without the server's free text where it could echo a key or value.

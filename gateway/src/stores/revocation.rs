@@ -24,7 +24,7 @@
 //! the stored value (asks OCSP, keeps the CRL in memory); a value that is unreadable or does not
 //! verify is ignored with a warning.
 
-use super::{KeyLayout, RecordKind, SessionStore, StoreError, StoreFuture};
+use super::{lock, KeyLayout, RecordKind, SessionStore, StoreError, StoreFuture};
 use idp_adapters::idcard::{CacheFuture, OcspResponseCache};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -398,7 +398,7 @@ impl SqliteRevocation {
         let conn = self.conn.clone();
         let path = self.path.display().to_string();
         tokio::task::spawn_blocking(move || {
-            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let guard = lock(&conn);
             f(&guard)
         })
         .await
@@ -605,10 +605,6 @@ impl RevocationState for MemoryRevocation {
         }
         Box::pin(std::future::ready(Ok(())))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------------

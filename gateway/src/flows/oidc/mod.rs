@@ -288,16 +288,7 @@ fn error_redirect(
 /// The pairwise subject for `client_id`: stable per client, not linkable across clients, not
 /// reversible to the national identification number without the gateway's secret.
 fn pairwise_sub(idp: &Idp, client_id: &str, id: &VerifiedIdentity) -> String {
-    let subject = id
-        .national_id()
-        .map(|n| n.expose().to_owned())
-        .unwrap_or_else(|| format!("{}\0{}", id.upstream_issuer(), id.upstream_subject()));
-    let tag = aws_lc_rs::hmac::sign(
-        &idp.pairwise_key,
-        format!("oidc-sub\0{client_id}\0{subject}").as_bytes(),
-    );
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    super::response::pairwise_id(idp, "oidc-sub", client_id, id)
 }
 
 /// The claims `scope` releases about `id`.
@@ -323,12 +314,7 @@ fn released_claims(id: &VerifiedIdentity, scope: &[String]) -> Map<String, Value
         if let Some(d) = id.birth_date() {
             m.insert(
                 "birthdate".into(),
-                Value::from(format!(
-                    "{:04}-{:02}-{:02}",
-                    d.year(),
-                    u8::from(d.month()),
-                    d.day()
-                )),
+                Value::from(super::response::iso_date(d)),
             );
         }
     }
