@@ -78,12 +78,11 @@ impl Initiator {
     }
 }
 
+/// A participant told: our LogoutRequest's ID, and what the participant was given.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending {
-    sp: String,
     request_id: String,
-    name_id: String,
-    persistent: bool,
+    part: SpParticipation,
 }
 
 /// A participant's answer, kept as a member of the logout's record.
@@ -330,9 +329,7 @@ async fn end_and_propagate(
                 }
                 pending.push(Pending {
                     request_id: format!("_slo.{logout_id}.{}", pending.len()),
-                    sp: p.sp_entity_id,
-                    name_id: p.name_id,
-                    persistent: p.persistent,
+                    part: p,
                 });
             }
             None => unreachable.push(p.sp_entity_id),
@@ -393,24 +390,21 @@ pub async fn logout_frame(idp: &Idp, logout_id: &str, n: usize) -> Result<Answer
     let record = load_record(idp, logout_id).await?;
     let p = record.pending.get(n).ok_or(FlowError::LogoutNotFound)?;
     let registry = idp.registry.snapshot();
-    let sp = registry.get(&p.sp).ok_or(FlowError::LogoutNotFound)?;
+    let part = &p.part;
+    let sp = registry
+        .get(&part.sp_entity_id)
+        .ok_or(FlowError::LogoutNotFound)?;
     let endpoint = sp
         .slo
         .first()
-        .ok_or_else(|| FlowError::NoLogoutEndpoint(super::bounded(&p.sp)))?;
-    let part = SpParticipation {
-        sp_entity_id: p.sp.clone(),
-        name_id: p.name_id.clone(),
-        persistent: p.persistent,
-        issued_at: 0,
-    };
+        .ok_or_else(|| FlowError::NoLogoutEndpoint(super::bounded(&part.sp_entity_id)))?;
     let xml = LogoutRequestDraft {
         id: &p.request_id,
         issuer: &idp.entity_id,
         destination: &endpoint.location,
         issue_instant: now,
         not_on_or_after: Some(now + LOGOUT_TTL),
-        name_id: &p.name_id,
+        name_id: &part.name_id,
         name_id_format: part.name_id_format(),
         name_qualifier: Some(&idp.entity_id),
         sp_name_qualifier: Some(&sp.entity_id),
@@ -487,7 +481,7 @@ async fn participant_answered(
     let n: usize = n.parse().map_err(|_| FlowError::LogoutNotFound)?;
     let record = load_record(idp, logout_id).await?;
     let p = record.pending.get(n).ok_or(FlowError::LogoutNotFound)?;
-    if p.sp != sp.entity_id || p.request_id != resp.in_response_to {
+    if p.part.sp_entity_id != sp.entity_id || p.request_id != resp.in_response_to {
         return Err(FlowError::LogoutNotFound);
     }
     let ok = resp.succeeded();
@@ -525,8 +519,11 @@ pub async fn logout_done(idp: &Idp, logout_id: &str) -> Result<Answer, FlowError
     idp.store.delete(&key).await?;
     let mut unconfirmed = record.unreachable.clone();
     for p in &record.pending {
-        if !confirmed.iter().any(|c| c.sp == p.sp && c.ok) {
-            unconfirmed.push(p.sp.clone());
+        if !confirmed
+            .iter()
+            .any(|c| c.sp == p.part.sp_entity_id && c.ok)
+        {
+            unconfirmed.push(p.part.sp_entity_id.clone());
         }
     }
     let lang = Language::parse(&record.lang).unwrap_or(Language::Fi);
